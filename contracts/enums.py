@@ -1,0 +1,125 @@
+"""Enumerations shared by every service: sides, order actions, reason codes, StormGuard levels.
+
+Members are `StrEnum`s so they travel as plain strings on the wire (readable by any other
+implementation) and compare equal to those strings in Python.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class IntentAction(StrEnum):
+    """What a strategy asks for: a new order, a change to a live one, or its cancellation."""
+
+    NEW = "new"
+    AMEND = "amend"
+    CANCEL = "cancel"
+
+
+class PriceType(StrEnum):
+    LMT = "LMT"
+    MKT = "MKT"
+
+
+class TimeInForce(StrEnum):
+    ROD = "ROD"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class InstrumentKind(StrEnum):
+    STOCK = "stock"
+    FUTURE = "future"
+
+
+class ExecType(StrEnum):
+    """What happened to an order at the broker, as reported on the exec stream."""
+
+    ACK = "ack"
+    REJECT = "reject"
+    AMENDED = "amended"
+    AMEND_REJECT = "amend_reject"
+    CANCELLED = "cancelled"
+    CANCEL_REJECT = "cancel_reject"
+    FILL = "fill"
+    EXPIRED = "expired"
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"
+    WORKING = "working"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+TERMINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
+class Reason(StrEnum):
+    """Why something was refused. One list for every service, so a count means the same everywhere."""
+
+    PRICE_BAND = "price_band"
+    OFF_TICK = "off_tick"
+    SIZE_LIMIT = "size_limit"
+    NOTIONAL_LIMIT = "notional_limit"
+    POSITION_LIMIT = "position_limit"
+    ORDER_RATE = "order_rate"
+    PNL_LIMIT = "pnl_limit"
+    STORMGUARD_CLOSE_ONLY = "stormguard_close_only"
+    STORMGUARD_HALT = "stormguard_halt"
+    STRATEGY_DISABLED = "strategy_disabled"
+    HOLD_FIRE = "hold_fire"
+    QUEUE_BACKPRESSURE = "queue_backpressure"
+    DUPLICATE_INTENT = "duplicate_intent"
+    UNKNOWN_ORDER = "unknown_order"
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    STALE_MARKET_DATA = "stale_market_data"
+    STALE_INTENT = "stale_intent"
+    BROKER_REJECT = "broker_reject"
+    BROKER_TIMEOUT = "broker_timeout"
+    RATE_LIMITED = "rate_limited"
+    CIRCUIT_OPEN = "circuit_open"
+    BAD_MESSAGE = "bad_message"
+    NO_LIQUIDITY = "no_liquidity"
+
+
+class StormGuardLevel(StrEnum):
+    """The drawdown-driven safety state, from least to most restrictive."""
+
+    NORMAL = "NORMAL"
+    WARM = "WARM"
+    STORM = "STORM"
+    HALT = "HALT"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {
+    StormGuardLevel.NORMAL: 0,
+    StormGuardLevel.WARM: 1,
+    StormGuardLevel.STORM: 2,
+    StormGuardLevel.HALT: 3,
+}
+
+
+def stricter(a: StormGuardLevel, b: StormGuardLevel) -> StormGuardLevel:
+    """The more restrictive of two levels: every service acts on the stricter view."""
+    return a if a.severity >= b.severity else b
+
+
+class ServiceName(StrEnum):
+    FEED = "feed"
+    STRATEGY = "strategy"
+    RISK = "risk"
+    ADAPTER = "adapter"
+    CONTROL = "control"

@@ -1,0 +1,249 @@
+"""Every message orderpath puts on a socket, as msgspec Structs encoded to msgpack.
+
+Each message is one msgpack map `{"t": type, "v": schema version, ...fields}`. Decoding checks
+types and names the offending field on failure; unknown fields are ignored so a newer sender can
+talk to an older receiver; a missing required field is always an error.
+
+Conventions: prices are fixed-point ×10⁴ (`*_e4`, see contracts.prices); quantities are integers
+(board lots for Common stock orders, contracts for futures); `*_ts_ns` fields are wall-clock
+nanoseconds for records, except `ingest_ts_ns`, `deadline_ns` and `*_mono_ns`, which are
+CLOCK_MONOTONIC nanoseconds, comparable across processes on one host, used for latency and
+deadlines. Every PUB stream carries `seq`, a per-publisher sequence number starting at 1, so a
+subscriber can see what a full high-water mark dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from contracts.enums import (
+    ExecType,
+    InstrumentKind,
+    IntentAction,
+    OrderStatus,
+    PriceType,
+    Reason,
+    ServiceName,
+    Side,
+    StormGuardLevel,
+    TimeInForce,
+)
+
+SCHEMA_VERSION = 1
+
+
+class Message(msgspec.Struct, kw_only=True, tag_field="t"):
+    """Base of every wire message: the `t` tag names the type, `v` the schema version."""
+
+    v: int = SCHEMA_VERSION
+
+
+class InstrumentRef(Message, tag="instrument", kw_only=True):
+    """Reference data for one tradable contract; limits are authoritative when the broker gives them."""
+
+    symbol: str
+    kind: InstrumentKind
+    reference_e4: int
+    limit_up_e4: int
+    limit_down_e4: int
+    unit: int
+    tick_e4: int = 0
+
+
+class MarketEvent(Message, tag="md", kw_only=True, gc=False):
+    """The book (up to five levels, best first) and the last trade of one symbol, after one update."""
+
+    symbol: str
+    seq: int
+    exch_ts_ns: int
+    ingest_ts_ns: int
+    bid_prices_e4: list[int]
+    bid_qtys: list[int]
+    ask_prices_e4: list[int]
+    ask_qtys: list[int]
+    last_price_e4: int = 0
+    last_qty: int = 0
+    total_volume: int = 0
+
+
+class OrderIntent(Message, tag="intent", kw_only=True, gc=False):
+    """What a strategy wants done. `intent_id` is unique per strategy: the same id twice is one order."""
+
+    intent_id: str
+    strategy_id: str
+    seq: int
+    action: IntentAction
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price_e4: int
+    price_type: PriceType = PriceType.LMT
+    tif: TimeInForce = TimeInForce.ROD
+    md_seq: int = 0
+    created_ts_ns: int
+    ingest_ts_ns: int
+    deadline_ns: int
+
+
+class RiskDecision(Message, tag="decision", kw_only=True, gc=False):
+    """Risk's verdict on one intent; rejects go back to the strategy with their reason."""
+
+    seq: int
+    intent_id: str
+    strategy_id: str
+    client_order_id: str
+    action: IntentAction
+    approved: bool
+    reason: Reason | None = None
+    detail: str = ""
+    approved_qty: int = 0
+    stormguard_state: StormGuardLevel = StormGuardLevel.NORMAL
+    ts_ns: int
+
+
+class OrderCommand(Message, tag="order", kw_only=True, gc=False):
+    """An approved, sanitized intent on its way to the broker."""
+
+    intent_id: str
+    strategy_id: str
+    action: IntentAction
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price_e4: int
+    price_type: PriceType = PriceType.LMT
+    tif: TimeInForce = TimeInForce.ROD
+    stormguard_state: StormGuardLevel = StormGuardLevel.NORMAL
+    ingest_ts_ns: int
+    approved_mono_ns: int
+    deadline_ns: int
+
+
+class ExecutionReport(Message, tag="exec", kw_only=True, gc=False):
+    """What happened to one order at the broker: ack, fill, amend, cancel or reject."""
+
+    seq: int
+    client_order_id: str
+    intent_id: str
+    strategy_id: str
+    symbol: str
+    side: Side
+    exec_type: ExecType
+    status: OrderStatus
+    price_e4: int
+    qty: int
+    cum_qty: int
+    leaves_qty: int
+    last_price_e4: int = 0
+    last_qty: int = 0
+    reason: Reason | None = None
+    detail: str = ""
+    broker_order_id: str = ""
+    ts_ns: int
+
+
+class AdapterUsage(Message, tag="usage", kw_only=True):
+    """Broker actions spent in the sliding window, so risk can slow down before the cap."""
+
+    seq: int
+    actions_in_window: int
+    window_ns: int
+    soft_cap: int
+    ts_ns: int
+
+
+class StormGuardState(Message, tag="sg", kw_only=True):
+    """Control's authoritative StormGuard state for every scope."""
+
+    seq: int
+    global_level: StormGuardLevel
+    strategy_levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
+    hold_fire: bool = False
+    ts_ns: int
+
+
+class StormGuardProposal(Message, tag="sg_proposal", kw_only=True):
+    """Risk's own escalation of a scope (`global` or a strategy id), for control to merge."""
+
+    seq: int
+    scope: str
+    level: StormGuardLevel
+    reason: str
+    ts_ns: int
+
+
+class PositionRow(msgspec.Struct, kw_only=True):
+    strategy_id: str
+    symbol: str
+    position: int
+    outstanding_buy: int
+    outstanding_sell: int
+
+
+class RiskSnapshot(Message, tag="risk_snapshot", kw_only=True):
+    seq: int
+    positions: list[PositionRow]
+    ts_ns: int
+
+
+class ControlCommand(Message, tag="command", kw_only=True):
+    """An operator command broadcast by control (enable/disable a strategy, hold, resume, cancel-all)."""
+
+    seq: int
+    verb: str
+    target: str = ""
+    ts_ns: int
+
+
+class MetricSample(msgspec.Struct, kw_only=True):
+    name: str
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+    value: float
+
+
+class Heartbeat(Message, tag="hb", kw_only=True):
+    """A service says it is alive, with its counters; `final` is its last word before exiting."""
+
+    service: ServiceName
+    pid: int
+    seq: int
+    ts_ns: int
+    metrics: list[MetricSample] = msgspec.field(default_factory=list)
+    final: bool = False
+
+
+class ControlRequest(Message, tag="request", kw_only=True):
+    """A request on the ops socket (status, …)."""
+
+    request_id: str
+    verb: str
+    args: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class ControlReply(Message, tag="reply", kw_only=True):
+    request_id: str
+    ok: bool
+    error: str = ""
+    body: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+WIRE_MESSAGES: tuple[type[Message], ...] = (
+    InstrumentRef,
+    MarketEvent,
+    OrderIntent,
+    RiskDecision,
+    OrderCommand,
+    ExecutionReport,
+    AdapterUsage,
+    StormGuardState,
+    StormGuardProposal,
+    RiskSnapshot,
+    ControlCommand,
+    Heartbeat,
+    ControlRequest,
+    ControlReply,
+)

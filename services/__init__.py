@@ -1,0 +1,1 @@
+"""orderpath services: feed, strategy, risk, adapter, control, and the runtime they share."""

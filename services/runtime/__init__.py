@@ -1,0 +1,1 @@
+"""What every service shares: sockets, loop, clock, metrics, logging, config, heartbeats."""

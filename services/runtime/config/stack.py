@@ -1,0 +1,132 @@
+"""config/stack.yaml: where every socket lives, metrics ports, timers, the feed, and the other files.
+
+Endpoints and metrics ports can be overridden from the environment (`ORDERPATH_MD_ENDPOINT`,
+`ORDERPATH_RISK_METRICS_PORT`, …) so a container can point at its peers by host name.
+Relative paths are resolved against the directory of stack.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.enums import ServiceName
+from services.runtime.config.loader import ConfigError, load_yaml_model
+
+DEFAULT_STACK_FILE = Path("config/stack.yaml")
+STACK_FILE_ENV = "ORDERPATH_CONFIG"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Endpoints(Strict):
+    md: str
+    intents: str
+    orders: str
+    exec: str
+    risk: str
+    control: str
+    ops: str
+
+    @field_validator("*")
+    @classmethod
+    def _known_transport(cls, value: str) -> str:
+        if not value.startswith(("tcp://", "ipc://", "inproc://")):
+            raise ValueError("must start with tcp://, ipc:// or inproc://")
+        return value
+
+
+class SocketTuning(Strict):
+    max_msg_size_bytes: int = Field(1 << 20, gt=0)
+    stream_hwm: int = Field(100_000, gt=0)
+    order_send_hwm: int = Field(16, gt=0)
+    order_recv_hwm: int = Field(1000, gt=0)
+    linger_ms: int = Field(0, ge=0)
+
+
+class FeedConfig(Strict):
+    source: Literal["synthetic", "replay"] = "synthetic"
+    symbols: list[str] = Field(default_factory=lambda: ["2330", "2317", "2454"])
+    rate_hz: float = Field(200.0, gt=0, description="synthetic events per second, all symbols")
+    seed: int = 7
+    replay_file: Path | None = None
+    speed: float = Field(1.0, ge=0, description="replay pace: 1 real time, N times faster, 0 flat out")
+    loop_replay: bool = False
+    wait_subscribers: int = Field(0, ge=0, description="hold publishing until this many subscribers")
+    wait_subscribers_timeout_s: float = Field(10.0, gt=0)
+
+
+class StackConfig(Strict):
+    endpoints: Endpoints
+    metrics_ports: dict[ServiceName, int] = Field(default_factory=dict)
+    heartbeat_interval_ms: int = Field(1000, gt=0)
+    state_broadcast_interval_ms: int = Field(1000, gt=0)
+    service_silent_after_ms: int = Field(3000, gt=0)
+    sockets: SocketTuning = SocketTuning()
+    feed: FeedConfig = FeedConfig()
+    strategy_limits_file: Path = Path("strategy_limits.yaml")
+    order_adapter_file: Path = Path("order_adapter.yaml")
+    instruments_file: Path = Path("instruments.yaml")
+    var_dir: Path = Path("../var")
+
+    @field_validator("metrics_ports")
+    @classmethod
+    def _ports_in_range(cls, ports: dict[ServiceName, int]) -> dict[ServiceName, int]:
+        for service, port in ports.items():
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{service}: port {port} is outside 0..65535 (0 turns metrics off)")
+        return ports
+
+
+def _env_overrides(raw: StackConfig) -> StackConfig:
+    endpoints = raw.endpoints.model_dump()
+    for name in endpoints:
+        value = os.environ.get(f"ORDERPATH_{name.upper()}_ENDPOINT")
+        if value:
+            endpoints[name] = value
+    ports = dict(raw.metrics_ports)
+    for service in ServiceName:
+        value = os.environ.get(f"ORDERPATH_{service.upper()}_METRICS_PORT")
+        if value:
+            if not value.isdigit():
+                raise ConfigError(
+                    f"ORDERPATH_{service.upper()}_METRICS_PORT: expected a port number, got {value!r}"
+                )
+            ports[service] = int(value)
+    return raw.model_copy(update={"endpoints": Endpoints(**endpoints), "metrics_ports": ports})
+
+
+def _resolve(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def stack_file(explicit: Path | None = None) -> Path:
+    """The stack file to use: the argument, else $ORDERPATH_CONFIG, else config/stack.yaml."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(STACK_FILE_ENV)
+    return Path(from_env) if from_env else DEFAULT_STACK_FILE
+
+
+def load_stack(path: Path | None = None) -> StackConfig:
+    """Load stack.yaml, apply environment overrides, and make every path absolute."""
+    path = stack_file(path)
+    config = _env_overrides(load_yaml_model(path, StackConfig))
+    base = path.resolve().parent
+    feed = config.feed
+    if feed.replay_file is not None:
+        feed = feed.model_copy(update={"replay_file": _resolve(base, feed.replay_file)})
+    return config.model_copy(
+        update={
+            "feed": feed,
+            "strategy_limits_file": _resolve(base, config.strategy_limits_file),
+            "order_adapter_file": _resolve(base, config.order_adapter_file),
+            "instruments_file": _resolve(base, config.instruments_file),
+            "var_dir": _resolve(base, config.var_dir),
+        }
+    )

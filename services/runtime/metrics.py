@@ -1,0 +1,39 @@
+"""Prometheus metrics of one service: its own registry, the HTTP endpoint, and a flat view for heartbeats."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, ProcessCollector, start_http_server
+
+from contracts.messages import MetricSample
+
+SAMPLE_SUFFIXES_FOR_HEARTBEAT = ("_total", "_count", "_sum", "")
+
+
+class ServiceMetrics:
+    """Holds the registry every metric of a service is registered in, plus the shared ones."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.bad_messages_total = Counter(
+            "bad_messages",
+            "Frames that did not decode or validate, counted and dropped",
+            ["service", "socket"],
+            registry=self.registry,
+        )
+
+    def serve(self, port: int) -> None:
+        """Expose /metrics on `port` (0: not at all)."""
+        if port:
+            start_http_server(port, addr="0.0.0.0", registry=self.registry)
+
+    def samples(self) -> list[MetricSample]:
+        """Counters, gauges and histogram counts/sums as flat samples (no buckets), for heartbeats."""
+        out: list[MetricSample] = []
+        for family in self.registry.collect():
+            for sample in family.samples:
+                if sample.name.endswith(("_bucket", "_created")):
+                    continue
+                out.append(MetricSample(name=sample.name, labels=dict(sample.labels), value=sample.value))
+        return out

@@ -1,0 +1,75 @@
+"""What every service process has: config, clock, logger, metrics, sockets, loop and heartbeats.
+
+A service module builds one ServiceRuntime, wires its sockets to its engine through `inbox` and
+`loop.add_reader`, then calls `run()`: metrics served, a heartbeat at once and on a timer,
+SIGINT/SIGTERM stop the loop, a final heartbeat goes to control, sockets close.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+import zmq
+
+from contracts.codec import Decoder, encode
+from contracts.enums import ServiceName
+from contracts.messages import Heartbeat, Message
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.config.stack import StackConfig
+from services.runtime.inbox import Inbox
+from services.runtime.logs import setup_logging
+from services.runtime.loop import ServiceLoop
+from services.runtime.metrics import ServiceMetrics
+from services.runtime.sockets import SocketFactory
+
+M = TypeVar("M", bound=Message)
+
+
+class ServiceRuntime:
+    def __init__(self, name: ServiceName, stack: StackConfig, clock: Clock | None = None) -> None:
+        self.name = name
+        self.stack = stack
+        self.clock: Clock = clock or SystemClock()
+        self.log = setup_logging(name, os.environ.get("ORDERPATH_LOG_LEVEL", "INFO"))
+        self.metrics = ServiceMetrics(name)
+        self.context = zmq.Context()
+        self.sockets = SocketFactory(self.context, stack.sockets)
+        self.loop = ServiceLoop(self.clock)
+        self._ops = self.sockets.dealer(stack.endpoints.ops)
+        self._heartbeat_seq = 0
+
+    def inbox(self, socket_name: str, *types: type[M]) -> Inbox[M]:
+        return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock)
+
+    def send_heartbeat(self, *, final: bool = False) -> None:
+        self._heartbeat_seq += 1
+        beat = Heartbeat(
+            service=self.name,
+            pid=os.getpid(),
+            seq=self._heartbeat_seq,
+            ts_ns=self.clock.wall_ns(),
+            metrics=self.metrics.samples(),
+            final=final,
+        )
+        try:
+            self._ops.send_multipart((b"hb", encode(beat)), zmq.NOBLOCK)
+        except zmq.Again:
+            self.log.warning("heartbeat_not_sent", reason="ops_queue_full")
+
+    def run(self) -> int:
+        port = self.stack.metrics_ports.get(self.name, 0)
+        self.metrics.serve(port)
+        self.loop.install_signal_handlers()
+        self.loop.every(self.stack.heartbeat_interval_ms * 1_000_000, self.send_heartbeat)
+        self.log.info("service_started", pid=os.getpid(), metrics_port=port)
+        self.send_heartbeat()
+        try:
+            self.loop.run()
+        finally:
+            self.send_heartbeat(final=True)
+            self.log.info("service_stopped")
+            self.sockets.close_all()
+            self.loop.close()
+            self.context.term()
+        return 0

@@ -8,6 +8,7 @@ SIGINT/SIGTERM stop the loop, a final heartbeat goes to control, sockets close.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TypeVar
 
 import zmq
@@ -38,11 +39,18 @@ class ServiceRuntime:
         self.loop = ServiceLoop(self.clock)
         self._ops = self.sockets.dealer(stack.endpoints.ops)
         self._heartbeat_seq = 0
+        self._before_heartbeat: list[Callable[[], None]] = []
 
     def inbox(self, socket_name: str, *types: type[M]) -> Inbox[M]:
         return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock)
 
+    def before_heartbeat(self, callback: Callable[[], None]) -> None:
+        """Refresh derived metrics (gauges, percentiles) right before each heartbeat reads them."""
+        self._before_heartbeat.append(callback)
+
     def send_heartbeat(self, *, final: bool = False) -> None:
+        for callback in self._before_heartbeat:
+            callback()
         self._heartbeat_seq += 1
         beat = Heartbeat(
             service=self.name,

@@ -16,4 +16,5 @@ class SimBrokerConfig(Strict):
 class OrderAdapterConfig(Strict):
     broker: Literal["sim"] = "sim"
     sim: SimBrokerConfig = SimBrokerConfig()
+    soft_cap: int = Field(250, gt=0, description="broker calls per 10 s (Shioaji: 250, shared by all order calls)")
     latency_samples: int = Field(65_536, gt=0, description="tick-to-trade samples kept for p50/p99")

@@ -8,6 +8,7 @@ Relative paths are resolved against the directory of stack.yaml.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -83,15 +84,15 @@ class StackConfig(Strict):
         return ports
 
 
-def _env_overrides(raw: StackConfig) -> StackConfig:
+def _env_overrides(raw: StackConfig, environ: Mapping[str, str]) -> StackConfig:
     endpoints = raw.endpoints.model_dump()
     for name in endpoints:
-        value = os.environ.get(f"ORDERPATH_{name.upper()}_ENDPOINT")
+        value = environ.get(f"ORDERPATH_{name.upper()}_ENDPOINT")
         if value:
             endpoints[name] = value
     ports = dict(raw.metrics_ports)
     for service in ServiceName:
-        value = os.environ.get(f"ORDERPATH_{service.upper()}_METRICS_PORT")
+        value = environ.get(f"ORDERPATH_{service.upper()}_METRICS_PORT")
         if value:
             if not value.isdigit():
                 raise ConfigError(
@@ -113,10 +114,10 @@ def stack_file(explicit: Path | None = None) -> Path:
     return Path(from_env) if from_env else DEFAULT_STACK_FILE
 
 
-def load_stack(path: Path | None = None) -> StackConfig:
-    """Load stack.yaml, apply environment overrides, and make every path absolute."""
+def load_stack(path: Path | None = None, environ: Mapping[str, str] | None = None) -> StackConfig:
+    """Load stack.yaml, apply environment overrides (os.environ unless given), make paths absolute."""
     path = stack_file(path)
-    config = _env_overrides(load_yaml_model(path, StackConfig))
+    config = _env_overrides(load_yaml_model(path, StackConfig), os.environ if environ is None else environ)
     base = path.resolve().parent
     feed = config.feed
     if feed.replay_file is not None:

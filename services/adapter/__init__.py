@@ -1,0 +1,1 @@
+"""The order adapter: approved orders in, broker calls out, execution reports back to everyone."""

@@ -1,0 +1,129 @@
+"""The `orderpath` console script: the one place that knows every service.
+
+`orderpath up` runs the whole stack as local processes; `orderpath run NAME` runs one service;
+`orderpath ctl …` talks to control.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contracts.enums import ServiceName
+from services.control.client import ControlUnreachable, OpsClient
+from services.launcher import LocalStack, StackError
+from services.runtime.config.loader import ConfigError
+from services.runtime.config.stack import load_stack, stack_file
+from services.summary import progress_line, report, summarize
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="orderpath: strategy → risk → broker")
+ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
+app.add_typer(ctl, name="ctl")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="stack.yaml (default: $ORDERPATH_CONFIG or config/stack.yaml)")
+]
+
+SERVICE_MODULES = {name: f"services.{name}.service" for name in ServiceName}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"orderpath: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def run(name: Annotated[ServiceName, typer.Argument(help="the service to run")], config: ConfigOption = None) -> None:
+    """Run one service in the foreground until SIGINT or SIGTERM."""
+    os.environ.setdefault("SJ_LOG_PATH", os.devnull)
+    try:
+        stack = load_stack(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    main = importlib.import_module(SERVICE_MODULES[name]).main
+    try:
+        code = main(stack)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    raise typer.Exit(code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops `up` the way Ctrl-C does: every service is stopped in order."""
+    raise KeyboardInterrupt
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
+) -> None:
+    """Run the whole stack on loopback, show progress, stop on Ctrl-C or after --duration, summarise."""
+    try:
+        stack = LocalStack(stack_file(config))
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    signal.signal(signal.SIGTERM, _interrupt)
+    typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
+    failure: str | None = None
+    started = time.monotonic()
+    try:
+        stack.start()
+        typer.echo("all services up; Ctrl-C to stop", err=True)
+        while duration is None or time.monotonic() - started < duration:
+            time.sleep(1.0)
+            stack.check_alive()
+            typer.echo(progress_line(summarize(stack.status()), time.monotonic() - started), err=True)
+    except KeyboardInterrupt:
+        typer.echo("stopping", err=True)
+    except (StackError, ControlUnreachable) as exc:
+        failure = str(exc)
+    finally:
+        codes = stack.stop()
+    if failure is None:
+        failure = next((f"{name} exited with code {code}; see {stack.log_dir / f'{name}.log'}"
+                        for name, code in codes.items() if code not in (0, None)), None)
+    summary = summarize(stack.final_status or {})
+    summary["duration_s"] = round(time.monotonic() - started, 1)
+    summary["ok"] = failure is None
+    if failure:
+        summary["error"] = failure
+        typer.echo(f"orderpath: {failure}", err=True)
+    typer.echo(json.dumps(summary) if as_json else report(summary))
+    raise typer.Exit(0 if failure is None else 1)
+
+
+@ctl.command()
+def status(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the raw status as JSON")] = False,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
+) -> None:
+    """Each service's liveness, last heartbeat and counters."""
+    try:
+        stack = load_stack(config)
+        reply = OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000)).request("status")
+    except (ConfigError, ControlUnreachable) as exc:
+        raise _fail(str(exc)) from exc
+    if not reply.ok:
+        raise _fail(f"control refused: {reply.error}", 1)
+    if as_json:
+        typer.echo(json.dumps(reply.body))
+        return
+    for name, entry in reply.body["services"].items():
+        typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
+                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
+    typer.echo(report(summarize(reply.body)))
+
+
+if __name__ == "__main__":
+    sys.exit(app())

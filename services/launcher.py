@@ -1,0 +1,134 @@
+"""LocalStack: the whole stack as separate local processes on loopback, started and stopped in order.
+
+Used by `orderpath up` and by the e2e tests. Start order: control, adapter, risk, strategy, then
+the feed once every other service has sent a heartbeat (so no tick is published to nobody).
+Stop order is the path's: feed, strategy, risk, adapter, each asked with SIGTERM and awaited, so
+their final heartbeats reach control; then control's status is read and control stopped last.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from contracts.enums import ServiceName
+from services.control.client import ControlUnreachable, OpsClient
+from services.runtime.config.stack import STACK_FILE_ENV, load_stack
+
+START_ORDER = (ServiceName.CONTROL, ServiceName.ADAPTER, ServiceName.RISK, ServiceName.STRATEGY)
+STOP_ORDER = (ServiceName.FEED, ServiceName.STRATEGY, ServiceName.RISK, ServiceName.ADAPTER)
+STATUS_POLL_S = 0.05
+
+
+class StackError(RuntimeError):
+    """The stack could not start or a service died; the message names the service and its log."""
+
+
+@dataclass
+class ServiceProcess:
+    name: ServiceName
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: TextIO
+
+
+class LocalStack:
+    def __init__(self, stack_file: Path, *, env: dict[str, str] | None = None, log_dir: Path | None = None,
+                 ready_timeout_s: float = 30.0) -> None:
+        self.stack_file = stack_file.resolve()
+        self.env = {**os.environ, **(env or {}), STACK_FILE_ENV: str(self.stack_file),
+                    "SJ_LOG_PATH": os.devnull}
+        self.config = load_stack(self.stack_file, environ=self.env)
+        self.log_dir = log_dir or self.config.var_dir / "log"
+        self.ready_timeout_s = ready_timeout_s
+        self.ops = OpsClient(self.config.endpoints.ops, timeout_ms=1000)
+        self.processes: dict[ServiceName, ServiceProcess] = {}
+        self.final_status: dict[str, Any] | None = None
+
+    def _spawn(self, name: ServiceName) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("w", encoding="utf-8")
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run", str(name)],
+            env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes[name] = ServiceProcess(name, popen, log_path, log_file)
+
+    def status(self) -> dict[str, Any]:
+        reply = self.ops.request("status")
+        if not reply.ok:
+            raise StackError(f"control refused status: {reply.error}")
+        return reply.body
+
+    def check_alive(self) -> None:
+        """Raise StackError naming any service that has exited on its own."""
+        for proc in self.processes.values():
+            code = proc.popen.poll()
+            if code is not None:
+                raise StackError(f"{proc.name} exited with code {code}; see {proc.log_path}")
+
+    def _wait_for(self, names: tuple[ServiceName, ...]) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            self.check_alive()
+            try:
+                services = self.status()["services"]
+                if all(services.get(n, {}).get("state") == "alive" for n in names):
+                    return
+            except ControlUnreachable:
+                pass
+            if time.monotonic() > deadline:
+                raise StackError(f"services {', '.join(names)} not all alive after {self.ready_timeout_s}s; "
+                                 f"see the logs in {self.log_dir}")
+            time.sleep(STATUS_POLL_S)
+
+    def start(self, *, with_feed: bool = True) -> None:
+        try:
+            for name in START_ORDER:
+                self._spawn(name)
+            self._wait_for(START_ORDER)
+            if with_feed:
+                self._spawn(ServiceName.FEED)
+                self._wait_for((ServiceName.FEED,))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop_service(self, name: ServiceName, timeout_s: float = 10.0) -> int | None:
+        proc = self.processes.get(name)
+        if proc is None:
+            return None
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signal.SIGTERM)
+            try:
+                proc.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        proc.log_file.close()
+        return proc.popen.returncode
+
+    def stop(self) -> dict[ServiceName, int | None]:
+        """Stop everything in path order; keeps control's last status in `final_status`."""
+        codes = {name: self.stop_service(name) for name in STOP_ORDER}
+        if ServiceName.CONTROL in self.processes and self.processes[ServiceName.CONTROL].popen.poll() is None:
+            try:
+                self.final_status = self.status()
+            except (ControlUnreachable, StackError):
+                self.final_status = None
+        codes[ServiceName.CONTROL] = self.stop_service(ServiceName.CONTROL)
+        return codes
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Pre-trade risk: the validator chain and (later) StormGuard, between strategies and the adapter."""

@@ -1,0 +1,1 @@
+"""Strategies: the runner that hosts them, the API they see, and the sample strategies."""

@@ -1,0 +1,183 @@
+"""StrategyRunner: hands each market event to the strategies that trade its symbol, times every
+call, isolates failures, and keeps each strategy's positions and open orders from the reports.
+
+Plain synchronous code with an injected clock; services/strategy/service.py wires it to sockets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from contracts.enums import (
+    TERMINAL_STATUSES,
+    ExecType,
+    IntentAction,
+    Reason,
+    Side,
+    StormGuardLevel,
+)
+from contracts.messages import ExecutionReport, MarketEvent, OrderIntent, RiskDecision, StormGuardState
+from services.runtime.clock import Clock
+from services.strategy.api import Strategy, StrategyContext, StrategyState
+
+LATENCY_BUCKETS_NS = (1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 5e6)
+
+
+@dataclass
+class HostedStrategy:
+    strategy: Strategy
+    budget_ns: int
+    ttl_ns: int
+    enabled: bool = True
+    started: bool = False
+
+
+class RunnerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.latency_ns = Histogram(
+            "strategy_latency_ns", "Wall time of one strategy call, in ns", ["strategy"],
+            buckets=LATENCY_BUCKETS_NS, registry=registry,
+        )
+        self.intents = Counter("intents", "Intents emitted", ["strategy", "action"], registry=registry)
+        self.budget_violations = Counter(
+            "strategy_budget_violations", "Calls over the strategy's compute budget", ["strategy"],
+            registry=registry,
+        )
+        self.errors = Counter("strategy_errors", "Strategy calls that raised", ["strategy"], registry=registry)
+        self.dropped = Counter(
+            "intents_dropped", "Intents not sent", ["strategy", "reason"], registry=registry
+        )
+        self.md_events = Counter("strategy_md_events", "Market events handled", registry=registry)
+
+
+class StrategyRunner:
+    def __init__(
+        self,
+        clock: Clock,
+        metrics: RunnerMetrics,
+        log: structlog.stdlib.BoundLogger,
+        epoch: str,
+    ) -> None:
+        self.clock = clock
+        self.metrics = metrics
+        self.log = log
+        self.epoch = epoch
+        self.hosted: dict[str, HostedStrategy] = {}
+        self.states: dict[str, StrategyState] = {}
+        self._by_symbol: dict[str, list[str]] = {}
+        self.global_level = StormGuardLevel.NORMAL
+        self.strategy_levels: dict[str, StormGuardLevel] = {}
+
+    def add(self, strategy: Strategy, *, budget_us: int, intent_ttl_ms: int, enabled: bool) -> None:
+        sid = strategy.strategy_id
+        self.hosted[sid] = HostedStrategy(strategy, budget_us * 1000, intent_ttl_ms * 1_000_000, enabled)
+        self.states[sid] = StrategyState()
+        for symbol in strategy.symbols:
+            self._by_symbol.setdefault(symbol, []).append(sid)
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self._by_symbol)
+
+    def _context(self, sid: str, event: MarketEvent | None) -> StrategyContext:
+        level = self.strategy_levels.get(sid, StormGuardLevel.NORMAL)
+        if self.global_level.severity > level.severity:
+            level = self.global_level
+        return StrategyContext(sid, self.epoch, self.states[sid], self.clock, self.hosted[sid].ttl_ns, level,
+                               event)
+
+    def _call(self, sid: str, method: str, event: MarketEvent | None, *args: object) -> list[OrderIntent]:
+        """Run one strategy callback, timed and isolated; returns the intents it asked for."""
+        hosted = self.hosted[sid]
+        ctx = self._context(sid, event)
+        started = time.perf_counter_ns()
+        try:
+            if not hosted.started:
+                hosted.started = True
+                hosted.strategy.on_start(ctx)
+            getattr(hosted.strategy, method)(ctx, *args)
+        except Exception:
+            hosted.enabled = False
+            self.metrics.errors.labels(sid).inc()
+            self.log.exception("strategy_disabled", strategy_id=sid, reason="exception", callback=method)
+            return []
+        finally:
+            elapsed = time.perf_counter_ns() - started
+            self.metrics.latency_ns.labels(sid).observe(elapsed)
+            if elapsed > hosted.budget_ns:
+                self.metrics.budget_violations.labels(sid).inc()
+        for intent in ctx.intents:
+            self.metrics.intents.labels(sid, intent.action).inc()
+        return ctx.intents
+
+    def on_market(self, event: MarketEvent) -> list[OrderIntent]:
+        self.metrics.md_events.inc()
+        intents: list[OrderIntent] = []
+        for sid in self._by_symbol.get(event.symbol, ()):
+            if self.hosted[sid].enabled:
+                intents.extend(self._call(sid, "on_book", event, event))
+        return intents
+
+    def on_execution(self, report: ExecutionReport) -> list[OrderIntent]:
+        state = self.states.get(report.strategy_id)
+        if state is None:
+            return []
+        order = state.open_orders.get(report.client_order_id)
+        if order is not None:
+            order.status = report.status
+            order.leaves_qty = report.leaves_qty
+            if report.exec_type in (ExecType.AMENDED, ExecType.AMEND_REJECT):
+                order.amend_pending = False
+                if report.exec_type is ExecType.AMENDED:
+                    order.price_e4 = report.price_e4
+            elif report.exec_type is ExecType.CANCEL_REJECT:
+                order.cancel_pending = False
+            if report.status in TERMINAL_STATUSES:
+                del state.open_orders[report.client_order_id]
+        if report.exec_type is not ExecType.FILL:
+            return []
+        signed = report.last_qty if report.side is Side.BUY else -report.last_qty
+        state.positions[report.symbol] = state.positions.get(report.symbol, 0) + signed
+        if not self.hosted[report.strategy_id].enabled:
+            return []
+        return self._call(report.strategy_id, "on_fill", None, report)
+
+    def on_reject(self, decision: RiskDecision) -> list[OrderIntent]:
+        state = self.states.get(decision.strategy_id)
+        if state is None:
+            return []
+        order = state.open_orders.get(decision.client_order_id)
+        if order is not None:
+            if decision.action is IntentAction.NEW:
+                del state.open_orders[decision.client_order_id]
+            elif decision.action is IntentAction.AMEND:
+                order.amend_pending = False
+            else:
+                order.cancel_pending = False
+        if not self.hosted[decision.strategy_id].enabled:
+            return []
+        return self._call(decision.strategy_id, "on_reject", None, decision)
+
+    def dropped(self, intent: OrderIntent, reason: Reason) -> RiskDecision:
+        """Record an intent that never left this process, as a reject the strategy will be told of."""
+        self.metrics.dropped.labels(intent.strategy_id, reason).inc()
+        return RiskDecision(
+            seq=0, intent_id=intent.intent_id, strategy_id=intent.strategy_id,
+            client_order_id=intent.client_order_id, action=intent.action, approved=False, reason=reason,
+            detail="intents queue full", ts_ns=self.clock.wall_ns(),
+        )
+
+    def on_stormguard(self, state: StormGuardState) -> None:
+        self.global_level = state.global_level
+        self.strategy_levels = dict(state.strategy_levels)
+
+    def set_enabled(self, strategy_id: str, enabled: bool) -> None:
+        self.hosted[strategy_id].enabled = enabled
+
+    def open_order_count(self) -> int:
+        return sum(len(state.open_orders) for state in self.states.values())
+

@@ -1,0 +1,1 @@
+"""Sample strategies shipped with orderpath."""

@@ -1,0 +1,41 @@
+"""Quoter: a sample market maker that joins the best bid and ask and follows them as the book moves.
+
+It exercises the whole order life: NEW when a side has no quote, AMEND when the touch moves
+away from a working quote, CANCEL when the position reaches `max_position` on that side.
+Params: qty (lots per quote), max_position (lots, absolute).
+"""
+
+from __future__ import annotations
+
+from contracts.enums import Side
+from contracts.messages import MarketEvent
+from services.strategy.api import Strategy, StrategyContext
+
+
+class Quoter(Strategy):
+    def on_start(self, ctx: StrategyContext) -> None:
+        self.qty = int(self.params.get("qty", 1))
+        self.max_position = int(self.params.get("max_position", 5))
+        self.quotes: dict[tuple[str, Side], str] = {}
+
+    def on_book(self, ctx: StrategyContext, event: MarketEvent) -> None:
+        if not event.bid_prices_e4 or not event.ask_prices_e4:
+            return
+        position = ctx.position(event.symbol)
+        self._quote(ctx, event.symbol, Side.BUY, event.bid_prices_e4[0], position < self.max_position)
+        self._quote(ctx, event.symbol, Side.SELL, event.ask_prices_e4[0], position > -self.max_position)
+
+    def _quote(self, ctx: StrategyContext, symbol: str, side: Side, touch_e4: int, allowed: bool) -> None:
+        client_order_id = self.quotes.get((symbol, side))
+        order = ctx.order(client_order_id) if client_order_id else None
+        if order is None:
+            if allowed:
+                new = ctx.buy if side is Side.BUY else ctx.sell
+                self.quotes[(symbol, side)] = new(symbol, self.qty, touch_e4)
+            return
+        if not order.is_working or order.cancel_pending:
+            return
+        if not allowed:
+            ctx.cancel(order.client_order_id)
+        elif order.price_e4 != touch_e4 and not order.amend_pending:
+            ctx.amend(order.client_order_id, price_e4=touch_e4)

@@ -1,0 +1,86 @@
+"""What happened in a run, read off control's status: the figures `orderpath up` shows and prints."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+REJECT_METRICS = ("risk_reject_total", "intents_dropped_total", "adapter_refused_total")
+
+
+def _samples(status: dict[str, Any], service: str) -> list[tuple[str, dict[str, str], float]]:
+    entry = status.get("services", {}).get(service)
+    return [tuple(sample) for sample in entry["metrics"]] if entry else []  # type: ignore[misc]
+
+
+def _total(status: dict[str, Any], service: str, name: str, **labels: str) -> int:
+    return int(sum(
+        value for sample_name, sample_labels, value in _samples(status, service)
+        if sample_name == name and all(sample_labels.get(k) == v for k, v in labels.items())
+    ))
+
+
+def _gauge(status: dict[str, Any], service: str, name: str) -> float:
+    for sample_name, _, value in _samples(status, service):
+        if sample_name == name:
+            return value
+    return 0.0
+
+
+def summarize(status: dict[str, Any]) -> dict[str, Any]:
+    """ticks, intents, approved, rejected by reason, orders, fills, bad messages, tick-to-trade."""
+    rejected: dict[str, int] = defaultdict(int)
+    for service in ("strategy", "risk", "adapter"):
+        for name, labels, value in _samples(status, service):
+            if name in REJECT_METRICS and value:
+                rejected[labels["reason"]] += int(value)
+    services = status.get("services", {})
+    return {
+        "ticks": _total(status, "feed", "md_events_total"),
+        "intents": _total(status, "strategy", "intents_total"),
+        "approved": _total(status, "risk", "risk_approved_total"),
+        "rejected": dict(sorted(rejected.items())),
+        "orders": _total(status, "adapter", "order_actions_count_total", action="place"),
+        "order_actions": _total(status, "adapter", "order_actions_count_total"),
+        "fills": _total(status, "adapter", "fills_total"),
+        "bad_messages": sum(_total(status, s, "bad_messages_total") for s in services),
+        "tick_to_trade_us": {
+            "p50": round(_gauge(status, "adapter", "tick_to_trade_p50_us"), 1),
+            "p99": round(_gauge(status, "adapter", "tick_to_trade_p99_us"), 1),
+            "n": int(_gauge(status, "adapter", "tick_to_trade_samples")),
+        },
+        "rss_mb": {
+            s: round(_gauge(status, s, "process_resident_memory_bytes") / 1e6, 1) for s in sorted(services)
+        },
+        "services": {s: entry["state"] for s, entry in sorted(services.items())},
+    }
+
+
+def progress_line(summary: dict[str, Any], elapsed_s: float) -> str:
+    t2t = summary["tick_to_trade_us"]
+    rejected = sum(summary["rejected"].values())
+    return (
+        f"[{elapsed_s:5.1f}s] ticks {summary['ticks']:>7}  intents {summary['intents']:>6}  "
+        f"approved {summary['approved']:>6}  rejected {rejected:>4}  orders {summary['orders']:>5}  "
+        f"fills {summary['fills']:>5}  t2t p50 {t2t['p50']:>7.1f}µs p99 {t2t['p99']:>7.1f}µs"
+    )
+
+
+def report(summary: dict[str, Any]) -> str:
+    """The final summary for a human."""
+    t2t = summary["tick_to_trade_us"]
+    lines = [
+        "orderpath run summary",
+        f"  market events     {summary['ticks']}",
+        f"  intents           {summary['intents']}",
+        f"  approved by risk  {summary['approved']}",
+        f"  rejected          {sum(summary['rejected'].values())}"
+        + "".join(f"\n    {reason:<22}{count}" for reason, count in summary["rejected"].items()),
+        f"  orders placed     {summary['orders']}  (broker actions {summary['order_actions']})",
+        f"  fills             {summary['fills']}",
+        f"  bad messages      {summary['bad_messages']}",
+        f"  tick-to-trade     p50 {t2t['p50']} µs  p99 {t2t['p99']} µs  over {t2t['n']} orders",
+        "  resident memory   " + "  ".join(f"{s} {mb} MB" for s, mb in summary["rss_mb"].items()),
+        "  services          " + "  ".join(f"{s}: {state}" for s, state in summary["services"].items()),
+    ]
+    return "\n".join(lines)

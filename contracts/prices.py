@@ -19,12 +19,14 @@ class PriceError(ValueError):
 
 def to_e4(price: str | int | Decimal) -> int:
     """Convert a decimal price ("580.5", Decimal, int) to fixed-point ×10⁴, refusing anything inexact."""
-    if isinstance(price, float):
-        raise PriceError(f"price {price!r} is a float; pass a string or Decimal")
+    if isinstance(price, float | bool):
+        raise PriceError(f"price {price!r} is a {type(price).__name__}; pass a string or Decimal")
     try:
         scaled = Decimal(price) * PRICE_SCALE
     except (InvalidOperation, ValueError) as exc:
         raise PriceError(f"price {price!r} is not a decimal number") from exc
+    if not scaled.is_finite():
+        raise PriceError(f"price {price!r} is not a finite number")
     if scaled != scaled.to_integral_value():
         raise PriceError(f"price {price!r} has more than 4 decimal places")
     return int(scaled)

@@ -73,9 +73,14 @@ class ServiceLoop:
         return max(0, -(-remaining_ns // 1_000_000))
 
     def _run_due_timers(self) -> None:
+        """Run what was due when this turn began; what those callbacks schedule waits for a later turn."""
         now = self.clock.mono_ns()
-        while self._timers and self._timers[0][0] <= now and self._running:
-            _, _, callback = heapq.heappop(self._timers)
+        due: list[Callable[[], None]] = []
+        while self._timers and self._timers[0][0] <= now:
+            due.append(heapq.heappop(self._timers)[2])
+        for callback in due:
+            if not self._running:
+                return
             callback()
 
     def run(self) -> None:

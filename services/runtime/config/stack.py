@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contracts.enums import ServiceName
 from services.runtime.config.loader import ConfigError, load_yaml_model
@@ -85,21 +85,29 @@ class StackConfig(Strict):
 
 
 def _env_overrides(raw: StackConfig, environ: Mapping[str, str]) -> StackConfig:
-    endpoints = raw.endpoints.model_dump()
-    for name in endpoints:
-        value = environ.get(f"ORDERPATH_{name.upper()}_ENDPOINT")
-        if value:
-            endpoints[name] = value
-    ports = dict(raw.metrics_ports)
+    """Apply ORDERPATH_<SOCKET>_ENDPOINT and ORDERPATH_<SERVICE>_METRICS_PORT, validated like the file."""
+    data = raw.model_dump()
+    applied: list[str] = []
+    for name in data["endpoints"]:
+        variable = f"ORDERPATH_{name.upper()}_ENDPOINT"
+        if environ.get(variable):
+            data["endpoints"][name] = environ[variable]
+            applied.append(variable)
     for service in ServiceName:
-        value = environ.get(f"ORDERPATH_{service.upper()}_METRICS_PORT")
-        if value:
-            if not value.isdigit():
-                raise ConfigError(
-                    f"ORDERPATH_{service.upper()}_METRICS_PORT: expected a port number, got {value!r}"
-                )
-            ports[service] = int(value)
-    return raw.model_copy(update={"endpoints": Endpoints(**endpoints), "metrics_ports": ports})
+        variable = f"ORDERPATH_{service.upper()}_METRICS_PORT"
+        if environ.get(variable):
+            data["metrics_ports"][service] = environ[variable]
+            applied.append(variable)
+    if not applied:
+        return raw
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} (got {error.get('input')!r})"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"environment override ({', '.join(applied)}) refused: {problems}") from exc
 
 
 def _resolve(base: Path, path: Path) -> Path:

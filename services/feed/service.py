@@ -1,0 +1,247 @@
+"""The feed service process: publishes MarketEvents on md, from the synthetic market or a recording.
+
+This is where tick-to-trade starts: every event is stamped with `ingest_ts_ns` (monotonic) just
+before it is sent, and every intent downstream carries that stamp. With `feed.wait_subscribers`
+set, md is an XPUB and nothing is published until that many subscriptions have arrived (or the
+wait times out), so a stack started together does not lose its first events to slow joiners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from prometheus_client import Counter
+
+from contracts.enums import ServiceName
+from contracts.messages import MarketEvent
+from services.feed.replay import Record, RecordReader, ReplayBooks, ReplayPacer
+from services.feed.synthetic import RateSchedule, SyntheticMarket
+from services.runtime.config.instruments import load_instruments
+from services.runtime.config.loader import ConfigError
+from services.runtime.config.stack import StackConfig
+from services.runtime.service import ServiceRuntime
+from services.runtime.sockets import Publisher
+
+NS_PER_S = 1_000_000_000
+MIN_TIMER_INTERVAL_NS = 1_000_000
+# Events published per loop turn when replaying flat out: large enough to amortize the timer,
+# small enough that heartbeats and the XPUB still get their turn.
+REPLAY_BATCH = 256
+SUBSCRIBE_FRAME_PREFIX = b"\x01"
+
+
+class MdPublisher:
+    """The md stream: hands out sequence numbers, sends each event and counts it per symbol."""
+
+    def __init__(self, rt: ServiceRuntime, publisher: Publisher) -> None:
+        self._publisher = publisher
+        self._events = Counter(
+            "md_events", "MarketEvents published on md", ["symbol"], registry=rt.metrics.registry
+        )
+        self._per_symbol: dict[str, Counter] = {}
+
+    def next_seq(self) -> int:
+        return self._publisher.next_seq()
+
+    def send(self, event: MarketEvent) -> None:
+        self._publisher.send(event)
+        counter = self._per_symbol.get(event.symbol)
+        if counter is None:
+            counter = self._per_symbol[event.symbol] = self._events.labels(event.symbol)
+        counter.inc()
+
+
+class SyntheticSource:
+    """Publishes the synthetic market at a steady rate, catching up whatever a late timer missed."""
+
+    def __init__(self, rt: ServiceRuntime, md: MdPublisher, market: SyntheticMarket, rate_hz: float) -> None:
+        self._rt = rt
+        self._md = md
+        self._market = market
+        self._rate_hz = rate_hz
+
+    def start(self) -> None:
+        clock = self._rt.clock
+        schedule = RateSchedule(self._rate_hz, clock.mono_ns())
+        # Loop timers have millisecond resolution, so above 1000/s each tick sends a batch.
+        interval_ns = max(MIN_TIMER_INTERVAL_NS, round(NS_PER_S / self._rate_hz))
+        self._rt.loop.every(interval_ns, lambda: self._publish(schedule.take_due(clock.mono_ns())))
+        self._rt.log.info("md_publishing", source="synthetic", rate_hz=self._rate_hz)
+
+    def _publish(self, count: int) -> None:
+        clock = self._rt.clock
+        for _ in range(count):
+            self._md.send(self._market.next_event(self._md.next_seq(), clock.wall_ns(), clock.mono_ns()))
+
+
+@dataclass(slots=True)
+class _ReplayPass:
+    """One pass over the recording: where the reader is and what it has built so far."""
+
+    records: Iterator[Record]
+    books: ReplayBooks
+    pending: Record | None
+    published: int = 0
+
+
+class ReplaySource:
+    """Publishes a recording at its recorded pace scaled by `speed`, once or over and over."""
+
+    def __init__(
+        self, rt: ServiceRuntime, md: MdPublisher, reader: RecordReader, *, speed: float, loop_replay: bool
+    ) -> None:
+        self._rt = rt
+        self._md = md
+        self._reader = reader
+        self._pacer = ReplayPacer(speed)
+        self._loop_replay = loop_replay
+        self._bad_lines = Counter(
+            "replay_bad_lines", "Recorded lines skipped as unreadable", registry=rt.metrics.registry
+        )
+        self._bad_lines_counted = 0
+        self._passes = 0
+        self._pass: _ReplayPass | None = None
+
+    def start(self) -> None:
+        records = self._reader.records()
+        first = next(records, None)
+        self._pass = _ReplayPass(records, ReplayBooks(), first)
+        self._passes += 1
+        self._pacer.start(first.exch_ts_ns if first is not None else 0, self._rt.clock.mono_ns())
+        self._rt.log.info("md_publishing", source="replay", replay_pass=self._passes)
+        self._pump()
+
+    def _pump(self) -> None:
+        run = self._pass
+        if run is None:
+            return
+        clock = self._rt.clock
+        now_ns = clock.mono_ns()
+        for _ in range(REPLAY_BATCH):
+            record = run.pending
+            if record is None:
+                self._finish(run)
+                return
+            due_ns = self._pacer.due_mono_ns(record.exch_ts_ns)
+            if due_ns > now_ns:
+                self._count_bad_lines()
+                self._rt.loop.call_later(due_ns - now_ns, self._pump)
+                return
+            if run.books.apply(record):
+                seq = self._md.next_seq()
+                self._md.send(run.books.event(record.symbol, seq=seq, ingest_ts_ns=clock.mono_ns()))
+                run.published += 1
+            run.pending = next(run.records, None)
+        self._count_bad_lines()
+        self._rt.loop.call_later(0, self._pump)
+
+    def _count_bad_lines(self) -> None:
+        fresh = self._reader.bad_lines - self._bad_lines_counted
+        if fresh:
+            self._bad_lines.inc(fresh)
+            self._bad_lines_counted = self._reader.bad_lines
+
+    def _finish(self, run: _ReplayPass) -> None:
+        self._count_bad_lines()
+        self._pass = None
+        summary = {
+            "file": str(self._reader.path),
+            "replay_pass": self._passes,
+            "events": run.published,
+            "bad_lines_so_far": self._reader.bad_lines,
+            "first_errors": [str(error) for error in self._reader.first_errors],
+        }
+        if not self._loop_replay:
+            self._rt.log.info("replay_finished", **summary)
+        elif run.published == 0:
+            # Looping over a file that yields nothing would spin the loop without ever publishing.
+            self._rt.log.warning("replay_finished", reason="no_events_to_loop", **summary)
+        else:
+            self._rt.log.info("replay_looping", **summary)
+            self.start()
+
+
+class SubscriberGate:
+    """Holds publishing until `wanted` subscriptions have reached the md XPUB, or the wait times out.
+
+    XPUB_VERBOSE reports every subscription, one frame each (first byte 1), so a subscriber that
+    subscribes to several topics counts once per topic.
+    """
+
+    def __init__(self, rt: ServiceRuntime, wanted: int, on_open: Callable[[], None]) -> None:
+        self._rt = rt
+        self._wanted = wanted
+        self._on_open = on_open
+        self._subscriptions = 0
+        self._open = False
+
+    def on_frames(self, frames: list[bytes]) -> None:
+        if self._open or not frames or not frames[0].startswith(SUBSCRIBE_FRAME_PREFIX):
+            return
+        self._subscriptions += 1
+        if self._subscriptions >= self._wanted:
+            self._rt.log.info("subscribers_ready", subscriptions=self._subscriptions)
+            self._open_gate()
+
+    def on_timeout(self) -> None:
+        if self._open:
+            return
+        self._rt.log.warning(
+            "subscribers_wait_timed_out", subscriptions=self._subscriptions, wanted=self._wanted
+        )
+        self._open_gate()
+
+    def _open_gate(self) -> None:
+        self._open = True
+        self._on_open()
+
+
+SourceFactory = Callable[[ServiceRuntime, MdPublisher], SyntheticSource | ReplaySource]
+
+
+def _source_factory(stack: StackConfig) -> tuple[SourceFactory, dict[str, Any]]:
+    """What publishes md and what to log about it; every config problem surfaces here, before sockets."""
+    feed = stack.feed
+    if feed.source == "synthetic":
+        try:
+            market = SyntheticMarket(load_instruments(stack.instruments_file), feed.symbols, feed.seed)
+        except ValueError as exc:
+            raise ConfigError(f"feed: {exc}") from exc
+        details = {"symbols": feed.symbols, "rate_hz": feed.rate_hz, "seed": feed.seed}
+        return partial(SyntheticSource, market=market, rate_hz=feed.rate_hz), details
+    if feed.replay_file is None:
+        raise ConfigError("feed.source is replay but feed.replay_file is not set")
+    if not feed.replay_file.is_file():
+        raise ConfigError(f"feed.replay_file: {feed.replay_file} is not a readable file")
+    try:
+        reader = RecordReader(feed.replay_file, strict=False)
+    except ValueError as exc:
+        raise ConfigError(f"feed.replay_file: {exc}") from exc
+    details = {"replay_file": str(feed.replay_file), "speed": feed.speed, "loop_replay": feed.loop_replay}
+    return partial(ReplaySource, reader=reader, speed=feed.speed, loop_replay=feed.loop_replay), details
+
+
+def main(stack: StackConfig) -> int:
+    """Run the feed until SIGINT/SIGTERM; returns the process exit code."""
+    feed = stack.feed
+    make_source, details = _source_factory(stack)
+    rt = ServiceRuntime(ServiceName.FEED, stack)
+    socket = rt.sockets.publisher(stack.endpoints.md, await_subscribers=feed.wait_subscribers > 0)
+    source = make_source(rt, MdPublisher(rt, Publisher(socket)))
+    if feed.wait_subscribers > 0:
+        gate = SubscriberGate(rt, feed.wait_subscribers, source.start)
+        rt.loop.add_reader(socket, gate.on_frames)
+        rt.loop.call_later(round(feed.wait_subscribers_timeout_s * NS_PER_S), gate.on_timeout)
+    else:
+        rt.loop.call_later(0, source.start)
+    rt.log.info(
+        "feed_started",
+        source=feed.source,
+        endpoint=stack.endpoints.md,
+        wait_subscribers=feed.wait_subscribers,
+        **details,
+    )
+    return rt.run()

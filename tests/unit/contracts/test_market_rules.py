@@ -1,0 +1,239 @@
+"""contracts.market_rules: the TWSE tick ladder, legal prices, daily limits and notional."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.enums import InstrumentKind
+from contracts.market_rules import (
+    BOARD_LOT_SHARES,
+    STOCK_TICK_LADDER_E4,
+    daily_limits_e4,
+    is_on_tick,
+    notional_e4,
+    round_to_tick,
+    stock_tick_e4,
+    tick_e4,
+    ticks_away,
+)
+from contracts.messages import InstrumentRef
+from contracts.prices import to_e4
+
+REPEATABLE = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+
+STOCK = InstrumentRef(
+    symbol="2330", kind=InstrumentKind.STOCK, reference_e4=to_e4("1000"),
+    limit_up_e4=to_e4("1100"), limit_down_e4=to_e4("900"), unit=BOARD_LOT_SHARES,
+)
+FUTURE = InstrumentRef(
+    symbol="TXFL6", kind=InstrumentKind.FUTURE, reference_e4=to_e4("23000"),
+    limit_up_e4=to_e4("25300"), limit_down_e4=to_e4("20700"), unit=200, tick_e4=to_e4("1"),
+)
+
+
+def e4(text: str) -> int:
+    return to_e4(text)
+
+
+@pytest.mark.parametrize(
+    ("price", "tick"),
+    [
+        ("0.01", "0.01"),
+        ("9.99", "0.01"),
+        ("10", "0.05"),
+        ("49.95", "0.05"),
+        ("50", "0.1"),
+        ("99.9", "0.1"),
+        ("100", "0.5"),
+        ("499.5", "0.5"),
+        ("500", "1"),
+        ("999", "1"),
+        ("1000", "5"),
+        ("5000", "5"),
+    ],
+)
+def test_twse_ladder_at_every_boundary(price: str, tick: str) -> None:
+    assert stock_tick_e4(e4(price)) == e4(tick)
+    assert tick_e4(STOCK, e4(price)) == e4(tick)
+    assert is_on_tick(STOCK, e4(price))
+
+
+def test_ladder_is_ordered_and_each_boundary_is_legal_at_both_ticks() -> None:
+    lowers = [lower for lower, _ in STOCK_TICK_LADDER_E4]
+    assert lowers == sorted(lowers, reverse=True)
+    assert lowers[-1] == 0
+    for (lower, tick), (_, tick_below) in itertools.pairwise(STOCK_TICK_LADDER_E4):
+        assert lower % tick == 0 and lower % tick_below == 0
+        assert tick % tick_below == 0
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["9.995", "10.01", "10.04", "49.99", "50.05", "99.95", "100.1", "499.9", "500.5", "999.5", "1001",
+     "1002.5"],
+)
+def test_off_tick_prices(price: str) -> None:
+    assert not is_on_tick(STOCK, e4(price))
+
+
+@pytest.mark.parametrize("price_e4", [0, -100, -10_000])
+def test_zero_and_negative_are_never_on_tick(price_e4: int) -> None:
+    assert not is_on_tick(STOCK, price_e4)
+    assert not is_on_tick(FUTURE, price_e4)
+
+
+def test_future_uses_its_own_tick_at_every_level() -> None:
+    for price in ("5", "50", "23000", "23001"):
+        assert tick_e4(FUTURE, e4(price)) == e4("1")
+        assert is_on_tick(FUTURE, e4(price))
+    assert not is_on_tick(FUTURE, e4("23000.5"))
+
+
+@pytest.mark.parametrize(
+    ("price", "down", "up"),
+    [
+        ("10.03", "10", "10.05"),
+        ("9.999", "9.99", "10"),
+        ("49.97", "49.95", "50"),
+        ("99.97", "99.9", "100"),
+        ("499.7", "499.5", "500"),
+        ("999.5", "999", "1000"),
+        ("1002", "1000", "1005"),
+        ("580.5", "580", "581"),
+        ("1005", "1005", "1005"),
+        ("13.55", "13.55", "13.55"),
+    ],
+)
+def test_round_to_tick(price: str, down: str, up: str) -> None:
+    assert round_to_tick(STOCK, e4(price), up=False) == e4(down)
+    assert round_to_tick(STOCK, e4(price), up=True) == e4(up)
+
+
+def test_round_future_to_its_tick() -> None:
+    assert round_to_tick(FUTURE, e4("23000.4"), up=True) == e4("23001")
+    assert round_to_tick(FUTURE, e4("23000.4"), up=False) == e4("23000")
+
+
+@REPEATABLE
+@given(st.integers(min_value=100, max_value=e4("20000")), st.booleans())
+def test_round_to_tick_lands_on_tick_within_one_tick(price_e4: int, up: bool) -> None:
+    rounded = round_to_tick(STOCK, price_e4, up=up)
+    assert is_on_tick(STOCK, rounded)
+    step = stock_tick_e4(price_e4)
+    if up:
+        assert price_e4 <= rounded < price_e4 + step
+    else:
+        assert price_e4 - step < rounded <= price_e4
+    if is_on_tick(STOCK, price_e4):
+        assert rounded == price_e4
+
+
+@REPEATABLE
+@given(st.integers(min_value=100, max_value=e4("20000")))
+def test_no_legal_price_between_a_price_and_its_rounding(price_e4: int) -> None:
+    """Rounding up gives the next legal price: one tick below it is below the input."""
+    up = round_to_tick(STOCK, price_e4, up=True)
+    down = round_to_tick(STOCK, price_e4, up=False)
+    if up != price_e4:
+        assert ticks_away(STOCK, up, -1) < price_e4
+        assert ticks_away(STOCK, down, 1) == up
+
+
+@pytest.mark.parametrize(
+    ("start", "ticks", "expected"),
+    [
+        ("50", -1, "49.95"),
+        ("49.95", 1, "50"),
+        ("10", -1, "9.99"),
+        ("9.99", 1, "10"),
+        ("100", -1, "99.9"),
+        ("99.9", 1, "100"),
+        ("500", -1, "499.5"),
+        ("499.5", 1, "500"),
+        ("1000", -1, "999"),
+        ("999", 1, "1000"),
+        ("49.9", 3, "50.1"),
+        ("50.1", -3, "49.9"),
+        ("998", 4, "1010"),
+        ("1010", -4, "998"),
+        ("580", 0, "580"),
+    ],
+)
+def test_ticks_away_across_ladder_boundaries(start: str, ticks: int, expected: str) -> None:
+    assert ticks_away(STOCK, e4(start), ticks) == e4(expected)
+
+
+@REPEATABLE
+@given(st.integers(min_value=e4("1"), max_value=e4("5000")), st.integers(min_value=-30, max_value=30))
+def test_ticks_away_stays_legal_and_reverses(price_e4: int, ticks: int) -> None:
+    start = round_to_tick(STOCK, price_e4, up=True)
+    moved = ticks_away(STOCK, start, ticks)
+    assert is_on_tick(STOCK, moved)
+    assert ticks_away(STOCK, moved, -ticks) == start
+    assert (moved > start) == (ticks > 0) and (moved < start) == (ticks < 0)
+
+
+def test_ticks_away_for_a_future() -> None:
+    assert ticks_away(FUTURE, e4("23000"), 5) == e4("23005")
+    assert ticks_away(FUTURE, e4("23000"), -5) == e4("22995")
+
+
+@pytest.mark.parametrize(
+    ("reference", "down", "up"),
+    [
+        ("1000", "900", "1100"),
+        ("13.55", "12.2", "14.9"),
+        ("200", "180", "220"),
+        ("185", "166.5", "203.5"),
+        ("1300", "1170", "1430"),
+        ("960", "864", "1055"),
+        ("55", "49.5", "60.5"),
+        ("10.5", "9.45", "11.55"),
+        ("9.99", "9.00", "10.95"),
+        ("0.5", "0.45", "0.55"),
+    ],
+)
+def test_stock_daily_limits_round_inward_to_legal_prices(reference: str, down: str, up: str) -> None:
+    limit_down, limit_up = daily_limits_e4(InstrumentKind.STOCK, e4(reference))
+    assert (limit_down, limit_up) == (e4(down), e4(up))
+
+
+@REPEATABLE
+@given(st.integers(min_value=e4("1"), max_value=e4("5000")))
+def test_stock_daily_limits_are_legal_and_within_ten_percent(price_e4: int) -> None:
+    reference = round_to_tick(STOCK, price_e4, up=True)
+    limit_down, limit_up = daily_limits_e4(InstrumentKind.STOCK, reference)
+    assert is_on_tick(STOCK, limit_down) and is_on_tick(STOCK, limit_up)
+    assert limit_down * 100 >= reference * 90
+    assert limit_up * 100 <= reference * 110
+    # Inward by less than one tick: the next legal price outward would be beyond ±10 %.
+    assert ticks_away(STOCK, limit_up, 1) * 100 > reference * 110
+    assert ticks_away(STOCK, limit_down, -1) * 100 < reference * 90
+
+
+@pytest.mark.parametrize(
+    ("reference", "tick", "down", "up"),
+    [
+        ("23000", "1", "20700", "25300"),
+        ("23001", "1", "20701", "25301"),
+        ("17.35", "0.05", "15.65", "19.05"),
+    ],
+)
+def test_future_daily_limits_use_the_contract_tick(reference: str, tick: str, down: str, up: str) -> None:
+    limit_down, limit_up = daily_limits_e4(InstrumentKind.FUTURE, e4(reference), e4(tick))
+    assert (limit_down, limit_up) == (e4(down), e4(up))
+
+
+def test_notional_of_board_lots() -> None:
+    # 2 lots of 1000 shares at 580.5 TWD = 1,161,000 TWD.
+    assert notional_e4(STOCK, e4("580.5"), 2) == e4("1161000")
+    assert notional_e4(STOCK, e4("1000"), 1) == e4("1000000")
+
+
+def test_notional_of_futures_uses_the_point_value() -> None:
+    # 3 contracts at 23000 points × 200 TWD a point = 13,800,000 TWD.
+    assert notional_e4(FUTURE, e4("23000"), 3) == e4("13800000")

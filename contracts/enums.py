@@ -80,6 +80,7 @@ class Reason(StrEnum):
     QUEUE_BACKPRESSURE = "queue_backpressure"
     DUPLICATE_INTENT = "duplicate_intent"
     UNKNOWN_ORDER = "unknown_order"
+    TOO_LATE = "too_late"
     UNKNOWN_INSTRUMENT = "unknown_instrument"
     STALE_MARKET_DATA = "stale_market_data"
     STALE_INTENT = "stale_intent"

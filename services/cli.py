@@ -27,6 +27,8 @@ from services.summary import progress_line, report, summarize
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="orderpath: strategy → risk → broker")
 ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
 app.add_typer(ctl, name="ctl")
+bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
+app.add_typer(bench, name="bench")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="stack.yaml (default: $ORDERPATH_CONFIG or config/stack.yaml)")
@@ -123,6 +125,18 @@ def status(
         typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
                    f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
     typer.echo(report(summarize(reply.body)))
+
+
+@bench.command("tick-to-trade")
+def bench_tick_to_trade(
+    rate: Annotated[float, typer.Option(help="market events per second")] = 1000.0,
+    duration: Annotated[float, typer.Option(help="seconds per run")] = 20.0,
+    as_json: Annotated[bool, typer.Option("--json", help="also print the figures as one JSON line")] = False,
+) -> None:
+    """The stack's tick-to-trade against raw pyzmq forwarders over the same hops, in one run."""
+    from bench.tick_to_trade import run as run_tick_to_trade
+
+    run_tick_to_trade(rate, duration, as_json=as_json)
 
 
 if __name__ == "__main__":

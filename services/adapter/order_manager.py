@@ -86,7 +86,9 @@ class OrderManager:
             self._new(command)
             return
         order = self.orders.get(command.client_order_id)
-        if order is None:
+        if order is None and self.orders.known(command.client_order_id):
+            self._refuse(command, Reason.TOO_LATE, "order already filled, cancelled or rejected")
+        elif order is None:
             self._refuse(command, Reason.UNKNOWN_ORDER, "no live order with this id")
         elif command.action is IntentAction.AMEND:
             self._amend(order, command)
@@ -141,8 +143,8 @@ class OrderManager:
                 seq=self.sink.next_seq(), client_order_id=command.client_order_id,
                 intent_id=command.intent_id, strategy_id=command.strategy_id, symbol=command.symbol,
                 side=command.side, exec_type=_REJECT_FOR[command.action],
-                status=order.status if order is not None and command.action is not IntentAction.NEW
-                else OrderStatus.REJECTED,
+                # A refused duplicate NEW must not read as the end of the live order with its id.
+                status=order.status if order is not None else OrderStatus.REJECTED,
                 price_e4=command.price_e4, qty=command.qty,
                 cum_qty=order.cum_qty if order is not None else 0,
                 leaves_qty=order.leaves_qty if order is not None else 0,

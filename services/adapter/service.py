@@ -30,6 +30,8 @@ def main(stack: StackConfig) -> int:
     t2t_p50 = Gauge("tick_to_trade_p50_us", "Tick-to-trade median over recent orders, µs", registry=registry)
     t2t_p99 = Gauge("tick_to_trade_p99_us", "Tick-to-trade 99th percentile over recent orders, µs",
                     registry=registry)
+    t2t_p999 = Gauge("tick_to_trade_p999_us", "Tick-to-trade 99.9th percentile over recent orders, µs",
+                     registry=registry)
     t2t_samples = Gauge("tick_to_trade_samples", "Orders measured since start", registry=registry)
     live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
 
@@ -37,6 +39,7 @@ def main(stack: StackConfig) -> int:
         summary = latency.summary()
         t2t_p50.set(summary.p50_ns / 1000)
         t2t_p99.set(summary.p99_ns / 1000)
+        t2t_p999.set(summary.p999_ns / 1000)
         t2t_samples.set(summary.count)
         live_orders.set(len(manager.orders.live))
 

@@ -74,7 +74,10 @@ class SyntheticSource:
     def _publish(self, count: int) -> None:
         clock = self._rt.clock
         for _ in range(count):
-            self._md.send(self._market.next_event(self._md.next_seq(), clock.wall_ns(), clock.mono_ns()))
+            event = self._market.next_event(self._md.next_seq(), clock.wall_ns(), 0)
+            # Tick-to-trade starts when the event leaves the feed, not while the simulator builds it.
+            event.ingest_ts_ns = clock.mono_ns()
+            self._md.send(event)
 
 
 @dataclass(slots=True)
@@ -132,7 +135,9 @@ class ReplaySource:
                 return
             if run.books.apply(record):
                 seq = self._md.next_seq()
-                self._md.send(run.books.event(record.symbol, seq=seq, ingest_ts_ns=clock.mono_ns()))
+                event = run.books.event(record.symbol, seq=seq, ingest_ts_ns=0)
+                event.ingest_ts_ns = clock.mono_ns()
+                self._md.send(event)
                 run.published += 1
             run.pending = next(run.records, None)
         self._count_bad_lines()

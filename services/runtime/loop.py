@@ -1,7 +1,7 @@
 """The one loop every service runs: a poller over its sockets, dispatch, and timers.
 
-Each ready socket is drained with NOBLOCK until EAGAIN (bounded per turn so one flooded socket
-cannot starve the others): measured here, one poll per message cost 30–40 % of throughput.
+Each ready socket is drained with NOBLOCK until it has nothing left (bounded per turn so one
+flooded socket cannot starve the others): measured here, one poll per message cost 30–40 % of throughput.
 Signals wake the poller through a self-pipe, so SIGTERM stops a service at once, not at the
 next timer.
 """
@@ -92,12 +92,15 @@ class ServiceLoop:
                     self._drain_wakeups()
                     continue
                 handler = handlers[sock]
+                # Drain what is queued; asking EVENTS is much cheaper than a recv that raises Again.
                 for _ in range(MAX_DRAIN_PER_TURN):
                     try:
                         frames = sock.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
                     handler(frames)
+                    if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                        break
             self._run_due_timers()
 
     def _drain_wakeups(self) -> None:

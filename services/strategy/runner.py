@@ -32,6 +32,8 @@ class HostedStrategy:
     strategy: Strategy
     budget_ns: int
     ttl_ns: int
+    latency_ns: Histogram
+    budget_violations: Counter
     enabled: bool = True
     started: bool = False
 
@@ -74,7 +76,12 @@ class StrategyRunner:
 
     def add(self, strategy: Strategy, *, budget_us: int, intent_ttl_ms: int, enabled: bool) -> None:
         sid = strategy.strategy_id
-        self.hosted[sid] = HostedStrategy(strategy, budget_us * 1000, intent_ttl_ms * 1_000_000, enabled)
+        self.hosted[sid] = HostedStrategy(
+            strategy, budget_us * 1000, intent_ttl_ms * 1_000_000,
+            latency_ns=self.metrics.latency_ns.labels(sid),
+            budget_violations=self.metrics.budget_violations.labels(sid),
+            enabled=enabled,
+        )
         self.states[sid] = StrategyState()
         for symbol in strategy.symbols:
             self._by_symbol.setdefault(symbol, []).append(sid)
@@ -101,15 +108,16 @@ class StrategyRunner:
                 hosted.strategy.on_start(ctx)
             getattr(hosted.strategy, method)(ctx, *args)
         except Exception:
+            _forget(self.states[sid], ctx.intents)
             hosted.enabled = False
             self.metrics.errors.labels(sid).inc()
             self.log.exception("strategy_disabled", strategy_id=sid, reason="exception", callback=method)
             return []
         finally:
             elapsed = time.perf_counter_ns() - started
-            self.metrics.latency_ns.labels(sid).observe(elapsed)
+            hosted.latency_ns.observe(elapsed)
             if elapsed > hosted.budget_ns:
-                self.metrics.budget_violations.labels(sid).inc()
+                hosted.budget_violations.inc()
         for intent in ctx.intents:
             self.metrics.intents.labels(sid, intent.action).inc()
         return ctx.intents
@@ -181,3 +189,16 @@ class StrategyRunner:
     def open_order_count(self) -> int:
         return sum(len(state.open_orders) for state in self.states.values())
 
+
+def _forget(state: StrategyState, intents: list[OrderIntent]) -> None:
+    """Undo what a failed call's verbs noted in the strategy's view: none of those intents is sent."""
+    for intent in intents:
+        order = state.open_orders.get(intent.client_order_id)
+        if order is None:
+            continue
+        if intent.action is IntentAction.NEW:
+            del state.open_orders[intent.client_order_id]
+        elif intent.action is IntentAction.AMEND:
+            order.amend_pending = False
+        else:
+            order.cancel_pending = False

@@ -1,62 +1,10 @@
-"""Writes a complete stack configuration into a temporary folder, on loopback ports free right now."""
+"""Strategy entries the e2e tests run; the config writer itself is services.local_config."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-from pathlib import Path
-from typing import Any
+from services.local_config import REPO, write_stack_config
 
-import yaml
-
-from contracts.enums import ServiceName
-
-REPO = Path(__file__).resolve().parents[2]
-SOCKETS = ("md", "intents", "orders", "exec", "risk", "control", "ops")
-
-
-def free_ports(count: int) -> list[int]:
-    holders = []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        holders.append(sock)
-    ports = [sock.getsockname()[1] for sock in holders]
-    for sock in holders:
-        sock.close()
-    return ports
-
-
-def write_stack_config(
-    folder: Path,
-    *,
-    strategies: list[dict[str, Any]],
-    feed: dict[str, Any] | None = None,
-    heartbeat_interval_ms: int = 100,
-    metrics: bool = False,
-) -> Path:
-    """stack.yaml and its companions in `folder`; returns the stack.yaml path."""
-    ports = free_ports(len(SOCKETS) + len(ServiceName))
-    endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKETS, ports, strict=False)}
-    metrics_ports = {
-        str(service): (port if metrics else 0)
-        for service, port in zip(ServiceName, ports[len(SOCKETS):], strict=True)
-    }
-    stack = {
-        "endpoints": endpoints,
-        "metrics_ports": metrics_ports,
-        "heartbeat_interval_ms": heartbeat_interval_ms,
-        "state_broadcast_interval_ms": heartbeat_interval_ms,
-        "service_silent_after_ms": 5000,
-        "feed": feed or {"source": "synthetic", "rate_hz": 200, "symbols": ["2330", "2317", "2454"]},
-        "var_dir": str(folder / "var"),
-    }
-    (folder / "stack.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
-    (folder / "strategy_limits.yaml").write_text(yaml.safe_dump({"strategies": strategies}), encoding="utf-8")
-    shutil.copy(REPO / "config" / "instruments.yaml", folder / "instruments.yaml")
-    shutil.copy(REPO / "config" / "order_adapter.yaml", folder / "order_adapter.yaml")
-    return folder / "stack.yaml"
-
+__all__ = ["QUOTER", "REPO", "write_stack_config"]
 
 QUOTER = {
     "id": "mm1",

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures. Nothing here asserts; speed is never a test."""

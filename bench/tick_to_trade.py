@@ -1,0 +1,115 @@
+"""Tick-to-trade of the real stack against raw pyzmq forwarders over the same hops, in one run.
+
+    orderpath bench tick-to-trade [--rate 1000] [--duration 20]
+    python -m bench.tick_to_trade [--rate 1000] [--duration 20]
+
+First the floor: four processes passing frames through md PUB/SUB → intents PUSH/PULL → orders
+PUSH/PULL with no logic. Then the stack: feed, strategy (bench.strategies:EveryTick, one intent
+per market event it can answer), risk, adapter (SimBroker) and control, from the feed's ingest
+stamp to the adapter's broker call. Both are paced at the same rate on tcp loopback. Prints
+figures and ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.raw_chain import ChainEndpoints, run_raw_chain
+from contracts.codec import encode
+from contracts.messages import MarketEvent
+from services.launcher import LocalStack
+from services.local_config import free_ports, write_stack_config
+from services.summary import summarize
+
+SYMBOLS = ["2330", "2317", "2454"]
+EVERY_TICK = {
+    "id": "bench",
+    "class": "bench.strategies:EveryTick",
+    "symbols": SYMBOLS,
+    "budget_us": 1000,
+    "limits": {"max_order_qty": 5, "max_order_notional_twd": 100_000_000},
+}
+SAMPLE_EVENT = MarketEvent(
+    symbol="2330", seq=1, exch_ts_ns=time.time_ns(), ingest_ts_ns=time.monotonic_ns(),
+    bid_prices_e4=[9_950_000 - 10_000 * i for i in range(5)], bid_qtys=[10] * 5,
+    ask_prices_e4=[10_000_000 + 50_000 * i for i in range(5)], ask_qtys=[10] * 5,
+    last_price_e4=9_950_000, last_qty=1, total_volume=1000,
+)
+
+
+def raw_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
+    md, intents, orders = (f"tcp://127.0.0.1:{port}" for port in free_ports(3))
+    count = int(rate_hz * duration_s)
+    result = run_raw_chain(ChainEndpoints(md, intents, orders), encode(SAMPLE_EVENT), rate_hz, count)
+    lat_us = result.latencies_ns / 1000
+    p50, p99, p999 = np.percentile(lat_us, [50, 99, 99.9])
+    return {"n": int(lat_us.size), "p50": float(p50), "p99": float(p99), "p999": float(p999),
+            "throughput_per_s": lat_us.size / result.elapsed_s if result.elapsed_s else 0.0}
+
+
+def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="orderpath-bench-") as folder:
+        config = write_stack_config(
+            Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000,
+            feed={"source": "synthetic", "rate_hz": rate_hz, "symbols": SYMBOLS, "seed": 11},
+        )
+        stack = LocalStack(config)
+        stack.start()
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < duration_s:
+                time.sleep(0.5)
+                stack.check_alive()
+        finally:
+            stack.stop()
+        status = stack.final_status or {}
+    summary = summarize(status)
+    adapter = {name: value for name, _, value in status["services"]["adapter"]["metrics"]}
+    return {
+        "n": summary["tick_to_trade_us"]["n"],
+        "p50": adapter.get("tick_to_trade_p50_us", 0.0),
+        "p99": adapter.get("tick_to_trade_p99_us", 0.0),
+        "p999": adapter.get("tick_to_trade_p999_us", 0.0),
+        "ticks": summary["ticks"],
+        "intents": summary["intents"],
+        "rejected": summary["rejected"],
+        "rss_mb": summary["rss_mb"],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=1000.0, help="market events per second (default 1000)")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (default 20)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = parser.parse_args(argv)
+    return run(args.rate, args.duration, as_json=args.json)
+
+
+def run(rate_hz: float, duration_s: float, *, as_json: bool = False) -> dict[str, Any]:
+    print(f"tick-to-trade at {rate_hz:g} events/s for {duration_s:g} s per run, tcp loopback, 3 hops")
+    raw = raw_figures(rate_hz, duration_s)
+    stack = stack_figures(rate_hz, duration_s)
+    ratio = {key: stack[key] / raw[key] if raw[key] else float("nan") for key in ("p50", "p99", "p999")}
+    print(f"{'':<22}{'n':>8}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
+    for name, fig in (("raw pyzmq forwarders", raw), ("orderpath stack", stack)):
+        print(f"{name:<22}{fig['n']:>8}{fig['p50']:>10.1f}{fig['p99']:>10.1f}{fig['p999']:>10.1f}")
+    print(f"{'stack / raw':<22}{'':>8}{ratio['p50']:>9.2f}x{ratio['p99']:>9.2f}x{ratio['p999']:>9.2f}x")
+    print("targets: p50 within 1.25x, p99 within 1.5x of raw")
+    print(f"stack: {stack['ticks']} ticks, {stack['intents']} intents, rejected {stack['rejected']}, "
+          f"resident MB {stack['rss_mb']}")
+    figures = {"rate_hz": rate_hz, "duration_s": duration_s, "raw": raw, "stack": stack, "ratio": ratio}
+    if as_json:
+        print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Writes a complete stack configuration into a folder, on loopback ports free right now.
+
+Used by the e2e tests and the benchmarks to run a LocalStack beside anything else on the machine;
+the instruments and adapter settings are the shipped ones from config/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from contracts.enums import ServiceName
+
+REPO = Path(__file__).resolve().parents[1]
+SOCKET_NAMES = ("md", "intents", "orders", "exec", "risk", "control", "ops")
+
+
+def free_ports(count: int) -> list[int]:
+    holders = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        holders.append(sock)
+    ports = [sock.getsockname()[1] for sock in holders]
+    for sock in holders:
+        sock.close()
+    return ports
+
+
+def write_stack_config(
+    folder: Path,
+    *,
+    strategies: list[dict[str, Any]],
+    feed: dict[str, Any] | None = None,
+    heartbeat_interval_ms: int = 100,
+    metrics: bool = False,
+    order_adapter: dict[str, Any] | None = None,
+) -> Path:
+    """stack.yaml and its companions in `folder`; returns the stack.yaml path."""
+    ports = free_ports(len(SOCKET_NAMES) + len(ServiceName))
+    endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
+    metrics_ports = {
+        str(service): (port if metrics else 0)
+        for service, port in zip(ServiceName, ports[len(SOCKET_NAMES):], strict=True)
+    }
+    stack = {
+        "endpoints": endpoints,
+        "metrics_ports": metrics_ports,
+        "heartbeat_interval_ms": heartbeat_interval_ms,
+        "state_broadcast_interval_ms": heartbeat_interval_ms,
+        "service_silent_after_ms": max(5000, 5 * heartbeat_interval_ms),
+        "feed": feed or {"source": "synthetic", "rate_hz": 200, "symbols": ["2330", "2317", "2454"]},
+        "var_dir": str(folder / "var"),
+    }
+    (folder / "stack.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
+    (folder / "strategy_limits.yaml").write_text(yaml.safe_dump({"strategies": strategies}), encoding="utf-8")
+    shutil.copy(REPO / "config" / "instruments.yaml", folder / "instruments.yaml")
+    if order_adapter is None:
+        shutil.copy(REPO / "config" / "order_adapter.yaml", folder / "order_adapter.yaml")
+    else:
+        (folder / "order_adapter.yaml").write_text(yaml.safe_dump(order_adapter), encoding="utf-8")
+    return folder / "stack.yaml"

@@ -1,0 +1,48 @@
+"""`orderpath up --duration N --json`: the whole stack as real processes, ending in a JSON summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack_config import QUOTER, REPO, write_stack_config
+
+pytestmark = pytest.mark.e2e
+
+
+def test_up_runs_the_stack_and_prints_a_json_summary(tmp_path: Path) -> None:
+    config = write_stack_config(tmp_path, strategies=[QUOTER], heartbeat_interval_ms=500)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--config", str(config), "--duration", "6", "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"ticks", "intents", "approved", "rejected", "orders", "fills", "bad_messages",
+            "tick_to_trade_us"} <= summary.keys()
+    assert summary["ok"] is True
+    assert summary["ticks"] > 0 and summary["intents"] > 0 and summary["approved"] > 0
+    assert summary["orders"] > 0 and summary["fills"] > 0
+    assert summary["bad_messages"] == 0
+    t2t = summary["tick_to_trade_us"]
+    assert t2t["n"] > 0 and 0 < t2t["p50"] <= t2t["p99"]
+    assert set(summary["services"]) == {"adapter", "control", "feed", "risk", "strategy"}
+    assert "ticks" in done.stderr, "live progress lines go to stderr"
+    for name in ("adapter", "control", "feed", "risk", "strategy"):
+        log = (tmp_path / "var" / "log" / f"{name}.log").read_text()
+        first = json.loads(log.splitlines()[0])
+        assert first["service"] == name and "timestamp" in first
+
+
+def test_ctl_status_without_control_says_what_to_do(tmp_path: Path) -> None:
+    config = write_stack_config(tmp_path, strategies=[QUOTER])
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "ctl", "status", "--config", str(config), "--timeout", "0.3"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode != 0
+    assert "no answer from control" in done.stderr and "orderpath up" in done.stderr

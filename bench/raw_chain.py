@@ -67,7 +67,7 @@ def _forward_orders(endpoints: ChainEndpoints) -> None:
         push.send_multipart(pull.recv_multipart())
 
 
-def _sink(endpoints: ChainEndpoints, count: int, results: mp.Queue, ready: mp.Event) -> None:
+def _sink(endpoints: ChainEndpoints, count: int, warmup: int, results: mp.Queue, ready: mp.Event) -> None:
     context = zmq.Context()
     pull = context.socket(zmq.PULL)
     pull.bind(endpoints.orders)
@@ -99,10 +99,11 @@ def _sink(endpoints: ChainEndpoints, count: int, results: mp.Queue, ready: mp.Ev
                     break
                 now = time.monotonic_ns()
                 latencies[received] = now - STAMP.unpack(frames[0])[0]
-                first_ns = first_ns or now
+                if received == warmup:
+                    first_ns = now
                 last_ns = now
                 received += 1
-    results.put((latencies[:received].tolist(), first_ns, last_ns))
+    results.put((latencies[warmup:received].tolist(), first_ns, last_ns))
     context.destroy(linger=0)
 
 
@@ -112,16 +113,19 @@ class ChainResult:
     elapsed_s: float
 
 
-def run_raw_chain(endpoints: ChainEndpoints, payload: bytes, rate_hz: float, count: int) -> ChainResult:
-    """Send `count` frames through the chain at `rate_hz` (0: as fast as possible)."""
+def run_raw_chain(
+    endpoints: ChainEndpoints, payload: bytes, rate_hz: float, count: int, warmup: int
+) -> ChainResult:
+    """Send `warmup` + `count` frames through the chain at `rate_hz` (0: as fast as possible);
+    the first `warmup` only establish the connections and are not measured."""
     ctx = mp.get_context("spawn")
     results: mp.Queue = ctx.Queue()
     ready = ctx.Event()
     procs = [
-        ctx.Process(target=_sink, args=(endpoints, count, results, ready), daemon=True),
+        ctx.Process(target=_sink, args=(endpoints, warmup + count, warmup, results, ready), daemon=True),
         ctx.Process(target=_forward_orders, args=(endpoints,), daemon=True),
         ctx.Process(target=_forward_md, args=(endpoints,), daemon=True),
-        ctx.Process(target=_source, args=(endpoints, payload, rate_hz, count, ready), daemon=True),
+        ctx.Process(target=_source, args=(endpoints, payload, rate_hz, warmup + count, ready), daemon=True),
     ]
     for proc in procs:
         proc.start()

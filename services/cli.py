@@ -130,13 +130,14 @@ def status(
 @bench.command("tick-to-trade")
 def bench_tick_to_trade(
     rate: Annotated[float, typer.Option(help="market events per second")] = 1000.0,
-    duration: Annotated[float, typer.Option(help="seconds per run")] = 20.0,
+    duration: Annotated[float, typer.Option(help="seconds per run")] = 10.0,
+    rounds: Annotated[int, typer.Option(help="raw/stack pairs, alternated")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="also print the figures as one JSON line")] = False,
 ) -> None:
     """The stack's tick-to-trade against raw pyzmq forwarders over the same hops, in one run."""
     from bench.tick_to_trade import run as run_tick_to_trade
 
-    run_tick_to_trade(rate, duration, as_json=as_json)
+    run_tick_to_trade(rate, duration, rounds, as_json=as_json)
 
 
 if __name__ == "__main__":

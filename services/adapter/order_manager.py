@@ -44,8 +44,11 @@ class ReportSink(Protocol):
 
 class AdapterMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.actions = Counter("order_actions_count", "Broker calls made", ["action"], registry=registry)
-        self.reports = Counter("exec_reports", "Execution reports published", ["exec_type"], registry=registry)
+        actions = Counter("order_actions_count", "Broker calls made", ["action"], registry=registry)
+        reports = Counter("exec_reports", "Execution reports published", ["exec_type"], registry=registry)
+        # Label lookups cost more than the increment itself: bind every child once.
+        self.actions = {action: actions.labels(action) for action in ("place", "update_price", "cancel")}
+        self.reports = {exec_type: reports.labels(exec_type) for exec_type in ExecType}
         self.fills = Counter("fills", "Fills received from the broker", registry=registry)
         self.refused = Counter("adapter_refused", "Commands refused by the adapter", ["reason"],
                                registry=registry)
@@ -133,7 +136,7 @@ class OrderManager:
         self.latency.record(latency_ns)
         self.usage.record()
         self.metrics.tick_to_trade.observe(latency_ns)
-        self.metrics.actions.labels(action).inc()
+        self.metrics.actions[action].inc()
 
     def _refuse(self, command: OrderCommand, reason: Reason, detail: str) -> None:
         self.metrics.refused.labels(reason).inc()
@@ -198,7 +201,7 @@ class OrderManager:
 
     def _report(self, report: ExecutionReport) -> None:
         self.sink.send(report)
-        self.metrics.reports.labels(report.exec_type).inc()
+        self.metrics.reports[report.exec_type].inc()
         if report.reason is not None or report.exec_type is ExecType.FILL:
             self.log.info(
                 f"order_{report.exec_type}", intent_id=report.intent_id, strategy_id=report.strategy_id,

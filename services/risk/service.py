@@ -27,6 +27,7 @@ def main(stack: StackConfig) -> int:
     engine = RiskEngine(rt.clock, limits, load_instruments(stack.instruments_file))
     registry = rt.metrics.registry
     approved_total = Counter("risk_approved", "Intents approved", ["strategy"], registry=registry)
+    approved_by_strategy = {entry.id: approved_total.labels(entry.id) for entry in limits.strategies}
     reject_total = Counter("risk_reject", "Intents rejected", ["strategy", "reason"], registry=registry)
     exec_reports_total = Counter("risk_exec_reports", "Execution reports seen", registry=registry)
     positions = PositionBook()
@@ -56,7 +57,10 @@ def main(stack: StackConfig) -> int:
         except zmq.Again:
             reject(engine.refused_downstream(outcome, Reason.QUEUE_BACKPRESSURE, "adapter not taking orders"))
             return
-        approved_total.labels(intent.strategy_id).inc()
+        approved = approved_by_strategy.get(intent.strategy_id)
+        if approved is None:
+            approved = approved_by_strategy[intent.strategy_id] = approved_total.labels(intent.strategy_id)
+        approved.inc()
         rt.log.debug("intent_approved", intent_id=intent.intent_id, strategy_id=intent.strategy_id,
                      reason=None, stormguard_state=outcome.stormguard_state)
 

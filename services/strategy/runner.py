@@ -34,6 +34,7 @@ class HostedStrategy:
     ttl_ns: int
     latency_ns: Histogram
     budget_violations: Counter
+    intents: dict[IntentAction, Counter]
     enabled: bool = True
     started: bool = False
 
@@ -80,6 +81,7 @@ class StrategyRunner:
             strategy, budget_us * 1000, intent_ttl_ms * 1_000_000,
             latency_ns=self.metrics.latency_ns.labels(sid),
             budget_violations=self.metrics.budget_violations.labels(sid),
+            intents={action: self.metrics.intents.labels(sid, action) for action in IntentAction},
             enabled=enabled,
         )
         self.states[sid] = StrategyState()
@@ -119,7 +121,7 @@ class StrategyRunner:
             if elapsed > hosted.budget_ns:
                 hosted.budget_violations.inc()
         for intent in ctx.intents:
-            self.metrics.intents.labels(sid, intent.action).inc()
+            hosted.intents[intent.action].inc()
         return ctx.intents
 
     def on_market(self, event: MarketEvent) -> list[OrderIntent]:

@@ -3,7 +3,8 @@
 Each ready socket is drained with NOBLOCK until it has nothing left (bounded per turn so one
 flooded socket cannot starve the others): measured here, one poll per message cost 30–40 % of throughput.
 Signals wake the poller through a self-pipe, so SIGTERM stops a service at once, not at the
-next timer.
+next timer; timers wake it through a timerfd, so they fire on time to the microsecond rather
+than the millisecond (services/runtime/timerfd.py has the measurement).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 import zmq
 
 from services.runtime.clock import Clock
+from services.runtime.timerfd import make_timerfd
 
 FrameHandler = Callable[[list[bytes]], None]
 
@@ -36,6 +38,10 @@ class ServiceLoop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        self._timerfd = make_timerfd()
+        self._armed_due: int | None = None
+        if self._timerfd is not None:
+            self._poller.register(self._timerfd.fd, zmq.POLLIN)
 
     def add_reader(self, sock: zmq.Socket, handler: FrameHandler) -> None:
         self._handlers[sock] = handler
@@ -43,17 +49,30 @@ class ServiceLoop:
 
     def call_later(self, delay_ns: int, callback: Callable[[], None]) -> None:
         """Run `callback` once, on the loop thread, no sooner than `delay_ns` from now."""
-        due = self.clock.mono_ns() + max(0, delay_ns)
-        heapq.heappush(self._timers, (due, next(self._order), callback))
+        self._call_at(self.clock.mono_ns() + max(0, delay_ns), callback)
+
+    def _call_at(self, due_ns: int, callback: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (due_ns, next(self._order), callback))
 
     def every(self, interval_ns: int, callback: Callable[[], None]) -> None:
-        """Run `callback` every `interval_ns`, first after one interval."""
+        """Run `callback` every `interval_ns`, first after one interval.
+
+        Each run is scheduled from the previous one's due time, not from when it ran, so the
+        period does not drift by the wake-up latency; after a stall longer than one interval the
+        missed runs are skipped rather than fired in a burst.
+        """
+        due_ns = self.clock.mono_ns() + interval_ns
 
         def tick() -> None:
-            self.call_later(interval_ns, tick)
+            nonlocal due_ns
+            due_ns += interval_ns
+            now = self.clock.mono_ns()
+            if due_ns <= now:
+                due_ns = now + interval_ns
+            self._call_at(due_ns, tick)
             callback()
 
-        self.call_later(interval_ns, tick)
+        self._call_at(due_ns, tick)
 
     def stop(self) -> None:
         self._running = False
@@ -67,10 +86,19 @@ class ServiceLoop:
             signal.signal(signum, lambda *_: self.stop())
 
     def _timeout_ms(self) -> int | None:
+        """How long poll may sleep: until the next timer, which the timerfd (if any) marks exactly."""
         if not self._timers:
             return None
-        remaining_ns = self._timers[0][0] - self.clock.mono_ns()
-        return max(0, -(-remaining_ns // 1_000_000))
+        due = self._timers[0][0]
+        remaining_ns = due - self.clock.mono_ns()
+        if remaining_ns <= 0:
+            return 0
+        if self._timerfd is None:
+            return -(-remaining_ns // 1_000_000)
+        if self._armed_due != due:
+            self._timerfd.arm(remaining_ns)
+            self._armed_due = due
+        return None
 
     def _run_due_timers(self) -> None:
         """Run what was due when this turn began; what those callbacks schedule waits for a later turn."""
@@ -89,7 +117,7 @@ class ServiceLoop:
         while self._running:
             for sock, _ in self._poller.poll(self._timeout_ms()):
                 if isinstance(sock, int):
-                    self._drain_wakeups()
+                    self._drain_fd(sock)
                     continue
                 handler = handlers[sock]
                 # Drain what is queued; asking EVENTS is much cheaper than a recv that raises Again.
@@ -103,7 +131,11 @@ class ServiceLoop:
                         break
             self._run_due_timers()
 
-    def _drain_wakeups(self) -> None:
+    def _drain_fd(self, fd: int) -> None:
+        if self._timerfd is not None and fd == self._timerfd.fd:
+            self._timerfd.clear()
+            self._armed_due = None
+            return
         with contextlib.suppress(BlockingIOError):
             while self._wake_r.recv(4096):
                 pass
@@ -112,3 +144,5 @@ class ServiceLoop:
         signal.set_wakeup_fd(-1)
         self._wake_r.close()
         self._wake_w.close()
+        if self._timerfd is not None:
+            self._timerfd.close()

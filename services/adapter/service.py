@@ -53,33 +53,10 @@ def main(stack: StackConfig) -> int:
 
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_usage)
 
-    orders_in = rt.sockets.order_receiver(stack.endpoints.orders)
-    order_inbox = rt.inbox("orders", OrderCommand)
-
-    def on_order(frames: list[bytes]) -> None:
-        command = order_inbox.decode(frames)
-        if command is not None:
-            manager.on_command(command)
-
-    md = rt.sockets.subscriber(stack.endpoints.md)
-    md_inbox = rt.inbox("md", MarketEvent)
-
-    def on_market(frames: list[bytes]) -> None:
-        event = md_inbox.decode(frames)
-        if event is not None:
-            broker.on_market(event)
-
-    control_sub = rt.sockets.subscriber(stack.endpoints.control, [b"sg"])
-    control_inbox = rt.inbox("control", StormGuardState)
-
-    def on_control(frames: list[bytes]) -> None:
-        state = control_inbox.decode(frames)
-        if state is not None:
-            manager.on_stormguard(state)
-
+    sockets, endpoints = rt.sockets, stack.endpoints
     # md first: the simulator must see a book before an order that was priced off it.
-    rt.loop.add_reader(md, on_market)
-    rt.loop.add_reader(orders_in, on_order)
-    rt.loop.add_reader(control_sub, on_control)
+    rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), broker.on_market)
+    rt.read(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_command)
+    rt.read(sockets.subscriber(endpoints.control, [b"sg"]), "control", (StormGuardState,), manager.on_stormguard)
     rt.log.info("adapter_ready", broker=config.broker)
     return rt.run()

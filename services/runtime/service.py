@@ -44,6 +44,18 @@ class ServiceRuntime:
     def inbox(self, socket_name: str, *types: type[M]) -> Inbox[M]:
         return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock)
 
+    def read(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
+             handler: Callable[[M], None]) -> None:
+        """Hand every valid message of `types` arriving on `sock` to `handler`; the rest are counted bad."""
+        inbox = self.inbox(socket_name, *types)
+
+        def on_frames(frames: list[bytes]) -> None:
+            message = inbox.decode(frames)
+            if message is not None:
+                handler(message)
+
+        self.loop.add_reader(sock, on_frames)
+
     def before_heartbeat(self, callback: Callable[[], None]) -> None:
         """Refresh derived metrics (gauges, percentiles) right before each heartbeat reads them."""
         self._before_heartbeat.append(callback)

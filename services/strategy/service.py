@@ -45,48 +45,24 @@ def main(stack: StackConfig) -> int:
                                reason=Reason.QUEUE_BACKPRESSURE, stormguard_state=runner.global_level)
                 send(runner.on_reject(decision))
 
-    md = rt.sockets.subscriber(stack.endpoints.md, [s.encode() for s in runner.symbols])
-    md_inbox = rt.inbox("md", MarketEvent)
-
-    def on_market(frames: list[bytes]) -> None:
-        event = md_inbox.decode(frames)
-        if event is not None:
-            send(runner.on_market(event))
-
-    rt.loop.add_reader(md, on_market)
-
-    exec_sub = rt.sockets.subscriber(stack.endpoints.exec, [b"exec"])
-    exec_inbox = rt.inbox("exec", ExecutionReport)
-
-    def on_execution(frames: list[bytes]) -> None:
-        report = exec_inbox.decode(frames)
-        if report is not None:
-            send(runner.on_execution(report))
-
-    rt.loop.add_reader(exec_sub, on_execution)
-
-    risk_sub = rt.sockets.subscriber(stack.endpoints.risk, [b"decision"])
-    risk_inbox = rt.inbox("risk", RiskDecision)
-
-    def on_decision(frames: list[bytes]) -> None:
-        decision = risk_inbox.decode(frames)
-        if decision is not None and not decision.approved:
+    def on_decision(decision: RiskDecision) -> None:
+        if not decision.approved:
             send(runner.on_reject(decision))
 
-    rt.loop.add_reader(risk_sub, on_decision)
-
-    control_sub = rt.sockets.subscriber(stack.endpoints.control, [b"sg", b"command"])
-    control_inbox = rt.inbox("control", StormGuardState, ControlCommand)
-
-    def on_control(frames: list[bytes]) -> None:
-        message = control_inbox.decode(frames)
+    def on_control(message: StormGuardState | ControlCommand) -> None:
         if isinstance(message, StormGuardState):
             runner.on_stormguard(message)
-        elif (isinstance(message, ControlCommand) and message.target in runner.hosted
-              and message.verb in ("enable_strategy", "disable_strategy")):
+        elif message.target in runner.hosted and message.verb in ("enable_strategy", "disable_strategy"):
             runner.set_enabled(message.target, message.verb == "enable_strategy")
             rt.log.info("strategy_toggled", strategy_id=message.target, verb=message.verb)
 
-    rt.loop.add_reader(control_sub, on_control)
+    sockets, endpoints = rt.sockets, stack.endpoints
+    rt.read(sockets.subscriber(endpoints.md, [s.encode() for s in runner.symbols]), "md", (MarketEvent,),
+            lambda event: send(runner.on_market(event)))
+    rt.read(sockets.subscriber(endpoints.exec, [b"exec"]), "exec", (ExecutionReport,),
+            lambda report: send(runner.on_execution(report)))
+    rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
+    rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
+            (StormGuardState, ControlCommand), on_control)
     rt.log.info("strategies_loaded", strategies=sorted(runner.hosted), symbols=runner.symbols)
     return rt.run()

@@ -33,6 +33,9 @@ from contracts.enums import (
 
 SCHEMA_VERSION = 1
 
+GLOBAL_SCOPE = "global"
+"""The StormGuard scope that covers every strategy (the others are strategy ids)."""
+
 
 class Message(msgspec.Struct, kw_only=True, tag_field="t"):
     """Base of every wire message: the `t` tag names the type, `v` the schema version."""
@@ -147,12 +150,14 @@ class ExecutionReport(Message, tag="exec", kw_only=True, gc=False):
 
 
 class AdapterUsage(Message, tag="usage", kw_only=True):
-    """Broker actions spent in the sliding window, so risk can slow down before the cap."""
+    """Broker actions spent in the sliding window, so risk can slow down before the cap, and
+    whether the adapter's circuit breaker is open (StormGuard escalates on it)."""
 
     seq: int
     actions_in_window: int
     window_ns: int
     soft_cap: int
+    breaker_open: bool = False
     ts_ns: int
 
 

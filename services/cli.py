@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +27,8 @@ from services.summary import progress_line, report, summarize
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="orderpath: strategy → risk → broker")
 ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
 app.add_typer(ctl, name="ctl")
+stormguard = typer.Typer(no_args_is_help=True, help="StormGuard state: only an operator leaves HALT.")
+ctl.add_typer(stormguard, name="stormguard")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
 app.add_typer(bench, name="bench")
 
@@ -111,20 +113,37 @@ def status(
     timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
 ) -> None:
     """Each service's liveness, last heartbeat and counters."""
+    body = _ops_request(config, "status", {}, timeout_s)
+    if as_json:
+        typer.echo(json.dumps(body))
+        return
+    for name, entry in body["services"].items():
+        typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
+                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
+    typer.echo(report(summarize(body)))
+
+
+def _ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Send one request to control; a clear message and exit code when it cannot be done."""
     try:
         stack = load_stack(config)
-        reply = OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000)).request("status")
+        reply = OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000)).request(verb, args)
     except (ConfigError, ControlUnreachable) as exc:
         raise _fail(str(exc)) from exc
     if not reply.ok:
-        raise _fail(f"control refused: {reply.error}", 1)
-    if as_json:
-        typer.echo(json.dumps(reply.body))
-        return
-    for name, entry in reply.body["services"].items():
-        typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
-                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
-    typer.echo(report(summarize(reply.body)))
+        raise _fail(f"control refused {verb}: {reply.error}", 1)
+    return reply.body
+
+
+@stormguard.command("release")
+def stormguard_release(
+    scope: Annotated[str, typer.Option(help="'global' or a strategy id")] = "global",
+    config: ConfigOption = None,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
+) -> None:
+    """Release a scope from HALT: it steps down to at most STORM, then recovers one level at a time."""
+    body = _ops_request(config, "stormguard_release", {"scope": scope}, timeout_s)
+    typer.echo(f"release of {body['released']} sent (it was {body['level']}); risk steps it down if it is in HALT")
 
 
 @bench.command("tick-to-trade")

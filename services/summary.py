@@ -53,6 +53,11 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
             s: round(_gauge(status, s, "process_resident_memory_bytes") / 1e6, 1) for s in sorted(services)
         },
         "services": {s: entry["state"] for s, entry in sorted(services.items())},
+        "stormguard_levels": status.get("stormguard", {}).get("levels", {}),
+        "stormguard_transitions": [
+            {key: t[key] for key in ("scope", "from", "to", "reason")}
+            for t in status.get("stormguard", {}).get("transitions", [])
+        ],
     }
 
 
@@ -82,5 +87,7 @@ def report(summary: dict[str, Any]) -> str:
         f"  tick-to-trade     p50 {t2t['p50']} µs  p99 {t2t['p99']} µs  over {t2t['n']} orders",
         "  resident memory   " + "  ".join(f"{s} {mb} MB" for s, mb in summary["rss_mb"].items()),
         "  services          " + "  ".join(f"{s}: {state}" for s, state in summary["services"].items()),
+        "  stormguard        " + "  ".join(f"{scope} {level}" for scope, level in summary["stormguard_levels"].items()),
+        *(f"    {t['scope']}: {t['from']} -> {t['to']} ({t['reason']})" for t in summary["stormguard_transitions"]),
     ]
     return "\n".join(lines)

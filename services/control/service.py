@@ -1,4 +1,4 @@
-"""The control service: broadcasts StormGuard state, tracks heartbeats, answers the ops socket."""
+"""The control service: StormGuard authority, heartbeats, and the ops socket operators talk to."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import zmq
 
 from contracts.codec import encode
 from contracts.enums import ServiceName
-from contracts.messages import ControlReply, ControlRequest, Heartbeat
+from contracts.messages import ControlCommand, ControlReply, ControlRequest, Heartbeat, StormGuardProposal
 from services.control.authority import StormGuardAuthority
 from services.control.heartbeats import HeartbeatTracker
 from services.runtime.config.loader import load_yaml_model
@@ -18,6 +18,7 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 REPLY_TOPIC = b"reply"
+VERBS = ("status", "stormguard_release")
 
 
 def main(stack: StackConfig) -> int:
@@ -25,27 +26,50 @@ def main(stack: StackConfig) -> int:
     limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
     authority = StormGuardAuthority(rt.clock, [entry.id for entry in limits.strategies])
     tracker = HeartbeatTracker(rt.clock, stack.service_silent_after_ms * 1_000_000)
-    state_out = Publisher(rt.sockets.publisher(stack.endpoints.control))
+    control_out = Publisher(rt.sockets.publisher(stack.endpoints.control))
 
     def broadcast_state() -> None:
-        state_out.send(authority.broadcast())
+        control_out.send(authority.broadcast())
 
-    rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
+    def on_proposal(proposal: StormGuardProposal) -> None:
+        transition = authority.apply_proposal(proposal)
+        if transition is None:
+            return
+        rt.log.info("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
+                    stormguard_state=transition.to_level, reason=transition.reason)
+        broadcast_state()
 
-    ops = rt.sockets.router(stack.endpoints.ops)
-    inbox = rt.inbox("ops", Heartbeat, ControlRequest)
+    def status() -> dict[str, object]:
+        return {
+            "control": {"pid": os.getpid(), "stormguard_seq": authority.seq},
+            "stormguard": {
+                "levels": dict(authority.levels),
+                "hold_fire": authority.hold_fire,
+                "transitions": [
+                    {"scope": t.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason, "ts_ns": t.ts_ns}
+                    for t in authority.transitions
+                ],
+            },
+            "services": tracker.status(),
+        }
 
     def answer(request: ControlRequest) -> ControlReply:
         if request.verb == "status":
-            state = authority.current()
-            return ControlReply(request_id=request.request_id, ok=True, body={
-                "control": {"pid": os.getpid(), "stormguard_seq": authority.seq},
-                "stormguard": {"global": state.global_level, "strategies": state.strategy_levels,
-                               "hold_fire": state.hold_fire},
-                "services": tracker.status(),
-            })
+            return ControlReply(request_id=request.request_id, ok=True, body=status())
+        if request.verb == "stormguard_release":
+            scope = request.args.get("scope", "")
+            if scope not in authority.levels:
+                return ControlReply(request_id=request.request_id, ok=False,
+                                    error=f"unknown scope {scope!r}; scopes: {', '.join(authority.levels)}")
+            control_out.send(ControlCommand(seq=control_out.next_seq(), verb="stormguard_release", target=scope,
+                                            ts_ns=rt.clock.wall_ns()))
+            return ControlReply(request_id=request.request_id, ok=True,
+                                body={"released": scope, "level": authority.levels[scope]})
         return ControlReply(request_id=request.request_id, ok=False,
-                            error=f"unknown verb {request.verb!r}; this control answers: status")
+                            error=f"unknown verb {request.verb!r}; this control answers: {', '.join(VERBS)}")
+
+    ops = rt.sockets.router(stack.endpoints.ops)
+    inbox = rt.inbox("ops", Heartbeat, ControlRequest)
 
     def on_ops(frames: list[bytes]) -> None:
         identity, rest = frames[0], frames[1:]
@@ -54,11 +78,14 @@ def main(stack: StackConfig) -> int:
             tracker.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             reply = answer(message)
-            rt.log.info("ops_request", verb=message.verb, ok=reply.ok, error=reply.error)
+            rt.log.info("ops_request", verb=message.verb, args=message.args, ok=reply.ok, error=reply.error)
             try:
                 ops.send_multipart((identity, REPLY_TOPIC, encode(reply)), zmq.NOBLOCK)
             except zmq.Again:
                 rt.log.warning("ops_reply_dropped", verb=message.verb, reason="client_gone")
 
     rt.loop.add_reader(ops, on_ops)
+    rt.read(rt.sockets.subscriber(stack.endpoints.risk, [b"sg_proposal"]), "risk", (StormGuardProposal,),
+            on_proposal)
+    rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
     return rt.run()

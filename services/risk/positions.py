@@ -1,15 +1,46 @@
-"""PositionBook: each strategy's position and outstanding quantity per symbol, from ExecutionReports."""
+"""PositionBook: each strategy's position and outstanding quantity per symbol.
+
+Positions move on fills. Outstanding quantity counts an order from the moment risk approves it
+(so two quick NEWs cannot both pass a position limit before either is acknowledged) until an
+execution report says it is finished; in between, every report sets its leaves. Aggregates are
+kept incrementally, so a check costs one dict lookup however many orders are working.
+"""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from contracts.enums import TERMINAL_STATUSES, ExecType, Side
-from contracts.messages import ExecutionReport, PositionRow
+from contracts.messages import ExecutionReport, OrderCommand, PositionRow
+
+
+class WorkingOrder(NamedTuple):
+    strategy_id: str
+    symbol: str
+    side: Side
+    leaves_qty: int
 
 
 class PositionBook:
     def __init__(self) -> None:
         self.positions: dict[tuple[str, str], int] = {}
-        self._working: dict[str, tuple[str, str, Side, int]] = {}
+        self.working: dict[str, WorkingOrder] = {}
+        self._outstanding: dict[tuple[str, str, Side], int] = {}
+
+    def _set_working(self, client_order_id: str, order: WorkingOrder | None) -> None:
+        previous = self.working.pop(client_order_id, None)
+        if previous is not None:
+            key = (previous.strategy_id, previous.symbol, previous.side)
+            self._outstanding[key] -= previous.leaves_qty
+        if order is not None and order.leaves_qty > 0:
+            self.working[client_order_id] = order
+            key = (order.strategy_id, order.symbol, order.side)
+            self._outstanding[key] = self._outstanding.get(key, 0) + order.leaves_qty
+
+    def on_approved(self, command: OrderCommand) -> None:
+        """A NEW just sent to the adapter counts as outstanding at once."""
+        self._set_working(command.client_order_id,
+                          WorkingOrder(command.strategy_id, command.symbol, command.side, command.qty))
 
     def on_execution(self, report: ExecutionReport) -> None:
         key = (report.strategy_id, report.symbol)
@@ -17,21 +48,26 @@ class PositionBook:
             signed = report.last_qty if report.side is Side.BUY else -report.last_qty
             self.positions[key] = self.positions.get(key, 0) + signed
         if report.status in TERMINAL_STATUSES:
-            self._working.pop(report.client_order_id, None)
-        elif report.exec_type is not ExecType.REJECT:
-            self._working[report.client_order_id] = (*key, report.side, report.leaves_qty)
+            self._set_working(report.client_order_id, None)
+        elif report.exec_type is not ExecType.REJECT or report.client_order_id in self.working:
+            self._set_working(report.client_order_id,
+                              WorkingOrder(report.strategy_id, report.symbol, report.side, report.leaves_qty))
 
     def position(self, strategy_id: str, symbol: str) -> int:
         return self.positions.get((strategy_id, symbol), 0)
 
     def outstanding(self, strategy_id: str, symbol: str, side: Side) -> int:
-        return sum(
-            leaves for sid, sym, order_side, leaves in self._working.values()
-            if sid == strategy_id and sym == symbol and order_side is side
-        )
+        return self._outstanding.get((strategy_id, symbol, side), 0)
+
+    def working_orders(self, strategy_id: str | None = None) -> dict[str, WorkingOrder]:
+        """Working orders of one strategy, or of every strategy."""
+        return {
+            client_order_id: order for client_order_id, order in self.working.items()
+            if strategy_id is None or order.strategy_id == strategy_id
+        }
 
     def rows(self) -> list[PositionRow]:
-        keys = sorted(set(self.positions) | {(sid, sym) for sid, sym, _, _ in self._working.values()})
+        keys = sorted(set(self.positions) | {(o.strategy_id, o.symbol) for o in self.working.values()})
         return [
             PositionRow(
                 strategy_id=sid, symbol=sym, position=self.position(sid, sym),

@@ -145,7 +145,8 @@ _SAMPLES: tuple[Message, ...] = (
         broker_order_id="SIM-00000123",
         ts_ns=WALL_NS + 3_000,
     ),
-    AdapterUsage(seq=5, actions_in_window=180, window_ns=10_000_000_000, soft_cap=200, ts_ns=WALL_NS + 4_000),
+    AdapterUsage(seq=5, actions_in_window=180, window_ns=10_000_000_000, soft_cap=200, breaker_open=True,
+                 ts_ns=WALL_NS + 4_000),
     StormGuardState(
         seq=11,
         global_level=StormGuardLevel.WARM,

@@ -5,14 +5,69 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from contracts.enums import StormGuardLevel
 from services.runtime.config.stack import Strict
 
 
 class OrderLimits(Strict):
-    max_order_qty: int = Field(10, gt=0, description="per order, in lots (stocks) or contracts")
-    max_order_notional_twd: Decimal = Field(Decimal(20_000_000), gt=0)
+    """Per-strategy limits. Quantities are lots (stocks, 1000 shares each) or contracts (futures)."""
+
+    max_order_qty: int = Field(10, gt=0, description="per order")
+    max_order_notional_twd: Decimal = Field(Decimal(20_000_000), gt=0, description="per order")
+    max_position_qty: int = Field(50, gt=0, description="per symbol, position plus same-side outstanding")
+    max_gross_notional_twd: Decimal = Field(Decimal(200_000_000), gt=0,
+                                            description="all symbols: |positions| + outstanding, marked")
+    max_orders_per_window: int = Field(200, gt=0, description="NEW and AMEND intents per rate window")
+    rate_window_ms: int = Field(1000, gt=0)
+
+
+class StormGuardConfig(Strict):
+    """Drawdown thresholds (percent of allocated capital) and what each level does."""
+
+    warm_drawdown_pct: Decimal = Field(Decimal("0.5"), gt=0)
+    storm_drawdown_pct: Decimal = Field(Decimal("1.0"), gt=0)
+    halt_drawdown_pct: Decimal = Field(Decimal("1.5"), gt=0)
+    hysteresis_pct: Decimal = Field(Decimal("0.1"), ge=0, description="recover this far past a threshold")
+    min_dwell_s: float = Field(30.0, ge=0, description="time at a level before stepping down one")
+    warm_size_multiplier: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    warm_rate_multiplier: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    usage_warm_actions: int = Field(150, gt=0, description="broker actions per 10 s that mean WARM")
+    usage_slow_actions: int = Field(180, gt=0, description="... that slow every order rate further")
+    usage_halt_actions: int = Field(230, gt=0, description="... that mean HALT")
+    slow_rate_multiplier: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    breaker_open_level: StormGuardLevel = StormGuardLevel.STORM
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StormGuardConfig:
+        if not self.warm_drawdown_pct < self.storm_drawdown_pct < self.halt_drawdown_pct:
+            raise ValueError("drawdown thresholds must rise: warm < storm < halt")
+        if not self.usage_warm_actions < self.usage_slow_actions < self.usage_halt_actions:
+            raise ValueError("broker usage thresholds must rise: warm < slow < halt")
+        if self.hysteresis_pct >= self.warm_drawdown_pct:
+            raise ValueError("hysteresis must be smaller than the WARM threshold")
+        return self
+
+
+class CostConfig(Strict):
+    """Taiwan trading costs, so PnL is what a strategy really makes."""
+
+    stock_commission_pct: Decimal = Field(Decimal("0.1425"), ge=0, description="each side, before discount")
+    commission_discount: Decimal = Field(Decimal("1.0"), gt=0, le=1, description="multiplier, e.g. 0.28")
+    min_stock_commission_twd: Decimal = Field(Decimal("20"), ge=0, description="per order fill")
+    stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0)
+    futures_commission_twd: Decimal = Field(Decimal("50"), ge=0, description="per contract, each side")
+    futures_tax_pct: Decimal = Field(Decimal("0.002"), ge=0, description="of notional, each side")
+
+
+class BookChecks(Strict):
+    """Checks against the live book."""
+
+    band_pct: Decimal = Field(Decimal("5"), gt=0, description="limit price within this % of the reference")
+    band_reference: str = Field("mid", pattern="^(mid|last)$")
+    max_ticks_through: int = Field(5, ge=0, description="a marketable order goes at most this far through")
+    max_book_age_ms: int = Field(5000, gt=0, description="older books refuse new orders")
 
 
 class StrategyEntry(Strict):
@@ -24,10 +79,23 @@ class StrategyEntry(Strict):
     budget_us: int = Field(500, gt=0)
     intent_ttl_ms: int = Field(500, gt=0, description="deadline stamped on every intent")
     limits: OrderLimits = OrderLimits()
+    capital_twd: Decimal = Field(Decimal(10_000_000), gt=0, description="allocated capital, for drawdown")
+
+
+class GlobalLimits(Strict):
+    capital_twd: Decimal = Field(Decimal(100_000_000), gt=0)
+    max_gross_notional_twd: Decimal = Field(Decimal(500_000_000), gt=0)
+    max_orders_per_window: int = Field(400, gt=0)
+    rate_window_ms: int = Field(1000, gt=0)
+    duplicate_memory: int = Field(100_000, gt=0, description="intent ids remembered for duplicate checks")
 
 
 class StrategyLimitsConfig(Strict):
     strategies: list[StrategyEntry] = Field(default_factory=list)
+    global_limits: GlobalLimits = Field(GlobalLimits(), alias="global")
+    stormguard: StormGuardConfig = StormGuardConfig()
+    costs: CostConfig = CostConfig()
+    book: BookChecks = BookChecks()
 
     @field_validator("strategies")
     @classmethod

@@ -1,85 +1,254 @@
-"""RiskEngine: runs each intent through the validator chain and turns it into an order or a reject.
+"""RiskEngine: the pre-trade gate. Every intent runs a chain of checks and becomes an approved,
+sanitized OrderCommand or a RiskDecision reject; fills drive PnL, PnL and broker usage drive
+StormGuard.
 
-Order of the chain: cheapest and most often rejecting first, stop at the first reject. Cancels
-pass every check: blocking a cancel is riskier than any breach. The engine acts on the stricter
-of its own StormGuard view and control's broadcast (in this skeleton: control's broadcast only).
+The chain, cheapest and most often rejecting first, stopping at the first reject: duplicate id,
+deadline, strategy enabled and hold fire, the StormGuard gate (HALT, close-only in STORM, size
+scaled in WARM), price band, size and notional, and last the order rate (last so that only
+intents that pass everything count against the window). Cancels pass every check: blocking a
+cancel is riskier than any breach. The engine acts on the stricter of its own StormGuard view
+and control's broadcast; its own escalations apply at once and go to control as proposals, and
+only control's broadcast loosens, so a dead control never lifts a HALT.
+
+Plain synchronous code with an injected clock; services/risk/service.py wires it to sockets.
+The limits can be replaced atomically (`replace_limits`): the whole chain is rebuilt and swapped
+in one assignment, while positions, PnL, books, duplicate memory and StormGuard levels carry
+over (the order-rate windows start empty).
 """
 
 from __future__ import annotations
 
-from contracts.enums import IntentAction, Reason, StormGuardLevel
-from contracts.messages import InstrumentRef, OrderCommand, OrderIntent, RiskDecision, StormGuardState
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+
+from contracts.enums import ExecType, IntentAction, PriceType, Reason, StormGuardLevel, TimeInForce, stricter
+from contracts.messages import (
+    GLOBAL_SCOPE,
+    AdapterUsage,
+    ExecutionReport,
+    InstrumentRef,
+    MarketEvent,
+    OrderCommand,
+    OrderIntent,
+    RiskDecision,
+    StormGuardState,
+)
+from services.risk.batch import BATCH_CROSSOVER, BatchChecker
+from services.risk.book_cache import BookCache
+from services.risk.pnl import PnlBook
+from services.risk.positions import PositionBook
+from services.risk.stormguard import StormGuard, Transition
 from services.risk.validators.base import Rejection, Validator
+from services.risk.validators.duplicate import DuplicateValidator
+from services.risk.validators.order_rate import OrderRateValidator
 from services.risk.validators.price_band import PriceBandValidator
 from services.risk.validators.size_notional import SizeNotionalValidator
 from services.risk.validators.staleness import StalenessValidator
+from services.risk.validators.stormguard_gate import StormGuardGate
 from services.runtime.clock import Clock
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 
+HALT_CANCEL_TTL_NS = 60_000_000_000
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Everything built from one version of the limits; swapped whole."""
+
+    limits: StrategyLimitsConfig
+    enabled: dict[str, bool]
+    before_gate: tuple[Validator, ...]
+    price_band: PriceBandValidator
+    size: SizeNotionalValidator
+    rate: OrderRateValidator
+    batch: BatchChecker
+
+    def after_gate(self, intent: OrderIntent) -> Rejection | None:
+        return self.price_band.check(intent) or self.size.check(intent) or self.rate.check(intent)
+
+    def after_batch(self, intent: OrderIntent, precheck: Rejection | None) -> Rejection | None:
+        """The rest of the chain for an intent whose per-order limits the numpy batch already checked."""
+        if precheck is not None:
+            return precheck
+        if intent.price_type is PriceType.LMT:
+            precheck = self.price_band.check_through(intent)
+        if precheck is None and intent.action is IntentAction.NEW:
+            precheck = self.size.check_exposure(intent)
+        return precheck or self.rate.check(intent)
+
+
+_UNCHECKED = Rejection(Reason.BAD_MESSAGE, "not checked in a batch")
+
 
 class RiskEngine:
-    def __init__(
-        self, clock: Clock, limits: StrategyLimitsConfig, instruments: dict[str, InstrumentRef]
-    ) -> None:
+    def __init__(self, clock: Clock, limits: StrategyLimitsConfig, instruments: dict[str, InstrumentRef]) -> None:
         self.clock = clock
-        self.enabled = {entry.id: entry.enabled for entry in limits.strategies}
-        self.global_level = StormGuardLevel.NORMAL
-        self.strategy_levels: dict[str, StormGuardLevel] = {}
+        self.instruments = instruments
+        self.book = BookCache(clock)
+        self.positions = PositionBook()
+        self.pnl = PnlBook(instruments, limits.costs)
+        self.stormguard = StormGuard(clock, limits.stormguard, _capital(limits))
+        self.gate = StormGuardGate(self.positions)
+        self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory)
+        self.control_levels: dict[str, StormGuardLevel] = {}
         self.hold_fire = False
+        self._cancel_ids = itertools.count(1)
+        self.chain = self._build_chain(limits)
+
+    def _build_chain(self, limits: StrategyLimitsConfig) -> Chain:
         order_limits = {entry.id: entry.limits for entry in limits.strategies}
-        self.validators: tuple[Validator, ...] = (
-            StalenessValidator(clock),
-            PriceBandValidator(instruments),
-            SizeNotionalValidator(instruments, order_limits),
+        return Chain(
+            limits=limits,
+            enabled={entry.id: entry.enabled for entry in limits.strategies},
+            before_gate=(self.duplicates, StalenessValidator(self.clock)),
+            price_band=PriceBandValidator(self.instruments, self.book, limits.book, self.clock),
+            size=SizeNotionalValidator(self.instruments, order_limits, limits.global_limits, self.positions,
+                                       self.book),
+            rate=OrderRateValidator(self.clock, order_limits, limits.global_limits, self.stormguard.rate_multiplier),
+            batch=BatchChecker(self.instruments, order_limits, self.book, limits.book),
         )
 
+    def replace_limits(self, limits: StrategyLimitsConfig) -> None:
+        """Swap in new limits at once; state (positions, PnL, books, StormGuard levels, rate windows) carries over."""
+        chain = self._build_chain(limits)
+        chain.rate.carry_over(self.chain.rate)
+        self.stormguard.set_capital(_capital(limits))
+        self.chain = chain
+
     def level_for(self, strategy_id: str) -> StormGuardLevel:
-        own = self.strategy_levels.get(strategy_id, StormGuardLevel.NORMAL)
-        return own if own.severity >= self.global_level.severity else self.global_level
+        """The stricter of risk's own view and control's broadcast, for this strategy."""
+        level = self.stormguard.effective_level(strategy_id) if strategy_id in self.chain.enabled \
+            else self.stormguard.level(GLOBAL_SCOPE)
+        level = stricter(level, self.control_levels.get(GLOBAL_SCOPE, StormGuardLevel.NORMAL))
+        return stricter(level, self.control_levels.get(strategy_id, StormGuardLevel.NORMAL))
 
-    def _gate(self, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
-        if not self.enabled.get(intent.strategy_id, False):
-            return Rejection(Reason.STRATEGY_DISABLED, f"{intent.strategy_id} is not enabled in risk")
-        if level is StormGuardLevel.HALT:
-            return Rejection(Reason.STORMGUARD_HALT, "HALT passes nothing but cancels")
-        if self.hold_fire:
-            return Rejection(Reason.HOLD_FIRE, "operator hold fire")
-        return None
+    def evaluate_batch(self, intents: list[OrderIntent]) -> list[OrderCommand | RiskDecision]:
+        """Like evaluate for each, in order; a backlog above BATCH_CROSSOVER has its per-order limits
+        checked in one numpy pass first (see services/risk/batch.py for the measured crossover)."""
+        if len(intents) <= BATCH_CROSSOVER:
+            return [self.evaluate(intent) for intent in intents]
+        prechecks = self.chain.batch.check_batch(intents)
+        return [self.evaluate(intent, precheck) for intent, precheck in zip(intents, prechecks, strict=True)]
 
-    def evaluate(self, intent: OrderIntent) -> OrderCommand | RiskDecision:
-        """An approved, sanitized command for the adapter, or a reject for the strategy."""
+    def evaluate(self, intent: OrderIntent, precheck: Rejection | None = _UNCHECKED) -> OrderCommand | RiskDecision:
+        """An approved, sanitized command for the adapter, or a reject for the strategy. `precheck` is
+        the batch's verdict on the per-order limits, when a batch checked them."""
         level = self.level_for(intent.strategy_id)
-        if intent.action is not IntentAction.CANCEL:
-            rejection = self._gate(intent, level)
-            if rejection is None:
-                for validator in self.validators:
-                    rejection = validator.check(intent)
-                    if rejection is not None:
-                        break
-            if rejection is not None:
-                return RiskDecision(
-                    seq=0, intent_id=intent.intent_id, strategy_id=intent.strategy_id,
-                    client_order_id=intent.client_order_id, action=intent.action, approved=False,
-                    reason=rejection.reason, detail=rejection.detail, stormguard_state=level,
-                    ts_ns=self.clock.wall_ns(),
-                )
+        if intent.action is IntentAction.CANCEL:
+            return self._command(intent, level)
+        chain = self.chain
+        rejection = _first_rejection(chain.before_gate, intent)
+        if rejection is None:
+            rejection = self._gate(chain, intent, level)
+        if rejection is None and intent.action is IntentAction.NEW and level is not StormGuardLevel.NORMAL:
+            scaled = self.gate.scaled_qty(intent.qty, self.stormguard.size_multiplier(intent.strategy_id))
+            if scaled != intent.qty:
+                intent = msgspec.structs.replace(intent, qty=scaled)
+                precheck = _UNCHECKED
+        if rejection is None:
+            rejection = chain.after_gate(intent) if precheck is _UNCHECKED else chain.after_batch(intent, precheck)
+        if rejection is not None:
+            return RiskDecision(
+                seq=0, intent_id=intent.intent_id, strategy_id=intent.strategy_id,
+                client_order_id=intent.client_order_id, action=intent.action, approved=False,
+                reason=rejection.reason, detail=rejection.detail, stormguard_state=level, ts_ns=self.clock.wall_ns(),
+            )
+        command = self._command(intent, level)
+        if command.action is IntentAction.NEW:
+            self.positions.on_approved(command)
+        return command
+
+    def _gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
+        if not chain.enabled.get(intent.strategy_id, False):
+            return Rejection(Reason.STRATEGY_DISABLED, f"{intent.strategy_id} is not enabled in risk")
+        if self.hold_fire and level is not StormGuardLevel.HALT:
+            return Rejection(Reason.HOLD_FIRE, "operator hold fire")
+        return self.gate.check(intent, level)
+
+    def _command(self, intent: OrderIntent, level: StormGuardLevel) -> OrderCommand:
         return OrderCommand(
             intent_id=intent.intent_id, strategy_id=intent.strategy_id, action=intent.action,
             client_order_id=intent.client_order_id, symbol=intent.symbol, side=intent.side, qty=intent.qty,
             price_e4=intent.price_e4, price_type=intent.price_type, tif=intent.tif, stormguard_state=level,
-            ingest_ts_ns=intent.ingest_ts_ns, approved_mono_ns=self.clock.mono_ns(),
-            deadline_ns=intent.deadline_ns,
+            ingest_ts_ns=intent.ingest_ts_ns, approved_mono_ns=self.clock.mono_ns(), deadline_ns=intent.deadline_ns,
         )
 
     def refused_downstream(self, command: OrderCommand, reason: Reason, detail: str) -> RiskDecision:
         """A reject for an approved command that could not be handed to the adapter."""
+        if command.action is IntentAction.NEW:
+            self.positions.on_not_sent(command.client_order_id)
         return RiskDecision(
             seq=0, intent_id=command.intent_id, strategy_id=command.strategy_id,
             client_order_id=command.client_order_id, action=command.action, approved=False, reason=reason,
             detail=detail, stormguard_state=command.stormguard_state, ts_ns=self.clock.wall_ns(),
         )
 
+    def on_market(self, event: MarketEvent) -> None:
+        self.book.on_market(event)
+
+    def on_execution(self, report: ExecutionReport) -> list[Transition]:
+        """Positions from every report; PnL and StormGuard from fills, at once."""
+        self.positions.on_execution(report)
+        if report.exec_type is not ExecType.FILL:
+            return []
+        if report.symbol not in self.instruments or report.last_qty <= 0:
+            return []
+        self.pnl.on_fill(report.strategy_id, report.symbol, report.side, report.last_qty, report.last_price_e4)
+        return self._update_pnl((report.strategy_id,))
+
+    def mark_to_market(self) -> list[Transition]:
+        """Revalue every strategy's positions at the book, and let finished dwells step down (on a timer)."""
+        return self._update_pnl(tuple(self.pnl.strategies())) + self.stormguard.refresh()
+
+    def _update_pnl(self, strategy_ids: tuple[str, ...]) -> list[Transition]:
+        mark = self.book.mark_e4
+        transitions: list[Transition] = []
+        for strategy_id in strategy_ids:
+            if strategy_id in self.chain.enabled:
+                transitions += self.stormguard.update_pnl(strategy_id, self.pnl.pnl_e4(strategy_id, mark))
+        transitions += self.stormguard.update_pnl(GLOBAL_SCOPE, self.pnl.total_pnl_e4(mark))
+        return transitions
+
+    def on_usage(self, usage: AdapterUsage) -> list[Transition]:
+        return self.stormguard.update_usage(usage.actions_in_window) + self.stormguard.update_breaker(
+            usage.breaker_open)
+
     def on_stormguard(self, state: StormGuardState) -> None:
-        self.global_level = state.global_level
-        self.strategy_levels = dict(state.strategy_levels)
+        self.control_levels = {GLOBAL_SCOPE: state.global_level, **state.strategy_levels}
         self.hold_fire = state.hold_fire
+
+    def release(self, scope: str) -> list[Transition]:
+        """An operator's release, relayed by control: the only way out of HALT."""
+        if scope != GLOBAL_SCOPE and scope not in self.chain.enabled:
+            return []
+        return self.stormguard.release(scope)
+
+    def cancels_for(self, scope: str) -> list[OrderCommand]:
+        """CANCEL commands for every working order of a scope that just entered HALT."""
+        now = self.clock.mono_ns()
+        orders = self.positions.working_orders(None if scope == GLOBAL_SCOPE else scope)
+        return [
+            OrderCommand(
+                intent_id=f"risk.halt.{next(self._cancel_ids)}", strategy_id=order.strategy_id,
+                action=IntentAction.CANCEL, client_order_id=client_order_id, symbol=order.symbol, side=order.side,
+                qty=order.leaves_qty, price_e4=0, price_type=PriceType.LMT, tif=TimeInForce.ROD,
+                stormguard_state=StormGuardLevel.HALT, ingest_ts_ns=now, approved_mono_ns=now,
+                deadline_ns=now + HALT_CANCEL_TTL_NS,
+            )
+            for client_order_id, order in orders.items()
+        ]
+
+
+def _first_rejection(validators: tuple[Validator, ...], intent: OrderIntent) -> Rejection | None:
+    for validator in validators:
+        rejection = validator.check(intent)
+        if rejection is not None:
+            return rejection
+    return None
+
+
+def _capital(limits: StrategyLimitsConfig) -> dict[str, Decimal]:
+    return {GLOBAL_SCOPE: limits.global_limits.capital_twd, **{e.id: e.capital_twd for e in limits.strategies}}

@@ -42,6 +42,10 @@ class PositionBook:
         self._set_working(command.client_order_id,
                           WorkingOrder(command.strategy_id, command.symbol, command.side, command.qty))
 
+    def on_not_sent(self, client_order_id: str) -> None:
+        """An approved NEW that never reached the adapter stops counting as outstanding."""
+        self._set_working(client_order_id, None)
+
     def on_execution(self, report: ExecutionReport) -> None:
         key = (report.strategy_id, report.symbol)
         if report.exec_type is ExecType.FILL:

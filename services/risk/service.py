@@ -1,16 +1,28 @@
-"""The risk service: intents in from strategies, approved orders out to the adapter, rejects back."""
+"""The risk service: intents in from strategies, approved orders out to the adapter, rejects back;
+fills, broker usage and the book drive PnL and StormGuard, whose transitions go to control."""
 
 from __future__ import annotations
 
 import msgspec
 import zmq
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from contracts.codec import encode
-from contracts.enums import Reason, ServiceName
-from contracts.messages import ExecutionReport, OrderIntent, RiskDecision, RiskSnapshot, StormGuardState
+from contracts.enums import Reason, ServiceName, StormGuardLevel
+from contracts.messages import (
+    AdapterUsage,
+    ControlCommand,
+    ExecutionReport,
+    MarketEvent,
+    OrderCommand,
+    OrderIntent,
+    RiskDecision,
+    RiskSnapshot,
+    StormGuardProposal,
+    StormGuardState,
+)
 from services.risk.engine import RiskEngine
-from services.risk.positions import PositionBook
+from services.risk.stormguard import Transition
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
@@ -30,10 +42,23 @@ def main(stack: StackConfig) -> int:
     approved_by_strategy = {entry.id: approved_total.labels(entry.id) for entry in limits.strategies}
     reject_total = Counter("risk_reject", "Intents rejected", ["strategy", "reason"], registry=registry)
     exec_reports_total = Counter("risk_exec_reports", "Execution reports seen", registry=registry)
-    positions = PositionBook()
+    stormguard_state = Gauge("stormguard_state", "Risk's own StormGuard level (0 NORMAL .. 3 HALT)", ["scope"],
+                             registry=registry)
+    transitions_total = Counter("stormguard_transitions", "StormGuard transitions", ["scope", "to"],
+                                registry=registry)
+    halt_cancels_total = Counter("halt_cancels", "Cancels sent because a scope entered HALT", registry=registry)
+    for scope, level in engine.stormguard.levels().items():
+        stormguard_state.labels(scope).set(level.severity)
 
     orders_out = rt.sockets.order_sender(stack.endpoints.orders)
     risk_out = Publisher(rt.sockets.publisher(stack.endpoints.risk))
+
+    def send_order(command: OrderCommand) -> bool:
+        try:
+            orders_out.send_multipart((ORDER_TOPIC, encode(command)), zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
 
     def reject(decision: RiskDecision) -> None:
         risk_out.send(msgspec.structs.replace(decision, seq=risk_out.next_seq()))
@@ -41,34 +66,66 @@ def main(stack: StackConfig) -> int:
         rt.log.info("intent_rejected", intent_id=decision.intent_id, strategy_id=decision.strategy_id,
                     reason=decision.reason, detail=decision.detail, stormguard_state=decision.stormguard_state)
 
-    def on_intent(intent: OrderIntent) -> None:
-        outcome = engine.evaluate(intent)
-        if isinstance(outcome, RiskDecision):
-            reject(outcome)
-            return
-        try:
-            orders_out.send_multipart((ORDER_TOPIC, encode(outcome)), zmq.NOBLOCK)
-        except zmq.Again:
-            reject(engine.refused_downstream(outcome, Reason.QUEUE_BACKPRESSURE, "adapter not taking orders"))
-            return
-        approved = approved_by_strategy.get(intent.strategy_id)
-        if approved is None:
-            approved = approved_by_strategy[intent.strategy_id] = approved_total.labels(intent.strategy_id)
-        approved.inc()
-        # Approvals log at debug: at thousands a second an info line each costs more CPU than the check.
-        rt.log.debug("intent_approved", intent_id=intent.intent_id, strategy_id=intent.strategy_id,
-                     reason=None, stormguard_state=outcome.stormguard_state)
+    def on_transitions(transitions: list[Transition]) -> None:
+        """Each transition: a proposal to control, a log line, metrics; entering HALT cancels the scope's orders."""
+        for transition in transitions:
+            risk_out.send(StormGuardProposal(seq=risk_out.next_seq(), scope=transition.scope,
+                                             level=transition.to_level, reason=transition.reason,
+                                             ts_ns=transition.ts_ns))
+            stormguard_state.labels(transition.scope).set(transition.to_level.severity)
+            transitions_total.labels(transition.scope, transition.to_level).inc()
+            rt.log.warning("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
+                           stormguard_state=transition.to_level, reason=transition.reason,
+                           strategy_id=transition.scope, intent_id=None)
+            if transition.to_level is StormGuardLevel.HALT:
+                cancels = engine.cancels_for(transition.scope)
+                sent = sum(send_order(cancel) for cancel in cancels)
+                halt_cancels_total.inc(sent)
+                rt.log.warning("halt_cancel_all", scope=transition.scope, orders=len(cancels), sent=sent,
+                               stormguard_state=StormGuardLevel.HALT, reason="stormguard_halt")
 
-    def on_execution(report: ExecutionReport) -> None:
+    def on_intents(intents: list[OrderIntent]) -> None:
+        for outcome in engine.evaluate_batch(intents):
+            if isinstance(outcome, RiskDecision):
+                reject(outcome)
+                continue
+            if not send_order(outcome):
+                reject(engine.refused_downstream(outcome, Reason.QUEUE_BACKPRESSURE, "adapter not taking orders"))
+                continue
+            approved = approved_by_strategy.get(outcome.strategy_id)
+            if approved is None:
+                approved = approved_by_strategy[outcome.strategy_id] = approved_total.labels(outcome.strategy_id)
+            approved.inc()
+            # Approvals log at debug: at thousands a second an info line each costs more CPU than the check.
+            rt.log.debug("intent_approved", intent_id=outcome.intent_id, strategy_id=outcome.strategy_id,
+                         reason=None, stormguard_state=outcome.stormguard_state, qty=outcome.qty)
+
+    def on_exec(message: ExecutionReport | AdapterUsage) -> None:
+        if isinstance(message, AdapterUsage):
+            on_transitions(engine.on_usage(message))
+            return
         exec_reports_total.inc()
-        positions.on_execution(report)
+        on_transitions(engine.on_execution(message))
+
+    def on_control(message: StormGuardState | ControlCommand) -> None:
+        if isinstance(message, StormGuardState):
+            engine.on_stormguard(message)
+        elif message.verb == "stormguard_release":
+            rt.log.warning("stormguard_release", scope=message.target, reason="operator release",
+                           strategy_id=message.target, intent_id=None, stormguard_state=None)
+            on_transitions(engine.release(message.target))
 
     def publish_snapshot() -> None:
-        risk_out.send(RiskSnapshot(seq=risk_out.next_seq(), positions=positions.rows(), ts_ns=rt.clock.wall_ns()))
+        risk_out.send(RiskSnapshot(seq=risk_out.next_seq(), positions=engine.positions.rows(),
+                                   ts_ns=rt.clock.wall_ns()))
 
     sockets, endpoints = rt.sockets, stack.endpoints
-    rt.read(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intent)
-    rt.read(sockets.subscriber(endpoints.exec, [b"exec"]), "exec", (ExecutionReport,), on_execution)
-    rt.read(sockets.subscriber(endpoints.control, [b"sg"]), "control", (StormGuardState,), engine.on_stormguard)
+    # md first: an intent priced off a book must not be checked against the book before it.
+    rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), engine.on_market)
+    rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
+    rt.read(sockets.subscriber(endpoints.exec, [b"exec", b"usage"]), "exec", (ExecutionReport, AdapterUsage), on_exec)
+    rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
+            (StormGuardState, ControlCommand), on_control)
+    rt.loop.every(limits.stormguard.mark_interval_ms * 1_000_000, lambda: on_transitions(engine.mark_to_market()))
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_snapshot)
     return rt.run()

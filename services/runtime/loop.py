@@ -14,7 +14,7 @@ import heapq
 import itertools
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import zmq
 
@@ -22,6 +22,7 @@ from services.runtime.clock import Clock
 from services.runtime.timerfd import make_timerfd
 
 FrameHandler = Callable[[list[bytes]], None]
+BatchHandler = Callable[[list[list[bytes]]], None]
 
 MAX_DRAIN_PER_TURN = 512
 
@@ -31,6 +32,7 @@ class ServiceLoop:
         self.clock = clock
         self._poller = zmq.Poller()
         self._handlers: dict[zmq.Socket, FrameHandler] = {}
+        self._batch_handlers: dict[zmq.Socket, BatchHandler] = {}
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._running = False
@@ -45,6 +47,12 @@ class ServiceLoop:
 
     def add_reader(self, sock: zmq.Socket, handler: FrameHandler) -> None:
         self._handlers[sock] = handler
+        self._poller.register(sock, zmq.POLLIN)
+
+    def add_batch_reader(self, sock: zmq.Socket, handler: BatchHandler) -> None:
+        """Like add_reader, but `handler` gets everything drained in one turn at once (a backlog
+        can then be checked as one batch)."""
+        self._batch_handlers[sock] = handler
         self._poller.register(sock, zmq.POLLIN)
 
     def call_later(self, delay_ns: int, callback: Callable[[], None]) -> None:
@@ -119,16 +127,12 @@ class ServiceLoop:
                 if isinstance(sock, int):
                     self._drain_fd(sock)
                     continue
-                handler = handlers[sock]
-                # Drain what is queued; asking EVENTS is much cheaper than a recv that raises Again.
-                for _ in range(MAX_DRAIN_PER_TURN):
-                    try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
+                handler = handlers.get(sock)
+                if handler is None:
+                    self._batch_handlers[sock](list(_drain(sock)))
+                    continue
+                for frames in _drain(sock):
                     handler(frames)
-                    if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                        break
             self._run_due_timers()
 
     def _drain_fd(self, fd: int) -> None:
@@ -146,3 +150,15 @@ class ServiceLoop:
         self._wake_w.close()
         if self._timerfd is not None:
             self._timerfd.close()
+
+
+def _drain(sock: zmq.Socket) -> Iterator[list[bytes]]:
+    """What is queued on a ready socket, at most MAX_DRAIN_PER_TURN messages; asking EVENTS whether
+    more is waiting costs much less than a last recv that raises Again."""
+    for _ in range(MAX_DRAIN_PER_TURN):
+        try:
+            yield sock.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            return

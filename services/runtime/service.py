@@ -56,6 +56,18 @@ class ServiceRuntime:
 
         self.loop.add_reader(sock, on_frames)
 
+    def read_batch(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
+                   handler: Callable[[list[M]], None]) -> None:
+        """Like `read`, but `handler` gets every valid message drained in one loop turn at once."""
+        inbox = self.inbox(socket_name, *types)
+
+        def on_batch(batch: list[list[bytes]]) -> None:
+            messages = [m for m in map(inbox.decode, batch) if m is not None]
+            if messages:
+                handler(messages)
+
+        self.loop.add_batch_reader(sock, on_batch)
+
     def before_heartbeat(self, callback: Callable[[], None]) -> None:
         """Refresh derived metrics (gauges, percentiles) right before each heartbeat reads them."""
         self._before_heartbeat.append(callback)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import TypeVar
 
 import zmq
@@ -61,16 +62,17 @@ class MarketHarness:
         self.risk = Listener(self.context, stack.endpoints.risk, RiskDecision, RiskSnapshot)
         self.seq = 0
 
-    def wait_for_subscriptions(self, topics: set[bytes], deadline_s: float = DEADLINE_S) -> None:
-        seen: set[bytes] = set()
+    def wait_for_subscriptions(self, wanted: dict[bytes, int], deadline_s: float = DEADLINE_S) -> None:
+        """Block until each topic has been subscribed at least the given number of times."""
+        seen: Counter[bytes] = Counter()
         deadline = time.monotonic() + deadline_s
-        while not topics <= seen:
+        while any(seen[topic] < count for topic, count in wanted.items()):
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0 or not self.md.poll(remaining_ms):
-                raise AssertionError(f"md subscriptions {seen} never covered {topics}")
+                raise AssertionError(f"md subscriptions {dict(seen)} never covered {wanted}")
             frame = self.md.recv()
             if frame[:1] == b"\x01":
-                seen.add(frame[1:])
+                seen[frame[1:]] += 1
 
     def wait_until_listening(self) -> None:
         """Our SUBs are live once each has received one periodic message from its publisher."""

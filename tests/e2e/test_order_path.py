@@ -41,7 +41,8 @@ def scripted_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, MarketHarness]]
     harness = MarketHarness(stack.config)
     try:
         stack.start(with_feed=False)
-        harness.wait_for_subscriptions({b"2330", b""})
+        # the strategy takes its symbol; risk (books for its checks) and the adapter (its simulator) take all
+        harness.wait_for_subscriptions({b"2330": 1, b"": 2})
         harness.wait_until_listening()
         yield stack, harness
     finally:

@@ -1,37 +1,182 @@
-"""SizeNotional: per-order quantity and notional caps of each strategy (market orders valued at limit up)."""
+"""SizeNotional: how big one order may be, and how much exposure it may leave a strategy and the desk with.
+
+Per order: quantity within 1..max_order_qty and notional within max_order_notional_twd (a market
+order valued at limit up, where it could trade). Per symbol: the position a NEW could leave behind
+if it and every same-side outstanding order filled stays within ±max_position_qty; only the side
+an order adds to counts, so a sell that reduces a long always passes. Per strategy and for the
+whole desk: gross notional (|position| plus outstanding on both sides, marked at the book's mid,
+else last, else the reference price) plus the new order stays within max_gross_notional_twd; an
+order that only closes (it fits in the position left after same-side outstanding orders) is
+exempt, since if it fills it lowers the gross it is counted in. An AMEND moves the price of an
+order already counted as outstanding, so only the per-order caps apply to it.
+
+Quantities are lots for stocks (instrument.unit shares each) and contracts for futures. The gross
+walks the symbols a strategy holds or works (an index kept here), never its orders.
+"""
 
 from __future__ import annotations
 
-from contracts.enums import PriceType, Reason
+from collections.abc import Iterable
+
+from contracts.enums import IntentAction, PriceType, Reason, Side
 from contracts.market_rules import notional_e4
 from contracts.messages import InstrumentRef, OrderIntent
 from contracts.prices import PRICE_SCALE
+from services.risk.book_cache import BookCache
+from services.risk.positions import PositionBook
 from services.risk.validators.base import Rejection
-from services.runtime.config.strategy_limits import OrderLimits
+from services.runtime.config.strategy_limits import GlobalLimits, OrderLimits
+
+
+def size_outside(qty: int, max_qty: int) -> Rejection:
+    return Rejection(Reason.SIZE_LIMIT, f"qty {qty} outside 1..{max_qty}")
+
+
+def notional_over(order_notional_e4: int, cap_e4: int) -> Rejection:
+    return Rejection(
+        Reason.NOTIONAL_LIMIT, f"notional {order_notional_e4 // PRICE_SCALE} TWD over {cap_e4 // PRICE_SCALE} TWD"
+    )
+
+
+def order_price_e4(instrument: InstrumentRef, intent: OrderIntent) -> int:
+    """The price an order is valued at: its limit, or limit up for a market order (it can trade anywhere up to it)."""
+    return instrument.limit_up_e4 if intent.price_type is PriceType.MKT else intent.price_e4
 
 
 class SizeNotionalValidator:
-    def __init__(self, instruments: dict[str, InstrumentRef], limits: dict[str, OrderLimits]) -> None:
+    def __init__(
+        self,
+        instruments: dict[str, InstrumentRef],
+        limits: dict[str, OrderLimits],
+        global_limits: GlobalLimits,
+        positions: PositionBook,
+        book: BookCache,
+    ) -> None:
         self.instruments = instruments
-        self._max_qty = {sid: lim.max_order_qty for sid, lim in limits.items()}
-        self._max_notional_e4 = {
-            sid: int(lim.max_order_notional_twd * PRICE_SCALE) for sid, lim in limits.items()
-        }
+        self.positions = positions
+        self.book = book
+        self.max_qty = {sid: lim.max_order_qty for sid, lim in limits.items()}
+        self.max_notional_e4 = {sid: int(lim.max_order_notional_twd * PRICE_SCALE) for sid, lim in limits.items()}
+        self.max_position_qty = {sid: lim.max_position_qty for sid, lim in limits.items()}
+        self.max_gross_e4 = {sid: int(lim.max_gross_notional_twd * PRICE_SCALE) for sid, lim in limits.items()}
+        self.global_max_gross_e4 = int(global_limits.max_gross_notional_twd * PRICE_SCALE)
+        # strategy id -> symbols it has ever held or worked, rebuilt when PositionBook gains a key.
+        self._symbols: dict[str, set[str]] = {}
+        self._indexed_keys = (-1, -1)
 
     def check(self, intent: OrderIntent) -> Rejection | None:
-        max_qty = self._max_qty.get(intent.strategy_id, 0)
+        rejection = self.check_order(intent)
+        if rejection is None and intent.action is IntentAction.NEW:
+            return self.check_exposure(intent)
+        return rejection
+
+    def check_order(self, intent: OrderIntent) -> Rejection | None:
+        """Per-order caps only: quantity and notional (the part the numpy batch repeats)."""
+        max_qty = self.max_qty.get(intent.strategy_id, 0)
         if intent.qty <= 0 or intent.qty > max_qty:
-            return Rejection(Reason.SIZE_LIMIT, f"qty {intent.qty} outside 1..{max_qty}")
+            return size_outside(intent.qty, max_qty)
         instrument = self.instruments.get(intent.symbol)
         if instrument is None:
             return Rejection(Reason.UNKNOWN_INSTRUMENT, f"no reference data for {intent.symbol}")
-        # A market order can trade anywhere up to the daily limit: value it there.
-        price_e4 = instrument.limit_up_e4 if intent.price_type is PriceType.MKT else intent.price_e4
-        order_notional_e4 = notional_e4(instrument, price_e4, intent.qty)
-        cap_e4 = self._max_notional_e4[intent.strategy_id]
+        order_notional_e4 = notional_e4(instrument, order_price_e4(instrument, intent), intent.qty)
+        cap_e4 = self.max_notional_e4[intent.strategy_id]
         if order_notional_e4 > cap_e4:
+            return notional_over(order_notional_e4, cap_e4)
+        return None
+
+    def check_exposure(self, intent: OrderIntent) -> Rejection | None:
+        """What a NEW adds to the resulting position and to the gross caps. Assumes `check_order` passed."""
+        strategy_id, symbol, qty = intent.strategy_id, intent.symbol, intent.qty
+        positions = self.positions
+        position = positions.position(strategy_id, symbol)
+        outstanding = positions.outstanding(strategy_id, symbol, intent.side)
+        max_position = self.max_position_qty[strategy_id]
+        if intent.side is Side.BUY:
+            resulting = position + outstanding + qty
+            if resulting > max_position:
+                return self._position_over(intent, position, outstanding, resulting, max_position)
+            to_close = -position
+        else:
+            resulting = position - outstanding - qty
+            if resulting < -max_position:
+                return self._position_over(intent, position, outstanding, resulting, max_position)
+            to_close = position
+        if qty <= to_close - outstanding:
+            return None  # only closes: filling it lowers the gross
+        instrument = self.instruments[symbol]
+        order_notional = notional_e4(instrument, order_price_e4(instrument, intent), qty)
+        index = self._index()
+        marks: dict[str, int] = {}
+        strategy_gross = self._gross_e4(strategy_id, index.get(strategy_id, ()), marks) + order_notional
+        cap = self.max_gross_e4[strategy_id]
+        if strategy_gross > cap:
             return Rejection(
                 Reason.NOTIONAL_LIMIT,
-                f"notional {order_notional_e4 // PRICE_SCALE} TWD over {cap_e4 // PRICE_SCALE} TWD",
+                f"{strategy_id} gross {strategy_gross // PRICE_SCALE} TWD with this order "
+                f"over {cap // PRICE_SCALE} TWD",
+            )
+        desk_gross = strategy_gross + sum(
+            self._gross_e4(other, symbols, marks) for other, symbols in index.items() if other != strategy_id
+        )
+        if desk_gross > self.global_max_gross_e4:
+            return Rejection(
+                Reason.NOTIONAL_LIMIT,
+                f"desk gross {desk_gross // PRICE_SCALE} TWD with this order over "
+                f"{self.global_max_gross_e4 // PRICE_SCALE} TWD",
             )
         return None
+
+    def gross_e4(self, strategy_id: str) -> int:
+        """The strategy's gross notional now (×10⁴ TWD), without any new order."""
+        return self._gross_e4(strategy_id, self._index().get(strategy_id, ()), {})
+
+    def _gross_e4(self, strategy_id: str, symbols: Iterable[str], marks: dict[str, int]) -> int:
+        positions = self.positions
+        gross = 0
+        for symbol in symbols:
+            exposure = (
+                abs(positions.position(strategy_id, symbol))
+                + positions.outstanding(strategy_id, symbol, Side.BUY)
+                + positions.outstanding(strategy_id, symbol, Side.SELL)
+            )
+            if exposure:
+                mark = marks.get(symbol)
+                if mark is None:
+                    mark = marks[symbol] = self._mark_e4(symbol)
+                gross += exposure * mark
+        return gross
+
+    def _mark_e4(self, symbol: str) -> int:
+        """Value of one lot or contract (×10⁴ TWD): the book's mark, else the reference price."""
+        instrument = self.instruments.get(symbol)
+        mark = self.book.mark_e4(symbol)
+        if instrument is None:
+            # A holding with no reference data (which risk never approves) cannot be valued by lot size;
+            # count it at its price per unit rather than leave it out.
+            return mark or 0
+        return (mark if mark is not None else instrument.reference_e4) * instrument.unit
+
+    def _index(self) -> dict[str, set[str]]:
+        """Symbols per strategy. PositionBook only ever adds keys, so a change in its key counts is
+        exactly when a strategy may have a new symbol; rebuilding then costs O(keys), rarely."""
+        positions = self.positions
+        outstanding_keys = positions._outstanding  # no public view of it; read-only here
+        sizes = (len(positions.positions), len(outstanding_keys))
+        if sizes != self._indexed_keys:
+            index: dict[str, set[str]] = {}
+            for strategy_id, symbol in positions.positions:
+                index.setdefault(strategy_id, set()).add(symbol)
+            for strategy_id, symbol, _side in outstanding_keys:
+                index.setdefault(strategy_id, set()).add(symbol)
+            self._symbols = index
+            self._indexed_keys = sizes
+        return self._symbols
+
+    def _position_over(
+        self, intent: OrderIntent, position: int, outstanding: int, resulting: int, max_position: int
+    ) -> Rejection:
+        return Rejection(
+            Reason.POSITION_LIMIT,
+            f"{intent.side} {intent.qty} {intent.symbol}: position {position} with {outstanding} {intent.side} "
+            f"outstanding would reach {resulting}, over ±{max_position}",
+        )

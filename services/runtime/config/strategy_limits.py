@@ -38,6 +38,7 @@ class StormGuardConfig(Strict):
     usage_halt_actions: int = Field(230, gt=0, description="... that mean HALT")
     slow_rate_multiplier: Decimal = Field(Decimal("0.5"), gt=0, le=1)
     breaker_open_level: StormGuardLevel = StormGuardLevel.STORM
+    mark_interval_ms: int = Field(200, gt=0, description="how often positions are revalued at the book")
 
     @model_validator(mode="after")
     def _ordered(self) -> StormGuardConfig:

@@ -1,13 +1,15 @@
 """Quoter: a sample market maker that joins the best bid and ask and follows them as the book moves.
 
 It exercises the whole order life: NEW when a side has no quote, AMEND when the touch moves
-away from a working quote, CANCEL when the position reaches `max_position` on that side.
-Params: qty (lots per quote), max_position (lots, absolute).
+away from a working quote, CANCEL when the position reaches `max_position` on that side. It
+respects StormGuard as a well-behaved strategy should: in STORM it quotes only the side that
+reduces its position (risk would refuse the other anyway), in HALT it sends nothing (risk has
+already cancelled its orders). Params: qty (lots per quote), max_position (lots, absolute).
 """
 
 from __future__ import annotations
 
-from contracts.enums import Side
+from contracts.enums import Side, StormGuardLevel
 from contracts.messages import MarketEvent
 from services.strategy.api import Strategy, StrategyContext
 
@@ -19,19 +21,24 @@ class Quoter(Strategy):
         self.quotes: dict[tuple[str, Side], str] = {}
 
     def on_book(self, ctx: StrategyContext, event: MarketEvent) -> None:
-        if not event.bid_prices_e4 or not event.ask_prices_e4:
+        if not event.bid_prices_e4 or not event.ask_prices_e4 or ctx.stormguard is StormGuardLevel.HALT:
             return
         position = ctx.position(event.symbol)
-        self._quote(ctx, event.symbol, Side.BUY, event.bid_prices_e4[0], position < self.max_position)
-        self._quote(ctx, event.symbol, Side.SELL, event.ask_prices_e4[0], position > -self.max_position)
+        if ctx.stormguard is StormGuardLevel.STORM:
+            may_buy, may_sell = position < 0, position > 0
+        else:
+            may_buy, may_sell = position < self.max_position, position > -self.max_position
+        qty = min(self.qty, abs(position)) if ctx.stormguard is StormGuardLevel.STORM else self.qty
+        self._quote(ctx, event.symbol, Side.BUY, event.bid_prices_e4[0], may_buy, qty)
+        self._quote(ctx, event.symbol, Side.SELL, event.ask_prices_e4[0], may_sell, qty)
 
-    def _quote(self, ctx: StrategyContext, symbol: str, side: Side, touch_e4: int, allowed: bool) -> None:
+    def _quote(self, ctx: StrategyContext, symbol: str, side: Side, touch_e4: int, allowed: bool, qty: int) -> None:
         client_order_id = self.quotes.get((symbol, side))
         order = ctx.order(client_order_id) if client_order_id else None
         if order is None:
             if allowed:
                 new = ctx.buy if side is Side.BUY else ctx.sell
-                self.quotes[(symbol, side)] = new(symbol, self.qty, touch_e4)
+                self.quotes[(symbol, side)] = new(symbol, qty, touch_e4)
             return
         if not order.is_working or order.cancel_pending:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from contracts.enums import IntentAction, PriceType, Reason, Side, StormGuardLevel, TimeInForce
-from contracts.messages import OrderCommand, OrderIntent, RiskDecision, StormGuardState
+from contracts.messages import MarketEvent, OrderCommand, OrderIntent, RiskDecision, StormGuardState
 from contracts.prices import to_e4
+from services.risk.batch import BATCH_CROSSOVER
 from services.risk.engine import RiskEngine
 from services.runtime.clock import FakeClock
 from services.runtime.config.instruments import InstrumentEntry, load_instruments
@@ -20,6 +22,9 @@ INSTRUMENTS_FILE = Path(__file__).resolve().parents[3] / "config" / "instruments
 INSTRUMENTS = load_instruments(INSTRUMENTS_FILE)
 START_NS = 1_000_000_000
 TTL_NS = 500_000_000
+
+
+BAND_PCT = 20  # wide, so tests of other checks can use prices far from the book
 
 
 def limits(**overrides: Any) -> StrategyLimitsConfig:
@@ -32,12 +37,26 @@ def limits(**overrides: Any) -> StrategyLimitsConfig:
     entry.update(overrides)
     off = {"id": "off1", "class": "services.strategy.strategies.quoter:Quoter", "symbols": ["2330"],
            "enabled": False}
-    return StrategyLimitsConfig.model_validate({"strategies": [entry, off]})
+    return StrategyLimitsConfig.model_validate({"strategies": [entry, off], "book": {"band_pct": BAND_PCT}})
+
+
+def book(symbol: str, bid: str, ask: str) -> MarketEvent:
+    return MarketEvent(symbol=symbol, seq=1, exch_ts_ns=0, ingest_ts_ns=0, bid_prices_e4=[to_e4(bid)],
+                       bid_qtys=[10], ask_prices_e4=[to_e4(ask)], ask_qtys=[10])
+
+
+def with_books(engine: RiskEngine) -> RiskEngine:
+    engine.on_market(book("2330", "995", "1000"))
+    engine.on_market(book("2317", "49.95", "50"))
+    return engine
 
 
 def make_engine(**overrides: Any) -> tuple[RiskEngine, FakeClock]:
     clock = FakeClock(mono_ns=START_NS)
-    return RiskEngine(clock, limits(**overrides), INSTRUMENTS), clock
+    return with_books(RiskEngine(clock, limits(**overrides), INSTRUMENTS)), clock
+
+
+_ids = itertools.count(1)
 
 
 def intent(
@@ -49,9 +68,11 @@ def intent(
     strategy_id: str = "mm1",
     deadline_ns: int = START_NS + TTL_NS,
 ) -> OrderIntent:
+    intent_id = f"{strategy_id}.e1.{next(_ids)}"
     return OrderIntent(
-        intent_id=f"{strategy_id}.e1.7", strategy_id=strategy_id, seq=7, action=action,
-        client_order_id=f"{strategy_id}.e1.3", symbol=symbol, side=Side.SELL, qty=qty, price_e4=to_e4(price),
+        intent_id=intent_id, strategy_id=strategy_id, seq=7, action=action,
+        client_order_id=intent_id if action is IntentAction.NEW else f"{strategy_id}.e1.3",
+        symbol=symbol, side=Side.SELL, qty=qty, price_e4=to_e4(price),
         price_type=PriceType.LMT, tif=TimeInForce.ROD, md_seq=42, created_ts_ns=1,
         ingest_ts_ns=START_NS - 250_000, deadline_ns=deadline_ns,
     )
@@ -117,7 +138,7 @@ def test_off_tick_either_side_of_the_50_boundary(price: str, reason: Reason | No
     # 2317 references 200: limits 180..220, so use a synthetic 50 TWD stock to sit on the boundary.
     instruments = dict(INSTRUMENTS)
     instruments["2317"] = InstrumentEntry(symbol="2317", reference=Decimal("50")).to_ref()
-    engine = RiskEngine(FakeClock(mono_ns=START_NS), limits(), instruments)
+    engine = with_books(RiskEngine(FakeClock(mono_ns=START_NS), limits(), instruments))
     outcome = engine.evaluate(intent(symbol="2317", price=price))
     if reason is None:
         assert isinstance(outcome, OrderCommand)
@@ -156,16 +177,22 @@ def test_notional_limit_comes_from_config_at_1000_shares_per_lot() -> None:
     engine, _ = make_engine(limits={"max_order_qty": 10, "max_order_notional_twd": 3_000_000})
     assert isinstance(engine.evaluate(intent(qty=3, price="1000")), OrderCommand)
     assert rejected(engine.evaluate(intent(qty=3, price="1005"))) is Reason.NOTIONAL_LIMIT
-    assert rejected(engine.evaluate(intent(qty=4, price="900"))) is Reason.NOTIONAL_LIMIT
+    assert rejected(engine.evaluate(intent(qty=4, price="1000"))) is Reason.NOTIONAL_LIMIT
 
 
 def test_stale_intent_rejected_after_the_deadline_passes() -> None:
     engine, clock = make_engine()
-    source = intent()
     clock.advance(TTL_NS)
-    assert isinstance(engine.evaluate(source), OrderCommand)
+    assert isinstance(engine.evaluate(intent()), OrderCommand)
     clock.advance(1)
-    assert rejected(engine.evaluate(source)) is Reason.STALE_INTENT
+    assert rejected(engine.evaluate(intent())) is Reason.STALE_INTENT
+
+
+def test_the_same_intent_id_twice_is_one_order() -> None:
+    engine, _ = make_engine()
+    source = intent()
+    assert isinstance(engine.evaluate(source), OrderCommand)
+    assert rejected(engine.evaluate(source)) is Reason.DUPLICATE_INTENT
 
 
 def test_chain_order_staleness_before_price_before_size() -> None:
@@ -179,13 +206,15 @@ def test_chain_order_staleness_before_price_before_size() -> None:
     assert rejected(engine.evaluate(intent(qty=99, deadline_ns=fresh))) is Reason.SIZE_LIMIT
 
 
-def test_gate_comes_before_the_chain() -> None:
+def test_staleness_then_the_gate_then_the_market_checks() -> None:
     engine, clock = make_engine()
     clock.advance(TTL_NS + 1)
-    stale_and_off_tick = intent(price="1001", deadline_ns=START_NS, strategy_id="ghost")
-    assert rejected(engine.evaluate(stale_and_off_tick)) is Reason.STRATEGY_DISABLED
+    fresh = START_NS + 2 * TTL_NS
+    assert rejected(engine.evaluate(intent(deadline_ns=START_NS, strategy_id="ghost"))) is Reason.STALE_INTENT
+    assert rejected(engine.evaluate(intent(price="1001", deadline_ns=fresh, strategy_id="ghost"))) \
+        is Reason.STRATEGY_DISABLED
     engine.on_stormguard(sg(StormGuardLevel.HALT))
-    assert rejected(engine.evaluate(intent(price="1001", deadline_ns=START_NS))) is Reason.STORMGUARD_HALT
+    assert rejected(engine.evaluate(intent(price="1001", deadline_ns=fresh))) is Reason.STORMGUARD_HALT
 
 
 @pytest.mark.parametrize("action", [IntentAction.NEW, IntentAction.AMEND])
@@ -266,7 +295,33 @@ def test_refused_downstream_turns_a_command_into_a_reject() -> None:
     engine, _ = make_engine()
     command = engine.evaluate(intent())
     assert isinstance(command, OrderCommand)
+    assert engine.positions.outstanding("mm1", "2330", Side.SELL) == 1
     decision = engine.refused_downstream(command, Reason.QUEUE_BACKPRESSURE, "adapter busy")
+    assert engine.positions.outstanding("mm1", "2330", Side.SELL) == 0, "a NEW never sent is not outstanding"
     assert decision.approved is False
     assert decision.reason is Reason.QUEUE_BACKPRESSURE
     assert (decision.intent_id, decision.client_order_id) == (command.intent_id, command.client_order_id)
+
+
+def test_a_backlog_checked_as_a_batch_decides_exactly_as_one_by_one() -> None:
+    prices = ["1000", "1001", "1005", "1200", "990", "1100", "999.5", "1050"]
+    backlog = [intent(price=prices[k % len(prices)], qty=1 + k % 7) for k in range(BATCH_CROSSOVER + 9)]
+    backlog.append(backlog[3])
+    one_by_one, _ = make_engine()
+    batched, _ = make_engine()
+    expected = [one_by_one.evaluate(i) for i in backlog]
+    got = batched.evaluate_batch(backlog)
+    assert got == expected
+    assert {type(o) for o in got} == {OrderCommand, RiskDecision}
+    assert {o.reason for o in got if isinstance(o, RiskDecision)} >= {
+        Reason.OFF_TICK, Reason.PRICE_BAND, Reason.SIZE_LIMIT, Reason.DUPLICATE_INTENT}
+
+
+def test_replacing_limits_takes_effect_at_once_and_keeps_positions() -> None:
+    engine, _ = make_engine()
+    assert isinstance(engine.evaluate(intent(qty=5)), OrderCommand)
+    outstanding_before = engine.positions.rows()
+    engine.replace_limits(limits(limits={"max_order_qty": 2, "max_order_notional_twd": 10_000_000}))
+    assert rejected(engine.evaluate(intent(qty=3))) is Reason.SIZE_LIMIT
+    assert isinstance(engine.evaluate(intent(qty=2)), OrderCommand)
+    assert engine.positions.rows()[0].outstanding_sell == outstanding_before[0].outstanding_sell + 2

@@ -1,0 +1,161 @@
+"""PnlBook: each strategy's realized and unrealized PnL, after Taiwan trading costs, from its fills.
+
+Risk feeds every fill here and hands the result to StormGuard, whose drawdown is measured on
+realized + unrealized PnL, so a strategy that churns is judged on what it really keeps.
+
+What is counted, per (strategy, symbol): a signed position (lots or contracts) and its cost basis;
+a fill that reduces or flips the position realizes the difference between its price and the
+average cost of the part it closes. Every fill is charged its costs at once:
+- stocks: commission of stock_commission_pct % of the notional times commission_discount, both
+  sides, at least min_stock_commission_twd per fill (20 TWD by default); securities transaction
+  tax of stock_sell_tax_pct % on sells;
+- futures: futures_commission_twd per contract and futures_tax_pct % of the notional, both sides.
+Notional is price × qty × instrument.unit (1000 shares per lot, or TWD per index point).
+Brokers and the exchange round commission and tax down to whole TWD, so every cost is floored to
+whole TWD before the minimum applies. All money is kept as integers in TWD ×10⁴ (`_e4`, like
+prices), so sums never drift; costs are always whole TWD. Unrealized PnL does not anticipate the
+costs of closing: they are charged when the closing fill comes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from contracts.enums import InstrumentKind, Side
+from contracts.market_rules import notional_e4
+from contracts.messages import InstrumentRef
+from contracts.prices import PRICE_SCALE
+from services.runtime.config.strategy_limits import CostConfig
+
+Mark = Callable[[str], int | None]
+
+
+@dataclass
+class _Position:
+    qty: int = 0
+    basis_e4: int = 0
+    """Signed cost of the open position (Σ signed qty × price × unit), so average cost = basis / (qty × unit)."""
+
+
+@dataclass
+class _Account:
+    positions: dict[str, _Position]
+    gross_realized_e4: int = 0
+    costs_e4: int = 0
+
+
+def _floor_twd_e4(amount: Fraction) -> int:
+    """An amount in TWD, rounded down to whole TWD, as TWD ×10⁴."""
+    return math.floor(amount) * PRICE_SCALE
+
+
+def _pct(value: Decimal) -> Fraction:
+    return Fraction(value) / 100
+
+
+class PnlBook:
+    def __init__(self, instruments: dict[str, InstrumentRef], costs: CostConfig) -> None:
+        # Kept by reference: the owner may add instruments later and this book sees them.
+        self.instruments = instruments
+        self.costs = costs
+        self._accounts: dict[str, _Account] = {}
+
+    def on_fill(self, strategy_id: str, symbol: str, side: Side, qty: int, price_e4: int) -> None:
+        """Apply one fill: the position and its average cost, realized PnL on what it closes, its costs.
+
+        Raises KeyError for a symbol with no instrument (its unit, hence its value, is unknown).
+        """
+        if qty <= 0:
+            raise ValueError(f"fill quantity must be positive, got {qty}")
+        instrument = self.instruments[symbol]
+        account = self._accounts.setdefault(strategy_id, _Account(positions={}))
+        position = account.positions.setdefault(symbol, _Position())
+        signed_qty = qty if side is Side.BUY else -qty
+        fill_value_e4 = price_e4 * instrument.unit  # per lot/contract
+
+        if position.qty == 0 or (position.qty > 0) == (signed_qty > 0):
+            position.qty += signed_qty
+            position.basis_e4 += signed_qty * fill_value_e4
+        else:
+            closed = min(qty, abs(position.qty))
+            direction = 1 if position.qty > 0 else -1
+            # Integer share of the basis; the remainder stays with what is still open, so a full
+            # close always releases the whole basis and round trips are exact.
+            released_e4 = _div_toward_zero(position.basis_e4 * closed, abs(position.qty))
+            account.gross_realized_e4 += direction * closed * fill_value_e4 - released_e4
+            position.qty += signed_qty
+            position.basis_e4 -= released_e4
+            if position.qty == 0:
+                position.basis_e4 = 0
+            elif (position.qty > 0) != (direction > 0):  # flipped: the rest opens at the fill price
+                position.basis_e4 = position.qty * fill_value_e4
+        account.costs_e4 += self.fill_costs_e4(instrument, side, qty, price_e4)
+
+    def fill_costs_e4(self, instrument: InstrumentRef, side: Side, qty: int, price_e4: int) -> int:
+        """Commission and tax of one fill, in whole TWD ×10⁴."""
+        notional_twd = Fraction(notional_e4(instrument, price_e4, qty), PRICE_SCALE)
+        costs = self.costs
+        if instrument.kind is InstrumentKind.FUTURE:
+            commission_e4 = _floor_twd_e4(Fraction(costs.futures_commission_twd) * qty)
+            tax_e4 = _floor_twd_e4(notional_twd * _pct(costs.futures_tax_pct))
+            return commission_e4 + tax_e4
+        commission_e4 = _floor_twd_e4(
+            notional_twd * _pct(costs.stock_commission_pct) * Fraction(costs.commission_discount))
+        commission_e4 = max(commission_e4, _floor_twd_e4(Fraction(costs.min_stock_commission_twd)))
+        tax_e4 = _floor_twd_e4(notional_twd * _pct(costs.stock_sell_tax_pct)) if side is Side.SELL else 0
+        return commission_e4 + tax_e4
+
+    def position(self, strategy_id: str, symbol: str) -> int:
+        account = self._accounts.get(strategy_id)
+        position = account.positions.get(symbol) if account is not None else None
+        return position.qty if position is not None else 0
+
+    def strategies(self) -> set[str]:
+        """Every strategy that has had a fill."""
+        return set(self._accounts)
+
+    def gross_realized_e4(self, strategy_id: str) -> int:
+        """Realized PnL before costs."""
+        account = self._accounts.get(strategy_id)
+        return account.gross_realized_e4 if account is not None else 0
+
+    def costs_e4(self, strategy_id: str) -> int:
+        """Commission and tax charged so far (a positive amount)."""
+        account = self._accounts.get(strategy_id)
+        return account.costs_e4 if account is not None else 0
+
+    def realized_e4(self, strategy_id: str) -> int:
+        """Realized PnL after every cost charged so far."""
+        return self.gross_realized_e4(strategy_id) - self.costs_e4(strategy_id)
+
+    def unrealized_e4(self, strategy_id: str, mark: Mark) -> int:
+        """Open positions valued at mark(symbol); a symbol without a mark counts at its average cost (0)."""
+        account = self._accounts.get(strategy_id)
+        if account is None:
+            return 0
+        total = 0
+        for symbol, position in account.positions.items():
+            if position.qty == 0:
+                continue
+            mark_e4 = mark(symbol)
+            if mark_e4 is None:
+                continue
+            total += position.qty * mark_e4 * self.instruments[symbol].unit - position.basis_e4
+        return total
+
+    def pnl_e4(self, strategy_id: str, mark: Mark) -> int:
+        """Realized (after costs) plus unrealized."""
+        return self.realized_e4(strategy_id) + self.unrealized_e4(strategy_id, mark)
+
+    def total_pnl_e4(self, mark: Mark) -> int:
+        """PnL of every strategy together (the global scope's)."""
+        return sum(self.pnl_e4(strategy_id, mark) for strategy_id in self._accounts)
+
+
+def _div_toward_zero(numerator: int, denominator: int) -> int:
+    quotient = abs(numerator) // denominator
+    return quotient if numerator >= 0 else -quotient

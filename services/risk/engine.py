@@ -94,6 +94,7 @@ class RiskEngine:
         self.gate = StormGuardGate(self.positions)
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory)
         self.control_levels: dict[str, StormGuardLevel] = {}
+        self._levels: dict[str, StormGuardLevel] = {}
         self.hold_fire = False
         self._cancel_ids = itertools.count(1)
         self.chain = self._build_chain(limits)
@@ -117,13 +118,24 @@ class RiskEngine:
         chain.rate.carry_over(self.chain.rate)
         self.stormguard.set_capital(_capital(limits))
         self.chain = chain
+        self._levels.clear()
 
     def level_for(self, strategy_id: str) -> StormGuardLevel:
-        """The stricter of risk's own view and control's broadcast, for this strategy."""
-        level = self.stormguard.effective_level(strategy_id) if strategy_id in self.chain.enabled \
-            else self.stormguard.level(GLOBAL_SCOPE)
-        level = stricter(level, self.control_levels.get(GLOBAL_SCOPE, StormGuardLevel.NORMAL))
-        return stricter(level, self.control_levels.get(strategy_id, StormGuardLevel.NORMAL))
+        """The stricter of risk's own view and control's broadcast, for this strategy (cached until
+        either changes: every intent asks)."""
+        level = self._levels.get(strategy_id)
+        if level is None:
+            level = self.stormguard.effective_level(strategy_id) if strategy_id in self.chain.enabled \
+                else self.stormguard.level(GLOBAL_SCOPE)
+            level = stricter(level, self.control_levels.get(GLOBAL_SCOPE, StormGuardLevel.NORMAL))
+            level = self._levels[strategy_id] = stricter(
+                level, self.control_levels.get(strategy_id, StormGuardLevel.NORMAL))
+        return level
+
+    def _moved(self, transitions: list[Transition]) -> list[Transition]:
+        if transitions:
+            self._levels.clear()
+        return transitions
 
     def evaluate_batch(self, intents: list[OrderIntent]) -> list[OrderCommand | RiskDecision]:
         """Like evaluate for each, in order; a backlog above BATCH_CROSSOVER has its per-order limits
@@ -197,11 +209,11 @@ class RiskEngine:
         if report.symbol not in self.instruments or report.last_qty <= 0:
             return []
         self.pnl.on_fill(report.strategy_id, report.symbol, report.side, report.last_qty, report.last_price_e4)
-        return self._update_pnl((report.strategy_id,))
+        return self._moved(self._update_pnl((report.strategy_id,)))
 
     def mark_to_market(self) -> list[Transition]:
         """Revalue every strategy's positions at the book, and let finished dwells step down (on a timer)."""
-        return self._update_pnl(tuple(self.pnl.strategies())) + self.stormguard.refresh()
+        return self._moved(self._update_pnl(tuple(self.pnl.strategies())) + self.stormguard.refresh())
 
     def _update_pnl(self, strategy_ids: tuple[str, ...]) -> list[Transition]:
         mark = self.book.mark_e4
@@ -213,18 +225,19 @@ class RiskEngine:
         return transitions
 
     def on_usage(self, usage: AdapterUsage) -> list[Transition]:
-        return self.stormguard.update_usage(usage.actions_in_window) + self.stormguard.update_breaker(
-            usage.breaker_open)
+        return self._moved(self.stormguard.update_usage(usage.actions_in_window)
+                           + self.stormguard.update_breaker(usage.breaker_open))
 
     def on_stormguard(self, state: StormGuardState) -> None:
         self.control_levels = {GLOBAL_SCOPE: state.global_level, **state.strategy_levels}
         self.hold_fire = state.hold_fire
+        self._levels.clear()
 
     def release(self, scope: str) -> list[Transition]:
         """An operator's release, relayed by control: the only way out of HALT."""
         if scope != GLOBAL_SCOPE and scope not in self.chain.enabled:
             return []
-        return self.stormguard.release(scope)
+        return self._moved(self.stormguard.release(scope))
 
     def cancels_for(self, scope: str) -> list[OrderCommand]:
         """CANCEL commands for every working order of a scope that just entered HALT."""

@@ -2,9 +2,14 @@
 
 Streams (md, exec, risk, control) are PUB/SUB with a large HWM: a slow subscriber loses
 messages rather than stalling the publisher, and sequence numbers show the loss. Order sockets
-(intents, orders) are PUSH/PULL with IMMEDIATE=1 and a small send HWM: measured here, without them
-a sender whose receiver was down for 0.5 s queued ~440 orders and delivered them up to 600 ms
-stale when the receiver came back. Receivers of PUSH/PULL and all publishers bind; the rest connect.
+(intents, orders) are PUSH/PULL with IMMEDIATE=1: measured here, without it a sender whose
+receiver was down for 0.5 s queued ~440 orders and delivered them up to 600 ms stale when the
+receiver came back; with it nothing queues toward a peer that is not connected. The send HWM
+then only bounds what queues toward a live but busy peer, and every order carries a deadline the
+receiver enforces, so it is sized for bursts (1000): at 16, risk approving a drained backlog of
+512 intents outran its own IO thread and refused half of them as queue_backpressure while the
+adapter was healthy (bench/risk_service.py). Receivers of PUSH/PULL and all publishers bind; the
+rest connect.
 """
 
 from __future__ import annotations

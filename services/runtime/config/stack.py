@@ -45,7 +45,7 @@ class Endpoints(Strict):
 class SocketTuning(Strict):
     max_msg_size_bytes: int = Field(1 << 20, gt=0)
     stream_hwm: int = Field(100_000, gt=0)
-    order_send_hwm: int = Field(16, gt=0)
+    order_send_hwm: int = Field(1000, gt=0)
     order_recv_hwm: int = Field(1000, gt=0)
     linger_ms: int = Field(0, ge=0)
 

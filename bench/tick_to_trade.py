@@ -36,7 +36,13 @@ EVERY_TICK = {
     "class": "bench.strategies:EveryTick",
     "symbols": SYMBOLS,
     "budget_us": 1000,
-    "limits": {"max_order_qty": 5, "max_order_notional_twd": 100_000_000},
+    "limits": {"max_order_qty": 5, "max_order_notional_twd": 100_000_000, "max_orders_per_window": 1_000_000},
+}
+# The bench measures the path, not the desk's policy: one broker call per tick is far beyond
+# Shioaji's 250 per 10 s, which StormGuard would answer with HALT, and beyond the order-rate caps.
+UNGATED = {
+    "global": {"max_orders_per_window": 1_000_000},
+    "stormguard": {"usage_warm_actions": 1_000_000, "usage_slow_actions": 2_000_000, "usage_halt_actions": 3_000_000},
 }
 SAMPLE_EVENT = MarketEvent(
     symbol="2330", seq=1, exch_ts_ns=time.time_ns(), ingest_ts_ns=time.monotonic_ns(),
@@ -60,7 +66,7 @@ def raw_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
 def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="orderpath-bench-") as folder:
         config = write_stack_config(
-            Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000,
+            Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000, risk=UNGATED,
             feed={"source": "synthetic", "rate_hz": rate_hz, "symbols": SYMBOLS, "seed": 11},
         )
         stack = LocalStack(config)

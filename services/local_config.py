@@ -39,8 +39,10 @@ def write_stack_config(
     heartbeat_interval_ms: int = 100,
     metrics: bool = False,
     order_adapter: dict[str, Any] | None = None,
+    risk: dict[str, Any] | None = None,
 ) -> Path:
-    """stack.yaml and its companions in `folder`; returns the stack.yaml path."""
+    """stack.yaml and its companions in `folder`; returns the stack.yaml path. `risk` adds sections
+    (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies."""
     ports = free_ports(len(SOCKET_NAMES) + len(ServiceName))
     endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
     metrics_ports = {
@@ -57,7 +59,8 @@ def write_stack_config(
         "var_dir": str(folder / "var"),
     }
     (folder / "stack.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
-    (folder / "strategy_limits.yaml").write_text(yaml.safe_dump({"strategies": strategies}), encoding="utf-8")
+    (folder / "strategy_limits.yaml").write_text(yaml.safe_dump({**(risk or {}), "strategies": strategies}),
+                                                 encoding="utf-8")
     shutil.copy(REPO / "config" / "instruments.yaml", folder / "instruments.yaml")
     if order_adapter is None:
         shutil.copy(REPO / "config" / "order_adapter.yaml", folder / "order_adapter.yaml")

@@ -85,6 +85,7 @@ def main(stack: StackConfig) -> int:
                                stormguard_state=StormGuardLevel.HALT, reason="stormguard_halt")
 
     def on_intents(intents: list[OrderIntent]) -> None:
+        books.refresh()
         for outcome in engine.evaluate_batch(intents):
             if isinstance(outcome, RiskDecision):
                 reject(outcome)
@@ -120,12 +121,16 @@ def main(stack: StackConfig) -> int:
                                    ts_ns=rt.clock.wall_ns()))
 
     sockets, endpoints = rt.sockets, stack.endpoints
-    # md first: an intent priced off a book must not be checked against the book before it.
-    rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), engine.on_market)
+    # Books are read when an intent or the mark timer needs them, not on every tick (runtime/latest.py).
+    books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent,), engine.on_market)
     rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
     rt.read(sockets.subscriber(endpoints.exec, [b"exec", b"usage"]), "exec", (ExecutionReport, AdapterUsage), on_exec)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), on_control)
-    rt.loop.every(limits.stormguard.mark_interval_ms * 1_000_000, lambda: on_transitions(engine.mark_to_market()))
+    def mark_to_market() -> None:
+        books.refresh()
+        on_transitions(engine.mark_to_market())
+
+    rt.loop.every(limits.stormguard.mark_interval_ms * 1_000_000, mark_to_market)
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_snapshot)
     return rt.run()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import zmq
+from prometheus_client import Counter
 
 from contracts.codec import Decoder, encode
 from contracts.enums import ServiceName
@@ -19,6 +20,7 @@ from contracts.messages import Heartbeat, Message
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.inbox import Inbox
+from services.runtime.latest import LatestByTopic
 from services.runtime.logs import setup_logging
 from services.runtime.loop import ServiceLoop
 from services.runtime.metrics import ServiceMetrics
@@ -55,6 +57,13 @@ class ServiceRuntime:
                 handler(message)
 
         self.loop.add_reader(sock, on_frames)
+
+    def read_latest(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
+                    handler: Callable[[M], None]) -> LatestByTopic[M]:
+        """A socket read on demand (`.refresh()`), newest message per topic only; see runtime/latest.py."""
+        superseded = Counter(f"{socket_name}_superseded", f"Messages on {socket_name} replaced by a newer one "
+                             "of the same topic before they were read", registry=self.metrics.registry)
+        return LatestByTopic(sock, self.inbox(socket_name, *types), handler, superseded)
 
     def read_batch(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
                    handler: Callable[[list[M]], None]) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from contracts.enums import IntentAction, PriceType, Reason, Side, StormGuardLevel, TimeInForce
-from contracts.messages import MarketEvent, OrderCommand, OrderIntent, RiskDecision, StormGuardState
+from contracts.enums import ExecType, IntentAction, OrderStatus, PriceType, Reason, Side, StormGuardLevel, TimeInForce
+from contracts.messages import ExecutionReport, MarketEvent, OrderCommand, OrderIntent, RiskDecision, StormGuardState
 from contracts.prices import to_e4
 from services.risk.batch import BATCH_CROSSOVER
 from services.risk.engine import RiskEngine
@@ -325,3 +325,33 @@ def test_replacing_limits_takes_effect_at_once_and_keeps_positions() -> None:
     assert rejected(engine.evaluate(intent(qty=3))) is Reason.SIZE_LIMIT
     assert isinstance(engine.evaluate(intent(qty=2)), OrderCommand)
     assert engine.positions.rows()[0].outstanding_sell == outstanding_before[0].outstanding_sell + 2
+
+
+@pytest.mark.parametrize("level", list(StormGuardLevel))
+def test_cancels_pass_in_every_state(level: StormGuardLevel) -> None:
+    engine, _ = make_engine()
+    engine.on_stormguard(sg(level, mm1=level))
+    outcome = engine.evaluate(intent(IntentAction.CANCEL))
+    assert isinstance(outcome, OrderCommand)
+    assert outcome.stormguard_state is level
+
+
+def test_own_escalation_applies_at_once_and_only_control_loosens() -> None:
+    engine, _ = make_engine(capital_twd=1_000_000)
+    engine.on_execution(ExecutionReport(
+        seq=1, client_order_id="f1", intent_id="f1", strategy_id="mm1", symbol="2330", side=Side.BUY,
+        exec_type=ExecType.FILL, status=OrderStatus.FILLED, price_e4=to_e4("1000"), qty=1, cum_qty=1,
+        leaves_qty=0, last_price_e4=to_e4("1000"), last_qty=1, ts_ns=0,
+    ))
+    engine.on_market(book("2330", "970", "975"))
+    transitions = engine.mark_to_market()
+    assert [(t.scope, t.to_level) for t in transitions] == [("mm1", StormGuardLevel.HALT)]
+    assert engine.level_for("mm1") is StormGuardLevel.HALT, "risk's own escalation, before control says anything"
+    assert rejected(engine.evaluate(intent())) is Reason.STORMGUARD_HALT
+    engine.on_stormguard(sg(StormGuardLevel.NORMAL))
+    assert engine.level_for("mm1") is StormGuardLevel.HALT, "a stale NORMAL from control does not loosen"
+    assert [t.to_level for t in engine.release("mm1")] == [StormGuardLevel.STORM]
+    engine.on_stormguard(sg(StormGuardLevel.NORMAL, mm1=StormGuardLevel.HALT))
+    assert engine.level_for("mm1") is StormGuardLevel.HALT, "until control broadcasts the release, HALT holds"
+    engine.on_stormguard(sg(StormGuardLevel.NORMAL, mm1=StormGuardLevel.STORM))
+    assert engine.level_for("mm1") is StormGuardLevel.STORM

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import structlog
 from prometheus_client import CollectorRegistry
 
+from bench.risk_service import LIMITS, books
 from bench.strategies import EveryTick
-from bench.tick_to_trade import EVERY_TICK, SAMPLE_EVENT
 from contracts.codec import Decoder, encode
 from contracts.messages import MarketEvent, Message, OrderCommand, OrderIntent
 from services.adapter.brokers.sim import SimBroker
@@ -59,7 +60,7 @@ def main() -> None:
     clock = SystemClock()
     log = structlog.get_logger()
     instruments = load_instruments(REPO / "config" / "instruments.yaml")
-    limits = StrategyLimitsConfig.model_validate({"strategies": [EVERY_TICK]})
+    limits = StrategyLimitsConfig.model_validate(LIMITS)
     runner = StrategyRunner(clock, RunnerMetrics(CollectorRegistry()), log, epoch="b")
     runner.add(EveryTick("bench", ["2330"], {}), budget_us=1000, intent_ttl_ms=60_000, enabled=True)
     engine = RiskEngine(clock, limits, instruments)
@@ -68,18 +69,21 @@ def main() -> None:
     manager = OrderManager(clock, broker, NullSink(), LatencyRing(1 << 16), BrokerUsageWindow(clock),
                            AdapterMetrics(CollectorRegistry()), log)
 
-    md_bytes = encode(SAMPLE_EVENT)
+    event = books(clock)[0]
+    engine.on_market(event)
+    md_bytes = encode(event)
     md_decoder, intent_decoder, order_decoder = Decoder(MarketEvent), Decoder(OrderIntent), Decoder(OrderCommand)
-    event = md_decoder.decode(md_bytes)
     print(f"hot path stages, mean of {ROUNDS} calls each")
     mean_us("md decode", lambda: md_decoder.decode(md_bytes))
-    intents = runner.on_market(event)
-    intent_bytes = encode(intents[0])
-    mean_us("intent encode", lambda: encode(intents[0]))
+    intent = runner.on_market(event)[0]
+    intent_bytes = encode(intent)
+    mean_us("intent encode", lambda: encode(intent))
     mean_us("intent decode", lambda: intent_decoder.decode(intent_bytes))
-    intent = intent_decoder.decode(intent_bytes)
-    mean_us("risk evaluate (approve)", lambda: engine.evaluate(intent))
-    command = engine.evaluate(intent)
+    fresh = iter([msgspec.structs.replace(intent, intent_id=f"b.{k}", client_order_id=f"b.{k}")
+                  for k in range(ROUNDS)])
+    mean_us("risk evaluate (whole chain, approve)", lambda: engine.evaluate(next(fresh)))
+    command = engine.evaluate(msgspec.structs.replace(intent, intent_id="b.last", client_order_id="b.last"))
+    assert isinstance(command, OrderCommand), command
     command_bytes = encode(command)
     mean_us("order encode", lambda: encode(command))
     mean_us("order decode", lambda: order_decoder.decode(command_bytes))

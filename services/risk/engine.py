@@ -95,6 +95,7 @@ class RiskEngine:
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory)
         self.control_levels: dict[str, StormGuardLevel] = {}
         self._levels: dict[str, StormGuardLevel] = {}
+        self._rate_multipliers: dict[str, Decimal] = {}
         self.hold_fire = False
         self._cancel_ids = itertools.count(1)
         self.chain = self._build_chain(limits)
@@ -108,7 +109,7 @@ class RiskEngine:
             price_band=PriceBandValidator(self.instruments, self.book, limits.book, self.clock),
             size=SizeNotionalValidator(self.instruments, order_limits, limits.global_limits, self.positions,
                                        self.book),
-            rate=OrderRateValidator(self.clock, order_limits, limits.global_limits, self.stormguard.rate_multiplier),
+            rate=OrderRateValidator(self.clock, order_limits, limits.global_limits, self._rate_multiplier),
             batch=BatchChecker(self.instruments, order_limits, self.book, limits.book),
         )
 
@@ -118,7 +119,7 @@ class RiskEngine:
         chain.rate.carry_over(self.chain.rate)
         self.stormguard.set_capital(_capital(limits))
         self.chain = chain
-        self._levels.clear()
+        self._forget_levels()
 
     def level_for(self, strategy_id: str) -> StormGuardLevel:
         """The stricter of risk's own view and control's broadcast, for this strategy (cached until
@@ -132,10 +133,21 @@ class RiskEngine:
                 level, self.control_levels.get(strategy_id, StormGuardLevel.NORMAL))
         return level
 
+    def _rate_multiplier(self, scope: str) -> Decimal:
+        """StormGuard's order-rate multiplier for a scope, cached with the levels."""
+        multiplier = self._rate_multipliers.get(scope)
+        if multiplier is None:
+            multiplier = self._rate_multipliers[scope] = self.stormguard.rate_multiplier(scope)
+        return multiplier
+
     def _moved(self, transitions: list[Transition]) -> list[Transition]:
         if transitions:
-            self._levels.clear()
+            self._forget_levels()
         return transitions
+
+    def _forget_levels(self) -> None:
+        self._levels.clear()
+        self._rate_multipliers.clear()
 
     def evaluate_batch(self, intents: list[OrderIntent]) -> list[OrderCommand | RiskDecision]:
         """Like evaluate for each, in order; a backlog above BATCH_CROSSOVER has its per-order limits
@@ -225,13 +237,15 @@ class RiskEngine:
         return transitions
 
     def on_usage(self, usage: AdapterUsage) -> list[Transition]:
-        return self._moved(self.stormguard.update_usage(usage.actions_in_window)
-                           + self.stormguard.update_breaker(usage.breaker_open))
+        transitions = self.stormguard.update_usage(usage.actions_in_window) + self.stormguard.update_breaker(
+            usage.breaker_open)
+        self._forget_levels()  # broker slow-down changes the rate multiplier without a transition
+        return transitions
 
     def on_stormguard(self, state: StormGuardState) -> None:
         self.control_levels = {GLOBAL_SCOPE: state.global_level, **state.strategy_levels}
         self.hold_fire = state.hold_fire
-        self._levels.clear()
+        self._forget_levels()
 
     def release(self, scope: str) -> list[Transition]:
         """An operator's release, relayed by control: the only way out of HALT."""

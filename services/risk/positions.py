@@ -2,8 +2,9 @@
 
 Positions move on fills. Outstanding quantity counts an order from the moment risk approves it
 (so two quick NEWs cannot both pass a position limit before either is acknowledged) until an
-execution report says it is finished; in between, every report sets its leaves. Aggregates are
-kept incrementally, so a check costs one dict lookup however many orders are working.
+execution report says it is finished; in between, every report sets its leaves. Aggregates
+(outstanding per side, exposure per symbol) are kept incrementally, so a check costs a few dict
+lookups however many orders are working.
 """
 
 from __future__ import annotations
@@ -26,16 +27,27 @@ class PositionBook:
         self.positions: dict[tuple[str, str], int] = {}
         self.working: dict[str, WorkingOrder] = {}
         self._outstanding: dict[tuple[str, str, Side], int] = {}
+        self.exposure: dict[str, dict[str, int]] = {}
+        """strategy -> symbol -> |position| + outstanding on both sides: what its gross notional counts."""
 
     def _set_working(self, client_order_id: str, order: WorkingOrder | None) -> None:
         previous = self.working.pop(client_order_id, None)
         if previous is not None:
             key = (previous.strategy_id, previous.symbol, previous.side)
             self._outstanding[key] -= previous.leaves_qty
+            self._refresh_exposure(previous.strategy_id, previous.symbol)
         if order is not None and order.leaves_qty > 0:
             self.working[client_order_id] = order
             key = (order.strategy_id, order.symbol, order.side)
             self._outstanding[key] = self._outstanding.get(key, 0) + order.leaves_qty
+            self._refresh_exposure(order.strategy_id, order.symbol)
+
+    def _refresh_exposure(self, strategy_id: str, symbol: str) -> None:
+        self.exposure.setdefault(strategy_id, {})[symbol] = (
+            abs(self.position(strategy_id, symbol))
+            + self.outstanding(strategy_id, symbol, Side.BUY)
+            + self.outstanding(strategy_id, symbol, Side.SELL)
+        )
 
     def on_approved(self, command: OrderCommand) -> None:
         """A NEW just sent to the adapter counts as outstanding at once."""
@@ -51,6 +63,7 @@ class PositionBook:
         if report.exec_type is ExecType.FILL:
             signed = report.last_qty if report.side is Side.BUY else -report.last_qty
             self.positions[key] = self.positions.get(key, 0) + signed
+            self._refresh_exposure(*key)
         if report.status in TERMINAL_STATUSES:
             self._set_working(report.client_order_id, None)
         elif report.exec_type is not ExecType.REJECT or report.client_order_id in self.working:

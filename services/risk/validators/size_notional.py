@@ -11,12 +11,10 @@ exempt, since if it fills it lowers the gross it is counted in. An AMEND moves t
 order already counted as outstanding, so only the per-order caps apply to it.
 
 Quantities are lots for stocks (instrument.unit shares each) and contracts for futures. The gross
-walks the symbols a strategy holds or works (an index kept here), never its orders.
+walks the symbols a strategy holds or works (PositionBook keeps their exposure), never its orders.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from contracts.enums import IntentAction, PriceType, Reason, Side
 from contracts.market_rules import notional_e4
@@ -60,9 +58,6 @@ class SizeNotionalValidator:
         self.max_position_qty = {sid: lim.max_position_qty for sid, lim in limits.items()}
         self.max_gross_e4 = {sid: int(lim.max_gross_notional_twd * PRICE_SCALE) for sid, lim in limits.items()}
         self.global_max_gross_e4 = int(global_limits.max_gross_notional_twd * PRICE_SCALE)
-        # strategy id -> symbols it has ever held or worked, rebuilt when PositionBook gains a key.
-        self._symbols: dict[str, set[str]] = {}
-        self._indexed_keys = (-1, -1)
 
     def check(self, intent: OrderIntent) -> Rejection | None:
         rejection = self.check_order(intent)
@@ -105,9 +100,9 @@ class SizeNotionalValidator:
             return None  # only closes: filling it lowers the gross
         instrument = self.instruments[symbol]
         order_notional = notional_e4(instrument, order_price_e4(instrument, intent), qty)
-        index = self._index()
+        exposure = positions.exposure
         marks: dict[str, int] = {}
-        strategy_gross = self._gross_e4(strategy_id, index.get(strategy_id, ()), marks) + order_notional
+        strategy_gross = self._gross_e4(exposure.get(strategy_id, {}), marks) + order_notional
         cap = self.max_gross_e4[strategy_id]
         if strategy_gross > cap:
             return Rejection(
@@ -116,7 +111,7 @@ class SizeNotionalValidator:
                 f"over {cap // PRICE_SCALE} TWD",
             )
         desk_gross = strategy_gross + sum(
-            self._gross_e4(other, symbols, marks) for other, symbols in index.items() if other != strategy_id
+            self._gross_e4(symbols, marks) for other, symbols in exposure.items() if other != strategy_id
         )
         if desk_gross > self.global_max_gross_e4:
             return Rejection(
@@ -128,22 +123,16 @@ class SizeNotionalValidator:
 
     def gross_e4(self, strategy_id: str) -> int:
         """The strategy's gross notional now (×10⁴ TWD), without any new order."""
-        return self._gross_e4(strategy_id, self._index().get(strategy_id, ()), {})
+        return self._gross_e4(self.positions.exposure.get(strategy_id, {}), {})
 
-    def _gross_e4(self, strategy_id: str, symbols: Iterable[str], marks: dict[str, int]) -> int:
-        positions = self.positions
+    def _gross_e4(self, exposure: dict[str, int], marks: dict[str, int]) -> int:
         gross = 0
-        for symbol in symbols:
-            exposure = (
-                abs(positions.position(strategy_id, symbol))
-                + positions.outstanding(strategy_id, symbol, Side.BUY)
-                + positions.outstanding(strategy_id, symbol, Side.SELL)
-            )
-            if exposure:
+        for symbol, qty in exposure.items():
+            if qty:
                 mark = marks.get(symbol)
                 if mark is None:
                     mark = marks[symbol] = self._mark_e4(symbol)
-                gross += exposure * mark
+                gross += qty * mark
         return gross
 
     def _mark_e4(self, symbol: str) -> int:
@@ -155,22 +144,6 @@ class SizeNotionalValidator:
             # count it at its price per unit rather than leave it out.
             return mark or 0
         return (mark if mark is not None else instrument.reference_e4) * instrument.unit
-
-    def _index(self) -> dict[str, set[str]]:
-        """Symbols per strategy. PositionBook only ever adds keys, so a change in its key counts is
-        exactly when a strategy may have a new symbol; rebuilding then costs O(keys), rarely."""
-        positions = self.positions
-        outstanding_keys = positions._outstanding  # no public view of it; read-only here
-        sizes = (len(positions.positions), len(outstanding_keys))
-        if sizes != self._indexed_keys:
-            index: dict[str, set[str]] = {}
-            for strategy_id, symbol in positions.positions:
-                index.setdefault(strategy_id, set()).add(symbol)
-            for strategy_id, symbol, _side in outstanding_keys:
-                index.setdefault(strategy_id, set()).add(symbol)
-            self._symbols = index
-            self._indexed_keys = sizes
-        return self._symbols
 
     def _position_over(
         self, intent: OrderIntent, position: int, outstanding: int, resulting: int, max_position: int

@@ -43,6 +43,18 @@ class StrategyState:
         self.open_orders: dict[str, OpenOrder] = {}
         self.intent_seq = 0
 
+    def withdraw(self, action: IntentAction, client_order_id: str) -> None:
+        """An intent that will never reach the broker: forget its NEW, or clear its pending amend or cancel."""
+        order = self.open_orders.get(client_order_id)
+        if order is None:
+            return
+        if action is IntentAction.NEW:
+            del self.open_orders[client_order_id]
+        elif action is IntentAction.AMEND:
+            order.amend_pending = False
+        else:
+            order.cancel_pending = False
+
 
 class StrategyContext:
     """Handed to a strategy for one market event; collects the intents it asks for."""

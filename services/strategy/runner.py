@@ -110,7 +110,8 @@ class StrategyRunner:
                 hosted.strategy.on_start(ctx)
             getattr(hosted.strategy, method)(ctx, *args)
         except Exception:
-            _forget(self.states[sid], ctx.intents)
+            for intent in ctx.intents:
+                self.states[sid].withdraw(intent.action, intent.client_order_id)
             hosted.enabled = False
             self.metrics.errors.labels(sid).inc()
             self.log.exception("strategy_disabled", strategy_id=sid, reason="exception", callback=method)
@@ -160,14 +161,7 @@ class StrategyRunner:
         state = self.states.get(decision.strategy_id)
         if state is None:
             return []
-        order = state.open_orders.get(decision.client_order_id)
-        if order is not None:
-            if decision.action is IntentAction.NEW:
-                del state.open_orders[decision.client_order_id]
-            elif decision.action is IntentAction.AMEND:
-                order.amend_pending = False
-            else:
-                order.cancel_pending = False
+        state.withdraw(decision.action, decision.client_order_id)
         if not self.hosted[decision.strategy_id].enabled:
             return []
         return self._call(decision.strategy_id, "on_reject", None, decision)
@@ -191,16 +185,3 @@ class StrategyRunner:
     def open_order_count(self) -> int:
         return sum(len(state.open_orders) for state in self.states.values())
 
-
-def _forget(state: StrategyState, intents: list[OrderIntent]) -> None:
-    """Undo what a failed call's verbs noted in the strategy's view: none of those intents is sent."""
-    for intent in intents:
-        order = state.open_orders.get(intent.client_order_id)
-        if order is None:
-            continue
-        if intent.action is IntentAction.NEW:
-            del state.open_orders[intent.client_order_id]
-        elif intent.action is IntentAction.AMEND:
-            order.amend_pending = False
-        else:
-            order.cancel_pending = False

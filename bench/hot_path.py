@@ -36,13 +36,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class NullSink:
-    def __init__(self) -> None:
-        self.seq = 0
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
     def send(self, message: Message) -> None:
         encode(message)
 

@@ -1,7 +1,8 @@
 """LocalStack: the whole stack as separate local processes on loopback, started and stopped in order.
 
 Used by `orderpath up` and by the e2e tests. Start order: control, adapter, risk, strategy, then
-the feed once every other service has sent a heartbeat (so no tick is published to nobody).
+the feed once every other service has sent a heartbeat and has its order sockets connected (so no
+tick is published to nobody and no first order is refused for want of a connection).
 Stop order is the path's: feed, strategy, risk, adapter, each asked with SIGTERM and awaited, so
 their final heartbeats reach control; then control's status is read and control stopped last.
 """
@@ -24,6 +25,13 @@ from services.runtime.config.stack import STACK_FILE_ENV, load_stack
 START_ORDER = (ServiceName.CONTROL, ServiceName.ADAPTER, ServiceName.RISK, ServiceName.STRATEGY)
 STOP_ORDER = (ServiceName.FEED, ServiceName.STRATEGY, ServiceName.RISK, ServiceName.ADAPTER)
 STATUS_POLL_S = 0.05
+
+
+def _ready(entry: dict[str, Any] | None) -> bool:
+    """Alive, and every order socket it sends on connected to its peer."""
+    return entry is not None and entry["state"] == "alive" and all(
+        value == 1 for name, _, value in entry["metrics"] if name == "peer_connected"
+    )
 
 
 class StackError(RuntimeError):
@@ -80,7 +88,7 @@ class LocalStack:
             self.check_alive()
             try:
                 services = self.status()["services"]
-                if all(services.get(n, {}).get("state") == "alive" for n in names):
+                if all(_ready(services.get(n)) for n in names):
                     return
             except ControlUnreachable:
                 pass

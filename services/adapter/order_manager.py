@@ -37,7 +37,7 @@ _STATUS_AFTER = {
 
 
 class ReportSink(Protocol):
-    def next_seq(self) -> int: ...
+    """Where reports go: the exec Publisher, which numbers them (see runtime/sockets.py)."""
 
     def send(self, message: Message) -> None: ...
 
@@ -143,7 +143,7 @@ class OrderManager:
         order = self.orders.get(command.client_order_id)
         self._report(
             ExecutionReport(
-                seq=self.sink.next_seq(), client_order_id=command.client_order_id,
+                seq=0, client_order_id=command.client_order_id,
                 intent_id=command.intent_id, strategy_id=command.strategy_id, symbol=command.symbol,
                 side=command.side, exec_type=_REJECT_FOR[command.action],
                 # A refused duplicate NEW must not read as the end of the live order with its id.
@@ -185,7 +185,7 @@ class OrderManager:
             if kind is ExecType.REJECT:
                 reason = Reason.BROKER_REJECT
         report = ExecutionReport(
-            seq=self.sink.next_seq(), client_order_id=order.client_order_id,
+            seq=0, client_order_id=order.client_order_id,
             intent_id=order.intent_id if kind in (ExecType.ACK, ExecType.REJECT) else order.last_intent_id,
             strategy_id=order.strategy_id, symbol=order.symbol, side=order.side, exec_type=kind,
             status=order.status, price_e4=order.price_e4, qty=order.qty, cum_qty=order.cum_qty,

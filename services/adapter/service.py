@@ -47,7 +47,7 @@ def main(stack: StackConfig) -> int:
 
     def publish_usage() -> None:
         reports.send(AdapterUsage(
-            seq=reports.next_seq(), actions_in_window=usage.in_window(), window_ns=usage.window_ns,
+            seq=0, actions_in_window=usage.in_window(), window_ns=usage.window_ns,
             soft_cap=config.soft_cap, ts_ns=rt.clock.wall_ns(),
         ))
 

@@ -61,7 +61,7 @@ def main(stack: StackConfig) -> int:
             if scope not in authority.levels:
                 return ControlReply(request_id=request.request_id, ok=False,
                                     error=f"unknown scope {scope!r}; scopes: {', '.join(authority.levels)}")
-            control_out.send(ControlCommand(seq=control_out.next_seq(), verb="stormguard_release", target=scope,
+            control_out.send(ControlCommand(seq=0, verb="stormguard_release", target=scope,
                                             ts_ns=rt.clock.wall_ns()))
             return ControlReply(request_id=request.request_id, ok=True,
                                 body={"released": scope, "level": authority.levels[scope]})

@@ -34,7 +34,7 @@ SUBSCRIBE_FRAME_PREFIX = b"\x01"
 
 
 class MdPublisher:
-    """The md stream: hands out sequence numbers, sends each event and counts it per symbol."""
+    """The md stream: sends each event (the Publisher numbers it, per symbol) and counts it per symbol."""
 
     def __init__(self, rt: ServiceRuntime, publisher: Publisher) -> None:
         self._publisher = publisher
@@ -42,9 +42,6 @@ class MdPublisher:
             "md_events", "MarketEvents published on md", ["symbol"], registry=rt.metrics.registry
         )
         self._per_symbol: dict[str, Counter] = {}
-
-    def next_seq(self) -> int:
-        return self._publisher.next_seq()
 
     def send(self, event: MarketEvent) -> None:
         self._publisher.send(event)
@@ -74,7 +71,7 @@ class SyntheticSource:
     def _publish(self, count: int) -> None:
         clock = self._rt.clock
         for _ in range(count):
-            event = self._market.next_event(self._md.next_seq(), clock.wall_ns(), 0)
+            event = self._market.next_event(0, clock.wall_ns(), 0)
             # Tick-to-trade starts when the event leaves the feed, not while the simulator builds it.
             event.ingest_ts_ns = clock.mono_ns()
             self._md.send(event)
@@ -134,8 +131,7 @@ class ReplaySource:
                 self._rt.loop.call_later(due_ns - now_ns, self._pump)
                 return
             if run.books.apply(record):
-                seq = self._md.next_seq()
-                event = run.books.event(record.symbol, seq=seq, ingest_ts_ns=0)
+                event = run.books.event(record.symbol, seq=0, ingest_ts_ns=0)
                 event.ingest_ts_ns = clock.mono_ns()
                 self._md.send(event)
                 run.published += 1

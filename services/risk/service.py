@@ -3,7 +3,6 @@ fills, broker usage and the book drive PnL and StormGuard, whose transitions go 
 
 from __future__ import annotations
 
-import msgspec
 import zmq
 from prometheus_client import Counter, Gauge
 
@@ -51,6 +50,7 @@ def main(stack: StackConfig) -> int:
         stormguard_state.labels(scope).set(level.severity)
 
     orders_out = rt.sockets.order_sender(stack.endpoints.orders)
+    rt.watch_peer(orders_out, "orders")
     risk_out = Publisher(rt.sockets.publisher(stack.endpoints.risk))
 
     def send_order(command: OrderCommand) -> bool:
@@ -61,7 +61,7 @@ def main(stack: StackConfig) -> int:
         return True
 
     def reject(decision: RiskDecision) -> None:
-        risk_out.send(msgspec.structs.replace(decision, seq=risk_out.next_seq()))
+        risk_out.send(decision)
         reject_total.labels(decision.strategy_id, decision.reason).inc()
         rt.log.info("intent_rejected", intent_id=decision.intent_id, strategy_id=decision.strategy_id,
                     reason=decision.reason, detail=decision.detail, stormguard_state=decision.stormguard_state)
@@ -69,7 +69,7 @@ def main(stack: StackConfig) -> int:
     def on_transitions(transitions: list[Transition]) -> None:
         """Each transition: a proposal to control, a log line, metrics; entering HALT cancels the scope's orders."""
         for transition in transitions:
-            risk_out.send(StormGuardProposal(seq=risk_out.next_seq(), scope=transition.scope,
+            risk_out.send(StormGuardProposal(seq=0, scope=transition.scope,
                                              level=transition.to_level, reason=transition.reason,
                                              ts_ns=transition.ts_ns))
             stormguard_state.labels(transition.scope).set(transition.to_level.severity)
@@ -117,7 +117,7 @@ def main(stack: StackConfig) -> int:
             on_transitions(engine.release(message.target))
 
     def publish_snapshot() -> None:
-        risk_out.send(RiskSnapshot(seq=risk_out.next_seq(), positions=engine.positions.rows(),
+        risk_out.send(RiskSnapshot(seq=0, positions=engine.positions.rows(),
                                    ts_ns=rt.clock.wall_ns()))
 
     sockets, endpoints = rt.sockets, stack.endpoints

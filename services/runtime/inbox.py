@@ -1,4 +1,12 @@
-"""Turning frames into messages at a socket's edge: bad input is counted, logged once a second, dropped."""
+"""Turning frames into messages at a socket's edge: bad input is counted, logged once a second, dropped.
+
+Messages from a publisher (an inbox built with sequenced=True) carry a per-topic sequence number
+(runtime/sockets.py Publisher); the inbox counts every skipped number in missed_messages_total:
+a PUB socket drops messages to a slow subscriber when its high-water mark fills. A number that goes
+back means the publisher restarted, and counting starts again from it. What to do about a gap is the
+service's business
+(md tolerates it, the next book supersedes the last).
+"""
 
 from __future__ import annotations
 
@@ -26,10 +34,15 @@ class Inbox(Generic[M]):
         metrics: ServiceMetrics,
         log: structlog.stdlib.BoundLogger,
         clock: Clock,
+        *,
+        sequenced: bool = False,
     ) -> None:
         self.socket_name = socket_name
+        self.sequenced = sequenced
         self._decoder = decoder
         self._bad = metrics.bad_messages_total.labels(metrics.service, socket_name)
+        self._missed = metrics.missed_messages_total.labels(metrics.service, socket_name)
+        self._last_seq: dict[bytes, int] = {}
         self._log = log
         self._clock = clock
         self._last_logged_ns: dict[str, int] = {}
@@ -41,24 +54,33 @@ class Inbox(Generic[M]):
             self._reject("frame_count", f"expected [topic, payload], got {len(frames)} frame(s)")
             return None
         try:
-            return self._decoder.decode(frames[1])
+            message = self._decoder.decode(frames[1])
         except DecodeError as exc:
             self._reject(type(exc).__name__, str(exc))
             return None
+        if self.sequenced:
+            self._check_sequence(frames[0], message.seq)  # type: ignore[attr-defined]
+        return message
+
+    def _check_sequence(self, topic: bytes, seq: int) -> None:
+        last = self._last_seq.get(topic)
+        self._last_seq[topic] = seq
+        if last is not None and seq > last + 1:
+            self._missed.inc(seq - last - 1)
+            self._log_once("sequence_gap", "sequence_gap", topic=topic.decode(errors="replace"),
+                           expected=last + 1, got=seq, reason="missed_messages")
 
     def _reject(self, kind: str, detail: str) -> None:
         self._bad.inc()
+        self._log_once(kind, "bad_message", kind=kind, detail=detail, reason="bad_message")
+
+    def _log_once(self, log_key: str, event: str, **fields: object) -> None:
+        """Log at most once a second per key, saying how many were not logged since."""
         now = self._clock.mono_ns()
-        last = self._last_logged_ns.get(kind)
+        last = self._last_logged_ns.get(log_key)
         if last is not None and now - last < LOG_INTERVAL_NS:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            self._suppressed[log_key] = self._suppressed.get(log_key, 0) + 1
             return
-        self._last_logged_ns[kind] = now
-        self._log.warning(
-            "bad_message",
-            socket=self.socket_name,
-            kind=kind,
-            detail=detail,
-            reason="bad_message",
-            suppressed_since_last=self._suppressed.pop(kind, 0),
-        )
+        self._last_logged_ns[log_key] = now
+        self._log.warning(event, socket=self.socket_name, suppressed_since_last=self._suppressed.pop(log_key, 0),
+                          **fields)

@@ -22,6 +22,12 @@ class ServiceMetrics:
             ["service", "socket"],
             registry=self.registry,
         )
+        self.missed_messages_total = Counter(
+            "missed_messages",
+            "Messages a subscriber never saw: gaps in a publisher's per-topic sequence numbers",
+            ["service", "socket"],
+            registry=self.registry,
+        )
 
     def serve(self, port: int) -> None:
         """Expose /metrics on `port` (0: not at all)."""

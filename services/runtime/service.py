@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import zmq
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
+from zmq.utils.monitor import parse_monitor_message
 
 from contracts.codec import Decoder, encode
 from contracts.enums import ServiceName
@@ -42,14 +43,17 @@ class ServiceRuntime:
         self._ops = self.sockets.dealer(stack.endpoints.ops)
         self._heartbeat_seq = 0
         self._before_heartbeat: list[Callable[[], None]] = []
+        self._peer_connected = Gauge("peer_connected", "1 while an order socket has a connected peer", ["socket"],
+                                     registry=self.metrics.registry)
 
-    def inbox(self, socket_name: str, *types: type[M]) -> Inbox[M]:
-        return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock)
+    def inbox(self, socket_name: str, *types: type[M], sequenced: bool = False) -> Inbox[M]:
+        return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock, sequenced=sequenced)
 
     def read(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
              handler: Callable[[M], None]) -> None:
-        """Hand every valid message of `types` arriving on `sock` to `handler`; the rest are counted bad."""
-        inbox = self.inbox(socket_name, *types)
+        """Hand every valid message of `types` arriving on `sock` to `handler`; the rest are counted bad.
+        What comes from a publisher (a SUB socket) is checked for gaps in its sequence numbers."""
+        inbox = self.inbox(socket_name, *types, sequenced=sock.socket_type == zmq.SUB)
 
         def on_frames(frames: list[bytes]) -> None:
             message = inbox.decode(frames)
@@ -57,6 +61,20 @@ class ServiceRuntime:
                 handler(message)
 
         self.loop.add_reader(sock, on_frames)
+
+    def watch_peer(self, sock: zmq.Socket, socket_name: str) -> None:
+        """Keep `peer_connected{socket}` at 1 while `sock` has a connected peer. An order socket with
+        IMMEDIATE=1 refuses to queue before its peer is connected, so a stack is ready only when
+        every one of them is (services/launcher.py waits for it)."""
+        connected = self._peer_connected.labels(socket_name)
+        connected.set(0)
+
+        def on_event(frames: list[bytes]) -> None:
+            event = parse_monitor_message(frames)["event"]
+            connected.set(1 if event == zmq.EVENT_HANDSHAKE_SUCCEEDED else 0)
+            self.log.info("peer_connection", socket=socket_name, connected=event == zmq.EVENT_HANDSHAKE_SUCCEEDED)
+
+        self.loop.add_reader(self.sockets.monitor_of(sock), on_event)
 
     def read_latest(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
                     handler: Callable[[M], None]) -> LatestByTopic[M]:
@@ -68,7 +86,7 @@ class ServiceRuntime:
     def read_batch(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
                    handler: Callable[[list[M]], None]) -> None:
         """Like `read`, but `handler` gets every valid message drained in one loop turn at once."""
-        inbox = self.inbox(socket_name, *types)
+        inbox = self.inbox(socket_name, *types, sequenced=sock.socket_type == zmq.SUB)
 
         def on_batch(batch: list[list[bytes]]) -> None:
             messages = [m for m in map(inbox.decode, batch) if m is not None]

@@ -26,6 +26,7 @@ class SocketFactory:
         self.context = context
         self.tuning = tuning
         self._sockets: list[zmq.Socket] = []
+        self._monitors: dict[zmq.Socket, zmq.Socket] = {}
 
     def _make(self, kind: int, *, linger_ms: int | None = None) -> zmq.Socket:
         sock = self.context.socket(kind)
@@ -53,12 +54,21 @@ class SocketFactory:
         return sock
 
     def order_sender(self, endpoint: str) -> zmq.Socket:
-        """A connected PUSH for orders: queues only toward a live peer, and only a few."""
+        """A connected PUSH for orders: queues only toward a live peer. Its connection events are
+        watched from before the connect (`monitor_of`), so the first handshake is never missed."""
         sock = self._make(zmq.PUSH, linger_ms=0)
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.SNDHWM, self.tuning.order_send_hwm)
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        monitor.setsockopt(zmq.LINGER, 0)
+        self._sockets.insert(0, monitor)
+        self._monitors[sock] = monitor
         sock.connect(endpoint)
         return sock
+
+    def monitor_of(self, sock: zmq.Socket) -> zmq.Socket:
+        """The socket reporting when `sock` (an order sender) gains or loses its peer."""
+        return self._monitors[sock]
 
     def order_receiver(self, endpoint: str) -> zmq.Socket:
         sock = self._make(zmq.PULL)
@@ -83,18 +93,23 @@ class SocketFactory:
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
+        self._monitors.clear()
 
 
 class Publisher:
-    """A PUB socket with the stream's sequence counter: every message it sends carries `seq`."""
+    """A PUB socket that numbers what it sends: each topic has its own sequence, from 1, so a
+    subscriber to any subset of topics can tell a gap from a topic it did not ask for. A message
+    built with seq=0 is numbered here; one built with its own seq (StormGuard's state version) keeps it.
+    """
 
     def __init__(self, socket: zmq.Socket) -> None:
         self.socket = socket
-        self.seq = 0
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+        self._seq: dict[bytes, int] = {}
 
     def send(self, message: Message) -> None:
-        self.socket.send_multipart((topic_for(message), encode(message)))
+        topic = topic_for(message)
+        if getattr(message, "seq", None) == 0:
+            seq = self._seq.get(topic, 0) + 1
+            self._seq[topic] = seq
+            message.seq = seq  # type: ignore[attr-defined]
+        self.socket.send_multipart((topic, encode(message)))

@@ -34,6 +34,7 @@ def main(stack: StackConfig) -> int:
                    enabled=entry.enabled)
 
     intents_out = rt.sockets.order_sender(stack.endpoints.intents)
+    rt.watch_peer(intents_out, "intents")
 
     def send(intents: list[OrderIntent]) -> None:
         for intent in intents:

@@ -36,11 +36,6 @@ class ReportLog:
 
     def __init__(self) -> None:
         self.reports: list[ExecutionReport] = []
-        self.seq = 0
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
 
     def send(self, message: Message) -> None:
         assert isinstance(message, ExecutionReport)

@@ -162,7 +162,9 @@ class ReplaySource:
             self._rt.log.warning("replay_finished", reason="no_events_to_loop", **summary)
         else:
             self._rt.log.info("replay_looping", **summary)
-            self.start()
+            # Through the loop, not directly: a short pass at speed 0 would otherwise recurse pass
+            # after pass without ever returning to the loop (and to its signals).
+            self._rt.loop.call_later(0, self.start)
 
 
 class SubscriberGate:

@@ -58,7 +58,6 @@ HALT_CANCEL_TTL_NS = 60_000_000_000
 class Chain:
     """Everything built from one version of the limits; swapped whole."""
 
-    limits: StrategyLimitsConfig
     enabled: dict[str, bool]
     before_gate: tuple[Validator, ...]
     price_band: PriceBandValidator
@@ -103,7 +102,6 @@ class RiskEngine:
     def _build_chain(self, limits: StrategyLimitsConfig) -> Chain:
         order_limits = {entry.id: entry.limits for entry in limits.strategies}
         return Chain(
-            limits=limits,
             enabled={entry.id: entry.enabled for entry in limits.strategies},
             before_gate=(self.duplicates, StalenessValidator(self.clock)),
             price_band=PriceBandValidator(self.instruments, self.book, limits.book, self.clock),
@@ -165,6 +163,8 @@ class RiskEngine:
             return self._command(intent, level)
         chain = self.chain
         rejection = _first_rejection(chain.before_gate, intent)
+        if rejection is None and intent.action is IntentAction.NEW and intent.client_order_id in self.positions.working:
+            rejection = Rejection(Reason.DUPLICATE_INTENT, f"order {intent.client_order_id} is already working")
         if rejection is None:
             rejection = self._gate(chain, intent, level)
         if rejection is None and intent.action is IntentAction.NEW and level is not StormGuardLevel.NORMAL:

@@ -162,10 +162,6 @@ class StormGuard:
         state = self._scopes[scope]
         return Decimal(state.peak_pnl_e4 - state.pnl_e4) * 100 / (state.capital_twd * PRICE_SCALE)
 
-    def demanded_level(self, scope: str) -> StormGuardLevel:
-        """The level the scope's inputs demand at the plain thresholds (no hysteresis, no dwell, no latch)."""
-        return self._demand(scope, hysteresis=False)[0]
-
     # --- the machine ------------------------------------------------------------------------------
 
     def _evaluate(self, scope: str) -> list[Transition]:

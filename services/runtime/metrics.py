@@ -6,8 +6,6 @@ from prometheus_client import CollectorRegistry, Counter, ProcessCollector, star
 
 from contracts.messages import MetricSample
 
-SAMPLE_SUFFIXES_FOR_HEARTBEAT = ("_total", "_count", "_sum", "")
-
 
 class ServiceMetrics:
     """Holds the registry every metric of a service is registered in, plus the shared ones."""

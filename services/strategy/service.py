@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import zmq
 
 from contracts.codec import encode
@@ -37,14 +39,18 @@ def main(stack: StackConfig) -> int:
     rt.watch_peer(intents_out, "intents")
 
     def send(intents: list[OrderIntent]) -> None:
-        for intent in intents:
+        """Send without blocking; a dropped intent is a reject the strategy hears of, and whatever it
+        answers with joins the queue (a loop, not recursion: a full socket may refuse those too)."""
+        pending = deque(intents)
+        while pending:
+            intent = pending.popleft()
             try:
                 intents_out.send_multipart((INTENT_TOPIC, encode(intent)), zmq.NOBLOCK)
             except zmq.Again:
                 decision = runner.dropped(intent, Reason.QUEUE_BACKPRESSURE)
                 rt.log.warning("intent_dropped", intent_id=intent.intent_id, strategy_id=intent.strategy_id,
                                reason=Reason.QUEUE_BACKPRESSURE, stormguard_state=runner.global_level)
-                send(runner.on_reject(decision))
+                pending.extend(runner.on_reject(decision))
 
     def on_decision(decision: RiskDecision) -> None:
         if not decision.approved:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from contracts.enums import ExecType, IntentAction, OrderStatus, PriceType, Reason, Side, StormGuardLevel, TimeInForce
@@ -355,3 +356,12 @@ def test_own_escalation_applies_at_once_and_only_control_loosens() -> None:
     assert engine.level_for("mm1") is StormGuardLevel.HALT, "until control broadcasts the release, HALT holds"
     engine.on_stormguard(sg(StormGuardLevel.NORMAL, mm1=StormGuardLevel.STORM))
     assert engine.level_for("mm1") is StormGuardLevel.STORM
+
+
+def test_a_new_reusing_a_working_order_id_is_refused_and_leaves_the_order_counted() -> None:
+    engine, _ = make_engine()
+    first = intent(qty=2)
+    assert isinstance(engine.evaluate(first), OrderCommand)
+    again = msgspec.structs.replace(intent(qty=4), client_order_id=first.client_order_id)
+    assert rejected(engine.evaluate(again)) is Reason.DUPLICATE_INTENT
+    assert engine.positions.outstanding("mm1", "2330", Side.SELL) == 2

@@ -23,7 +23,10 @@ def test_up_runs_the_stack_and_prints_a_json_summary(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"ticks", "intents", "approved", "rejected", "orders", "fills", "bad_messages",
-            "tick_to_trade_us"} <= summary.keys()
+            "tick_to_trade_us", "stormguard_levels", "stormguard_transitions"} <= summary.keys()
+    assert set(summary["stormguard_levels"]) == {"global", "mm1"}
+    for transition in summary["stormguard_transitions"]:
+        assert set(transition) == {"scope", "from", "to", "reason"}
     assert summary["ok"] is True
     assert summary["ticks"] > 0 and summary["intents"] > 0 and summary["approved"] > 0
     assert summary["orders"] > 0 and summary["fills"] > 0

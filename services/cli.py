@@ -61,7 +61,7 @@ def run(name: Annotated[ServiceName, typer.Argument(help="the service to run")],
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM stops `up` the way Ctrl-C does: every service is stopped in order."""
+    """SIGINT and SIGTERM stop `up` the same way: every service is stopped in order."""
     raise KeyboardInterrupt
 
 
@@ -76,6 +76,9 @@ def up(
         stack = LocalStack(stack_file(config))
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
+    # Installed explicitly: a shell starts background jobs with SIGINT ignored, and Python then keeps
+    # it ignored, so `kill -INT` would not stop a backgrounded `orderpath up`.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None

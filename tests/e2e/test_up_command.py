@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,29 @@ def test_ctl_status_without_control_says_what_to_do(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "no answer from control" in done.stderr and "orderpath up" in done.stderr
+
+
+def test_up_stops_every_service_on_sigint_and_still_summarises(tmp_path: Path) -> None:
+    config = write_stack_config(tmp_path, strategies=[QUOTER], heartbeat_interval_ms=200)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--config", str(config), "--json"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert up.stderr is not None
+        # up gives up by itself (with an error) if the stack is not ready within its own deadline
+        for line in up.stderr:
+            if line.startswith("all services up"):
+                break
+        else:
+            raise AssertionError("up ended before the stack was up")
+        up.send_signal(signal.SIGINT)
+        stdout, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True
+    assert set(summary["services"]) == {"adapter", "control", "feed", "risk", "strategy"}
+    assert [state for name, state in summary["services"].items() if name != "control"] == ["stopped"] * 4

@@ -39,6 +39,7 @@ def main(stack: StackConfig) -> int:
     registry = rt.metrics.registry
     approved_total = Counter("risk_approved", "Intents approved", ["strategy"], registry=registry)
     approved_by_strategy = {entry.id: approved_total.labels(entry.id) for entry in limits.strategies}
+    approved_unknown = approved_total.labels("unknown")
     reject_total = Counter("risk_reject", "Intents rejected", ["strategy", "reason"], registry=registry)
     exec_reports_total = Counter("risk_exec_reports", "Execution reports seen", registry=registry)
     stormguard_state = Gauge("stormguard_state", "Risk's own StormGuard level (0 NORMAL .. 3 HALT)", ["scope"],
@@ -62,7 +63,8 @@ def main(stack: StackConfig) -> int:
 
     def reject(decision: RiskDecision) -> None:
         risk_out.send(decision)
-        reject_total.labels(decision.strategy_id, decision.reason).inc()
+        strategy_label = decision.strategy_id if decision.strategy_id in approved_by_strategy else "unknown"
+        reject_total.labels(strategy_label, decision.reason).inc()
         rt.log.info("intent_rejected", intent_id=decision.intent_id, strategy_id=decision.strategy_id,
                     reason=decision.reason, detail=decision.detail, stormguard_state=decision.stormguard_state)
 
@@ -93,10 +95,8 @@ def main(stack: StackConfig) -> int:
             if not send_order(outcome):
                 reject(engine.refused_downstream(outcome, Reason.QUEUE_BACKPRESSURE, "adapter not taking orders"))
                 continue
-            approved = approved_by_strategy.get(outcome.strategy_id)
-            if approved is None:
-                approved = approved_by_strategy[outcome.strategy_id] = approved_total.labels(outcome.strategy_id)
-            approved.inc()
+            # Cancels pass for any strategy id: count unknown ones under one label, so the wire cannot grow it.
+            approved_by_strategy.get(outcome.strategy_id, approved_unknown).inc()
             # Approvals log at debug: at thousands a second an info line each costs more CPU than the check.
             rt.log.debug("intent_approved", intent_id=outcome.intent_id, strategy_id=outcome.strategy_id,
                          reason=None, stormguard_state=outcome.stormguard_state, qty=outcome.qty)

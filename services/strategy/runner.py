@@ -23,6 +23,7 @@ from contracts.enums import (
 from contracts.messages import ExecutionReport, MarketEvent, OrderIntent, RiskDecision, StormGuardState
 from services.runtime.clock import Clock
 from services.strategy.api import Strategy, StrategyContext, StrategyState
+from services.strategy.budget import BudgetWatch
 
 LATENCY_BUCKETS_NS = (1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 5e6)
 
@@ -35,6 +36,8 @@ class HostedStrategy:
     latency_ns: Histogram
     budget_violations: Counter
     intents: dict[IntentAction, Counter]
+    budget_watch: BudgetWatch
+    disable_on_budget: bool = False
     enabled: bool = True
     started: bool = False
 
@@ -55,6 +58,8 @@ class RunnerMetrics:
             "intents_dropped", "Intents not sent", ["strategy", "reason"], registry=registry
         )
         self.md_events = Counter("strategy_md_events", "Market events handled", registry=registry)
+        self.alerts = Counter("strategy_alerts", "Alerts raised about a strategy", ["strategy", "rule"],
+                              registry=registry)
 
 
 class StrategyRunner:
@@ -75,13 +80,16 @@ class StrategyRunner:
         self.global_level = StormGuardLevel.NORMAL
         self.strategy_levels: dict[str, StormGuardLevel] = {}
 
-    def add(self, strategy: Strategy, *, budget_us: int, intent_ttl_ms: int, enabled: bool) -> None:
+    def add(self, strategy: Strategy, *, budget_us: int, intent_ttl_ms: int, enabled: bool,
+            disable_on_budget: bool = False) -> None:
         sid = strategy.strategy_id
         self.hosted[sid] = HostedStrategy(
             strategy, budget_us * 1000, intent_ttl_ms * 1_000_000,
             latency_ns=self.metrics.latency_ns.labels(sid),
             budget_violations=self.metrics.budget_violations.labels(sid),
             intents={action: self.metrics.intents.labels(sid, action) for action in IntentAction},
+            budget_watch=BudgetWatch(self.clock),
+            disable_on_budget=disable_on_budget,
             enabled=enabled,
         )
         self.states[sid] = StrategyState()
@@ -114,16 +122,30 @@ class StrategyRunner:
                 self.states[sid].withdraw(intent.action, intent.client_order_id)
             hosted.enabled = False
             self.metrics.errors.labels(sid).inc()
-            self.log.exception("strategy_disabled", strategy_id=sid, reason="exception", callback=method)
+            self.metrics.alerts.labels(sid, "exception").inc()
+            self.log.exception("strategy_disabled", strategy_id=sid, reason="exception", callback=method,
+                               intent_id=None, stormguard_state=ctx.stormguard)
             return []
         finally:
             elapsed = time.perf_counter_ns() - started
             hosted.latency_ns.observe(elapsed)
             if elapsed > hosted.budget_ns:
-                hosted.budget_violations.inc()
+                self._over_budget(sid, hosted, elapsed)
         for intent in ctx.intents:
             hosted.intents[intent.action].inc()
         return ctx.intents
+
+    def _over_budget(self, sid: str, hosted: HostedStrategy, elapsed_ns: int) -> None:
+        hosted.budget_violations.inc()
+        if not hosted.budget_watch.violated():
+            return
+        self.metrics.alerts.labels(sid, "budget").inc()
+        self.log.error("strategy_alert", strategy_id=sid, reason="budget",
+                       rule="more than 3 budget violations a minute", elapsed_us=elapsed_ns // 1000,
+                       budget_us=hosted.budget_ns // 1000, disabling=hosted.disable_on_budget, intent_id=None,
+                       stormguard_state=self.global_level)
+        if hosted.disable_on_budget:
+            hosted.enabled = False
 
     def on_market(self, event: MarketEvent) -> list[OrderIntent]:
         self.metrics.md_events.inc()

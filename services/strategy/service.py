@@ -33,7 +33,7 @@ def main(stack: StackConfig) -> int:
                             epoch=format(rt.clock.wall_ns() // 1_000_000, "x"))
     for entry in limits.strategies:
         runner.add(load_strategy(entry), budget_us=entry.budget_us, intent_ttl_ms=entry.intent_ttl_ms,
-                   enabled=entry.enabled)
+                   enabled=entry.enabled, disable_on_budget=entry.disable_on_budget_violations)
 
     intents_out = rt.sockets.order_sender(stack.endpoints.intents)
     rt.watch_peer(intents_out, "intents")

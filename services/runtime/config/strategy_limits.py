@@ -78,6 +78,7 @@ class StrategyEntry(Strict):
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     budget_us: int = Field(500, gt=0)
+    disable_on_budget_violations: bool = Field(False, description="disable after >3 budget violations a minute")
     intent_ttl_ms: int = Field(500, gt=0, description="deadline stamped on every intent")
     limits: OrderLimits = OrderLimits()
     capital_twd: Decimal = Field(Decimal(10_000_000), gt=0, description="allocated capital, for drawdown")

@@ -93,8 +93,10 @@ class Harness:
         self.md_seq = 0
         self.exec_seq = 0
 
-    def add(self, strategy: Strategy, *, budget_us: int = LONG_BUDGET_US, enabled: bool = True) -> None:
-        self.runner.add(strategy, budget_us=budget_us, intent_ttl_ms=TTL_MS, enabled=enabled)
+    def add(self, strategy: Strategy, *, budget_us: int = LONG_BUDGET_US, enabled: bool = True,
+            disable_on_budget: bool = False) -> None:
+        self.runner.add(strategy, budget_us=budget_us, intent_ttl_ms=TTL_MS, enabled=enabled,
+                        disable_on_budget=disable_on_budget)
 
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
@@ -245,6 +247,30 @@ def test_a_call_over_budget_is_counted(h: Harness) -> None:
     h.book()
     assert h.metric("strategy_budget_violations_total", strategy="slow") == 2
     assert h.metric("strategy_latency_ns_count", strategy="slow") == 2
+    assert h.runner.hosted["slow"].enabled is True
+
+
+@pytest.mark.parametrize("disable", [False, True])
+def test_more_than_three_violations_a_minute_raise_an_alert_and_may_disable(h: Harness, disable: bool) -> None:
+    budget_us = 20
+    h.add(Spinner("slow", ["2330"], spin_ns=2 * budget_us * 1000), budget_us=budget_us, disable_on_budget=disable)
+    for _ in range(3):
+        h.book()
+        h.clock.advance(15_000_000_000)
+    assert h.metric("strategy_alerts_total", strategy="slow", rule="budget") == 0, "three in a minute is the limit"
+    h.book()
+    assert h.metric("strategy_alerts_total", strategy="slow", rule="budget") == 1
+    assert h.runner.hosted["slow"].enabled is not disable
+
+
+def test_violations_spread_over_more_than_a_minute_raise_no_alert(h: Harness) -> None:
+    budget_us = 20
+    h.add(Spinner("slow", ["2330"], spin_ns=2 * budget_us * 1000), budget_us=budget_us, disable_on_budget=True)
+    for _ in range(8):
+        h.book()
+        h.clock.advance(20_000_001_000)
+    assert h.metric("strategy_budget_violations_total", strategy="slow") == 8
+    assert h.metric("strategy_alerts_total", strategy="slow", rule="budget") == 0
     assert h.runner.hosted["slow"].enabled is True
 
 

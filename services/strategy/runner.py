@@ -112,25 +112,28 @@ class StrategyRunner:
         hosted = self.hosted[sid]
         ctx = self._context(sid, event)
         started = time.perf_counter_ns()
+        error: Exception | None = None
         try:
             if not hosted.started:
                 hosted.started = True
                 hosted.strategy.on_start(ctx)
             getattr(hosted.strategy, method)(ctx, *args)
-        except Exception:
+        except Exception as exc:
+            error = exc
+        # Timed before any of the runner's own work (the traceback log alone can exceed a budget).
+        elapsed = time.perf_counter_ns() - started
+        hosted.latency_ns.observe(elapsed)
+        if elapsed > hosted.budget_ns:
+            self._over_budget(sid, hosted, elapsed)
+        if error is not None:
             for intent in ctx.intents:
                 self.states[sid].withdraw(intent.action, intent.client_order_id)
             hosted.enabled = False
             self.metrics.errors.labels(sid).inc()
             self.metrics.alerts.labels(sid, "exception").inc()
-            self.log.exception("strategy_disabled", strategy_id=sid, reason="exception", callback=method,
-                               intent_id=None, stormguard_state=ctx.stormguard)
+            self.log.error("strategy_disabled", strategy_id=sid, reason="exception", callback=method,
+                           intent_id=None, stormguard_state=ctx.stormguard, exc_info=error)
             return []
-        finally:
-            elapsed = time.perf_counter_ns() - started
-            hosted.latency_ns.observe(elapsed)
-            if elapsed > hosted.budget_ns:
-                self._over_budget(sid, hosted, elapsed)
         for intent in ctx.intents:
             hosted.intents[intent.action].inc()
         return ctx.intents

@@ -1,13 +1,16 @@
 """What a strategy sees and how it acts: the Strategy base class and the StrategyContext verbs.
 
 A strategy is a plain class with `on_book(ctx, event)` and optional `on_fill`, `on_reject`,
-`on_start`. It never touches a socket: it calls ctx.buy / ctx.sell / ctx.amend / ctx.cancel,
-which stamp intent_id, sequence, creation time, the ingest time of the market event that caused
-the intent and its deadline. The runner sends what the context collected.
+`on_start`. The context also tells it its recent fills, its StormGuard level, whether its intents
+are being dropped (`throttled`) and how much of the broker's order budget the desk is using.
+It never touches a socket: it calls ctx.buy / ctx.sell / ctx.amend / ctx.cancel, which stamp
+intent_id, sequence, creation time, the ingest time of the market event that caused the intent
+and its deadline. The runner sends what the context collected.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +38,9 @@ class OpenOrder:
         return self.status in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED)
 
 
+RECENT_FILLS = 100
+
+
 class StrategyState:
     """Positions and open orders of one strategy, kept by the runner from reports."""
 
@@ -42,6 +48,8 @@ class StrategyState:
         self.positions: dict[str, int] = {}
         self.open_orders: dict[str, OpenOrder] = {}
         self.intent_seq = 0
+        self.recent_fills: deque[ExecutionReport] = deque(maxlen=RECENT_FILLS)
+        self.throttled = False
 
     def withdraw(self, action: IntentAction, client_order_id: str) -> None:
         """An intent that will never reach the broker: forget its NEW, or clear its pending amend or cancel."""
@@ -59,7 +67,8 @@ class StrategyState:
 class StrategyContext:
     """Handed to a strategy for one market event; collects the intents it asks for."""
 
-    __slots__ = ("_epoch", "_state", "_ttl_ns", "clock", "event", "intents", "stormguard", "strategy_id")
+    __slots__ = ("_epoch", "_state", "_ttl_ns", "broker_usage_pct", "clock", "event", "intents", "stormguard",
+                 "strategy_id")
 
     def __init__(
         self,
@@ -70,6 +79,7 @@ class StrategyContext:
         ttl_ns: int,
         stormguard: StormGuardLevel,
         event: MarketEvent | None,
+        broker_usage_pct: float = 0.0,
     ) -> None:
         self.strategy_id = strategy_id
         self._epoch = epoch
@@ -78,6 +88,7 @@ class StrategyContext:
         self._ttl_ns = ttl_ns
         self.stormguard = stormguard
         self.event = event
+        self.broker_usage_pct = broker_usage_pct
         self.intents: list[OrderIntent] = []
 
     def position(self, symbol: str) -> int:
@@ -89,6 +100,17 @@ class StrategyContext:
     @property
     def open_orders(self) -> dict[str, OpenOrder]:
         return self._state.open_orders
+
+    @property
+    def recent_fills(self) -> deque[ExecutionReport]:
+        """The strategy's last fills, newest last (at most RECENT_FILLS)."""
+        return self._state.recent_fills
+
+    @property
+    def throttled(self) -> bool:
+        """True when an intent of this strategy was dropped because the intents queue was full, until
+        one gets through again: time to send less."""
+        return self._state.throttled
 
     def buy(self, symbol: str, qty: int, price_e4: int, tif: TimeInForce = TimeInForce.ROD) -> str:
         """Ask for a new limit buy; returns its client_order_id."""

@@ -20,7 +20,14 @@ from contracts.enums import (
     Side,
     StormGuardLevel,
 )
-from contracts.messages import ExecutionReport, MarketEvent, OrderIntent, RiskDecision, StormGuardState
+from contracts.messages import (
+    AdapterUsage,
+    ExecutionReport,
+    MarketEvent,
+    OrderIntent,
+    RiskDecision,
+    StormGuardState,
+)
 from services.runtime.clock import Clock
 from services.strategy.api import Strategy, StrategyContext, StrategyState
 from services.strategy.budget import BudgetWatch
@@ -79,6 +86,7 @@ class StrategyRunner:
         self._by_symbol: dict[str, list[str]] = {}
         self.global_level = StormGuardLevel.NORMAL
         self.strategy_levels: dict[str, StormGuardLevel] = {}
+        self.broker_usage_pct = 0.0
 
     def add(self, strategy: Strategy, *, budget_us: int, intent_ttl_ms: int, enabled: bool,
             disable_on_budget: bool = False) -> None:
@@ -105,7 +113,7 @@ class StrategyRunner:
         if self.global_level.severity > level.severity:
             level = self.global_level
         return StrategyContext(sid, self.epoch, self.states[sid], self.clock, self.hosted[sid].ttl_ns, level,
-                               event)
+                               event, self.broker_usage_pct)
 
     def _call(self, sid: str, method: str, event: MarketEvent | None, *args: object) -> list[OrderIntent]:
         """Run one strategy callback, timed and isolated; returns the intents it asked for."""
@@ -178,6 +186,7 @@ class StrategyRunner:
             return []
         signed = report.last_qty if report.side is Side.BUY else -report.last_qty
         state.positions[report.symbol] = state.positions.get(report.symbol, 0) + signed
+        state.recent_fills.append(report)
         if not self.hosted[report.strategy_id].enabled:
             return []
         return self._call(report.strategy_id, "on_fill", None, report)
@@ -194,11 +203,23 @@ class StrategyRunner:
     def dropped(self, intent: OrderIntent, reason: Reason) -> RiskDecision:
         """Record an intent that never left this process, as a reject the strategy will be told of."""
         self.metrics.dropped.labels(intent.strategy_id, reason).inc()
+        state = self.states.get(intent.strategy_id)
+        if state is not None:
+            state.throttled = True
         return RiskDecision(
             seq=0, intent_id=intent.intent_id, strategy_id=intent.strategy_id,
             client_order_id=intent.client_order_id, action=intent.action, approved=False, reason=reason,
             detail="intents queue full", ts_ns=self.clock.wall_ns(),
         )
+
+    def sent(self, intent: OrderIntent) -> None:
+        """An intent got onto the socket: its strategy is not throttled any more."""
+        state = self.states.get(intent.strategy_id)
+        if state is not None and state.throttled:
+            state.throttled = False
+
+    def on_usage(self, usage: AdapterUsage) -> None:
+        self.broker_usage_pct = 100.0 * usage.actions_in_window / usage.soft_cap if usage.soft_cap else 0.0
 
     def on_stormguard(self, state: StormGuardState) -> None:
         self.global_level = state.global_level

@@ -9,6 +9,7 @@ import zmq
 from contracts.codec import encode
 from contracts.enums import Reason, ServiceName
 from contracts.messages import (
+    AdapterUsage,
     ControlCommand,
     ExecutionReport,
     MarketEvent,
@@ -46,6 +47,7 @@ def main(stack: StackConfig) -> int:
             intent = pending.popleft()
             try:
                 intents_out.send_multipart((INTENT_TOPIC, encode(intent)), zmq.NOBLOCK)
+                runner.sent(intent)
             except zmq.Again:
                 decision = runner.dropped(intent, Reason.QUEUE_BACKPRESSURE)
                 rt.log.warning("intent_dropped", intent_id=intent.intent_id, strategy_id=intent.strategy_id,
@@ -63,11 +65,17 @@ def main(stack: StackConfig) -> int:
             runner.set_enabled(message.target, message.verb == "enable_strategy")
             rt.log.info("strategy_toggled", strategy_id=message.target, verb=message.verb)
 
+    def on_exec(message: ExecutionReport | AdapterUsage) -> None:
+        if isinstance(message, AdapterUsage):
+            runner.on_usage(message)
+        else:
+            send(runner.on_execution(message))
+
     sockets, endpoints = rt.sockets, stack.endpoints
     rt.read(sockets.subscriber(endpoints.md, [s.encode() for s in runner.symbols]), "md", (MarketEvent,),
             lambda event: send(runner.on_market(event)))
-    rt.read(sockets.subscriber(endpoints.exec, [b"exec"]), "exec", (ExecutionReport,),
-            lambda report: send(runner.on_execution(report)))
+    rt.read(sockets.subscriber(endpoints.exec, [b"exec", b"usage"]), "exec", (ExecutionReport, AdapterUsage),
+            on_exec)
     rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), on_control)

@@ -18,7 +18,7 @@ from contracts.enums import (
     StormGuardLevel,
     TimeInForce,
 )
-from contracts.messages import ExecutionReport, MarketEvent, OrderIntent, RiskDecision, StormGuardState
+from contracts.messages import AdapterUsage, ExecutionReport, MarketEvent, OrderIntent, RiskDecision, StormGuardState
 from contracts.prices import to_e4
 from services.runtime.clock import FakeClock
 from services.runtime.config.strategy_limits import StrategyEntry
@@ -570,3 +570,33 @@ def test_loader_builds_the_configured_class() -> None:
 def test_loader_names_the_strategy_when_the_class_is_bad(class_path: str) -> None:
     with pytest.raises(StrategyLoadError, match="mm7"):
         load_strategy(entry(class_path))
+
+
+# --- context hints: recent fills, throttling, broker usage -----------------------------------
+
+
+class Watcher(Strategy):
+    """Notes what its context says on every book."""
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        self.seen: list[tuple[int, bool, float]] = []
+
+    def on_book(self, ctx: StrategyContext, event: MarketEvent) -> None:
+        self.seen.append((len(ctx.recent_fills), ctx.throttled, ctx.broker_usage_pct))
+        if not ctx.open_orders:
+            ctx.buy(event.symbol, 1, event.bid_prices_e4[0])
+
+
+def test_context_carries_recent_fills_throttling_and_broker_usage(h: Harness) -> None:
+    watcher = Watcher("s1", ["2330"], {})
+    h.add(watcher)
+    (intent,) = h.book()
+    h.report(intent, ExecType.FILL, OrderStatus.FILLED, cum_qty=1, leaves_qty=0, last_qty=1)
+    (second,) = h.book()
+    h.runner.dropped(second, Reason.QUEUE_BACKPRESSURE)
+    h.runner.on_usage(AdapterUsage(seq=1, actions_in_window=125, window_ns=10_000_000_000, soft_cap=250, ts_ns=0))
+    h.book()
+    h.runner.sent(second)
+    h.book()
+    assert watcher.seen == [(0, False, 0.0), (1, False, 0.0), (1, True, 50.0), (1, False, 50.0)]
+    assert h.state().recent_fills[0].client_order_id == intent.client_order_id

@@ -18,6 +18,7 @@ from zmq.utils.monitor import parse_monitor_message
 from contracts.codec import Decoder, encode
 from contracts.enums import ServiceName
 from contracts.messages import Heartbeat, Message
+from services.runtime.affinity import pin_to_cpus
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.inbox import Inbox
@@ -117,6 +118,10 @@ class ServiceRuntime:
             self.log.warning("heartbeat_not_sent", reason="ops_queue_full")
 
     def run(self) -> int:
+        cpus = self.stack.cpu_affinity.get(self.name)
+        if cpus:
+            pin_to_cpus(self.name, cpus)
+            self.log.info("cpu_affinity", cpus=cpus)
         port = self.stack.metrics_ports.get(self.name, 0)
         self.metrics.serve(port)
         self.loop.install_signal_handlers()

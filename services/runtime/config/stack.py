@@ -65,6 +65,9 @@ class FeedConfig(Strict):
 class StackConfig(Strict):
     endpoints: Endpoints
     metrics_ports: dict[ServiceName, int] = Field(default_factory=dict)
+    cpu_affinity: dict[ServiceName, list[int]] = Field(
+        default_factory=dict, description="pin a service to these CPUs (os.sched_setaffinity); see README"
+    )
     heartbeat_interval_ms: int = Field(1000, gt=0)
     state_broadcast_interval_ms: int = Field(1000, gt=0)
     service_silent_after_ms: int = Field(3000, gt=0)

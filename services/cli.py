@@ -72,8 +72,35 @@ def up(
     as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
 ) -> None:
     """Run the whole stack on loopback, show progress, stop on Ctrl-C or after --duration, summarise."""
+    _run_stack(config, {}, duration, as_json, until_replayed=False)
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="recorded stream: JSONL or CSV with Shioaji's field names, .gz allowed")],
+    speed: Annotated[float, typer.Option(help="1 real time, N times faster, 0 as fast as possible")] = 1.0,
+    strict: Annotated[bool, typer.Option("--strict", help="stop at the first malformed line")] = False,
+    config: ConfigOption = None,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
+) -> None:
+    """Run the whole stack on a recorded stream instead of the synthetic market, until it has all
+    been published; malformed lines are skipped and counted (or stop the run with --strict)."""
+    if not file.is_file():
+        raise _fail(f"{file}: no such file; give a recorded stream such as data/sample_ticks.jsonl")
+    env = {
+        "ORDERPATH_FEED_SOURCE": "replay",
+        "ORDERPATH_FEED_REPLAY_FILE": str(file.resolve()),
+        "ORDERPATH_FEED_SPEED": repr(speed),
+        "ORDERPATH_FEED_STRICT": "true" if strict else "",
+    }
+    _run_stack(config, env, duration, as_json, until_replayed=True)
+
+
+def _run_stack(config: Path | None, env: dict[str, str], duration: float | None, as_json: bool, *,
+               until_replayed: bool) -> None:
     try:
-        stack = LocalStack(stack_file(config))
+        stack = LocalStack(stack_file(config), env=env)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     # Installed explicitly: a shell starts background jobs with SIGINT ignored, and Python then keeps
@@ -86,10 +113,15 @@ def up(
     try:
         stack.start()
         typer.echo("all services up; Ctrl-C to stop", err=True)
+        replayed = False
         while duration is None or time.monotonic() - started < duration:
             time.sleep(1.0)
             stack.check_alive()
-            typer.echo(progress_line(summarize(stack.status()), time.monotonic() - started), err=True)
+            summary = summarize(stack.status())
+            typer.echo(progress_line(summary, time.monotonic() - started), err=True)
+            if replayed:
+                break  # one more second after the last event, for what it caused to settle
+            replayed = until_replayed and summary["replay_finished"]
     except KeyboardInterrupt:
         typer.echo("stopping", err=True)
     except (StackError, ControlUnreachable) as exc:

@@ -53,6 +53,7 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
             s: round(_gauge(status, s, "process_resident_memory_bytes") / 1e6, 1) for s in sorted(services)
         },
         "services": {s: entry["state"] for s, entry in sorted(services.items())},
+        "replay_finished": _gauge(status, "feed", "replay_finished") == 1,
         "stormguard_levels": status.get("stormguard", {}).get("levels", {}),
         "stormguard_transitions": [
             {key: t[key] for key in ("scope", "from", "to", "reason")}

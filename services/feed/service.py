@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from contracts.enums import ServiceName
 from contracts.messages import MarketEvent
-from services.feed.replay import Record, RecordReader, ReplayBooks, ReplayPacer
+from services.feed.replay import Record, RecordReader, ReplayBooks, ReplayError, ReplayPacer
 from services.feed.synthetic import RateSchedule, SyntheticMarket
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.loader import ConfigError
@@ -102,19 +102,39 @@ class ReplaySource:
             "replay_bad_lines", "Recorded lines skipped as unreadable", registry=rt.metrics.registry
         )
         self._bad_lines_counted = 0
+        self._finished = Gauge("replay_finished", "1 once the recording has been published to its end",
+                               registry=rt.metrics.registry)
         self._passes = 0
         self._pass: _ReplayPass | None = None
 
     def start(self) -> None:
+        try:
+            self._start_pass()
+        except ReplayError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: ReplayError) -> None:
+        """Strict mode: a malformed line ends the run (exit code 2), saying where."""
+        self._rt.log.error("replay_failed", file=str(exc.path), line=exc.line_no, reason=exc.reason)
+        self._rt.exit_code = 2
+        self._rt.loop.stop()
+
+    def _start_pass(self) -> None:
         records = self._reader.records()
         first = next(records, None)
         self._pass = _ReplayPass(records, ReplayBooks(), first)
         self._passes += 1
         self._pacer.start(first.exch_ts_ns if first is not None else 0, self._rt.clock.mono_ns())
         self._rt.log.info("md_publishing", source="replay", replay_pass=self._passes)
-        self._pump()
+        self._publish_due()
 
     def _pump(self) -> None:
+        try:
+            self._publish_due()
+        except ReplayError as exc:
+            self._fail(exc)
+
+    def _publish_due(self) -> None:
         run = self._pass
         if run is None:
             return
@@ -156,6 +176,7 @@ class ReplaySource:
             "first_errors": [str(error) for error in self._reader.first_errors],
         }
         if not self._loop_replay:
+            self._finished.set(1)
             self._rt.log.info("replay_finished", **summary)
         elif run.published == 0:
             # Looping over a file that yields nothing would spin the loop without ever publishing.
@@ -220,7 +241,7 @@ def _source_factory(stack: StackConfig) -> tuple[SourceFactory, dict[str, Any]]:
     if not feed.replay_file.is_file():
         raise ConfigError(f"feed.replay_file: {feed.replay_file} is not a readable file")
     try:
-        reader = RecordReader(feed.replay_file, strict=False)
+        reader = RecordReader(feed.replay_file, strict=feed.strict)
     except ValueError as exc:
         raise ConfigError(f"feed.replay_file: {exc}") from exc
     details = {"replay_file": str(feed.replay_file), "speed": feed.speed, "loop_replay": feed.loop_replay}

@@ -43,6 +43,7 @@ class ServiceRuntime:
         self.loop = ServiceLoop(self.clock)
         self._ops = self.sockets.dealer(stack.endpoints.ops)
         self._heartbeat_seq = 0
+        self.exit_code = 0
         self._before_heartbeat: list[Callable[[], None]] = []
         self._peer_connected = Gauge("peer_connected", "1 while an order socket has a connected peer", ["socket"],
                                      registry=self.metrics.registry)
@@ -136,4 +137,4 @@ class ServiceRuntime:
             self.sockets.close_all()
             self.loop.close()
             self.context.term()
-        return 0
+        return self.exit_code

@@ -1,8 +1,9 @@
 """config/stack.yaml: where every socket lives, metrics ports, timers, the feed, and the other files.
 
-Endpoints and metrics ports can be overridden from the environment (`ORDERPATH_MD_ENDPOINT`,
-`ORDERPATH_RISK_METRICS_PORT`, …) so a container can point at its peers by host name.
-Relative paths are resolved against the directory of stack.yaml.
+Endpoints, metrics ports and a few feed settings can be overridden from the environment
+(`ORDERPATH_MD_ENDPOINT`, `ORDERPATH_RISK_METRICS_PORT`, `ORDERPATH_FEED_REPLAY_FILE`, …), so a
+container can point at its peers by host name and `orderpath replay` can pick the recording.
+Relative paths in the file are resolved against the directory of stack.yaml.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class FeedConfig(Strict):
     replay_file: Path | None = None
     speed: float = Field(1.0, ge=0, description="replay pace: 1 real time, N times faster, 0 flat out")
     loop_replay: bool = False
+    strict: bool = Field(False, description="a malformed recorded line stops the replay instead of being skipped")
     wait_subscribers: int = Field(0, ge=0, description="hold publishing until this many subscribers")
     wait_subscribers_timeout_s: float = Field(10.0, gt=0)
 
@@ -87,6 +89,10 @@ class StackConfig(Strict):
         return ports
 
 
+FEED_ENV_FIELDS = ("source", "replay_file", "speed", "strict")
+"""Feed settings a run can override from the environment (ORDERPATH_FEED_SPEED, …): `orderpath replay`."""
+
+
 def _env_overrides(raw: StackConfig, environ: Mapping[str, str]) -> StackConfig:
     """Apply ORDERPATH_<SOCKET>_ENDPOINT and ORDERPATH_<SERVICE>_METRICS_PORT, validated like the file."""
     data = raw.model_dump()
@@ -100,6 +106,11 @@ def _env_overrides(raw: StackConfig, environ: Mapping[str, str]) -> StackConfig:
         variable = f"ORDERPATH_{service.upper()}_METRICS_PORT"
         if environ.get(variable):
             data["metrics_ports"][service] = environ[variable]
+            applied.append(variable)
+    for field in FEED_ENV_FIELDS:
+        variable = f"ORDERPATH_FEED_{field.upper()}"
+        if environ.get(variable):
+            data["feed"][field] = environ[variable]
             applied.append(variable)
     if not applied:
         return raw

@@ -1,0 +1,62 @@
+"""`orderpath replay FILE`: the whole stack on a recorded stream, until all of it is published."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack_config import QUOTER, REPO, write_stack_config
+
+pytestmark = pytest.mark.e2e
+
+SAMPLE = REPO / "data" / "sample_ticks.jsonl"
+SAMPLE_EVENTS = 597  # 600 records; each symbol's opening tick comes before its first book
+
+
+def replay(tmp_path: Path, file: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    config = write_stack_config(tmp_path, strategies=[QUOTER], heartbeat_interval_ms=200)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "replay", str(file), "--config", str(config), "--speed", "0",
+         "--json", *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_replay_publishes_the_whole_recording_and_stops(tmp_path: Path) -> None:
+    done = replay(tmp_path, SAMPLE)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True and summary["replay_finished"] is True
+    assert summary["ticks"] == SAMPLE_EVENTS
+    assert summary["intents"] > 0 and summary["orders"] > 0
+
+
+def test_a_malformed_line_is_skipped_and_counted_or_stops_a_strict_run(tmp_path: Path) -> None:
+    lines = SAMPLE.read_text().splitlines()
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([*lines[:10], '{"code": "2330", "close": "not a price"}', *lines[10:]]) + "\n")
+
+    (tmp_path / "lenient").mkdir()
+    lenient = replay(tmp_path / "lenient", damaged)
+    assert lenient.returncode == 0, lenient.stderr
+    summary = json.loads(lenient.stdout.strip().splitlines()[-1])
+    assert summary["ticks"] == SAMPLE_EVENTS
+
+    (tmp_path / "strict").mkdir()
+    strict = replay(tmp_path / "strict", damaged, "--strict")
+    assert strict.returncode == 1
+    assert "feed exited with code 2" in strict.stderr
+    feed_log = (tmp_path / "strict" / "var" / "log" / "feed.log").read_text()
+    failure = next(json.loads(line) for line in feed_log.splitlines() if '"replay_failed"' in line)
+    assert failure["line"] == 11 and "close" in failure["reason"]
+
+
+def test_replay_of_a_missing_file_says_what_to_give(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "services.cli", "replay", str(tmp_path / "nope.jsonl")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "no such file" in done.stderr and "data/sample_ticks.jsonl" in done.stderr

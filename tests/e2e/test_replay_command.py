@@ -18,7 +18,10 @@ SAMPLE_EVENTS = 597  # 600 records; each symbol's opening tick comes before its 
 
 
 def replay(tmp_path: Path, file: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    config = write_stack_config(tmp_path, strategies=[QUOTER], heartbeat_interval_ms=200)
+    # the feed holds the recording until the strategy's three symbols, risk and the adapter subscribed:
+    # at speed 0 it is all out in milliseconds, before a late subscription would take effect
+    config = write_stack_config(tmp_path, strategies=[QUOTER], heartbeat_interval_ms=200,
+                                feed={"source": "synthetic", "wait_subscribers": 5})
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "replay", str(file), "--config", str(config), "--speed", "0",
          "--json", *flags],

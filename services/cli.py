@@ -97,6 +97,34 @@ def replay(
     _run_stack(config, env, duration, as_json, until_replayed=True)
 
 
+@app.command()
+def record(
+    file: Annotated[Path, typer.Argument(help="where to write (JSONL, .gz to compress)")],
+    source: Annotated[str, typer.Option(help="synthetic (shioaji comes with the quote bridge)")] = "synthetic",
+    events: Annotated[int, typer.Option(help="market events to record")] = 6000,
+    rate: Annotated[float, typer.Option(help="events per second of recorded exchange time")] = 100.0,
+    config: ConfigOption = None,
+) -> None:
+    """Write a market-data stream in the recorded format `orderpath replay` reads."""
+    from services.feed.recorder import RecordWriter, synthetic_session_start
+    from services.feed.synthetic import SyntheticMarket
+    from services.runtime.config.instruments import load_instruments
+
+    if source != "synthetic":
+        raise _fail(f"--source {source}: only 'synthetic' can be recorded here; recording from the broker "
+                    "needs the Shioaji quote bridge (issue 5)")
+    try:
+        stack = load_stack(config)
+        market = SyntheticMarket(load_instruments(stack.instruments_file), stack.feed.symbols, stack.feed.seed)
+    except (ConfigError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    start_ns, step_ns = synthetic_session_start(), int(1e9 / rate)
+    with RecordWriter(file) as writer:
+        for seq in range(1, events + 1):
+            writer.write(market.next_event(seq, start_ns + seq * step_ns, 0))
+    typer.echo(f"wrote {writer.records} records ({events} market events) to {file}")
+
+
 def _run_stack(config: Path | None, env: dict[str, str], duration: float | None, as_json: bool, *,
                until_replayed: bool) -> None:
     try:

@@ -18,13 +18,14 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 REPLY_TOPIC = b"reply"
-VERBS = ("status", "stormguard_release")
+VERBS = ("status", "stormguard_release", "enable_strategy", "disable_strategy")
 
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.CONTROL, stack)
     limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
-    authority = StormGuardAuthority(rt.clock, [entry.id for entry in limits.strategies])
+    strategy_ids = [entry.id for entry in limits.strategies]
+    authority = StormGuardAuthority(rt.clock, strategy_ids)
     tracker = HeartbeatTracker(rt.clock, stack.service_silent_after_ms * 1_000_000)
     control_out = Publisher(rt.sockets.publisher(stack.endpoints.control))
 
@@ -65,6 +66,14 @@ def main(stack: StackConfig) -> int:
                                             ts_ns=rt.clock.wall_ns()))
             return ControlReply(request_id=request.request_id, ok=True,
                                 body={"released": scope, "level": authority.levels[scope]})
+        if request.verb in ("enable_strategy", "disable_strategy"):
+            strategy_id = request.args.get("strategy", "")
+            if strategy_id not in strategy_ids:
+                return ControlReply(request_id=request.request_id, ok=False,
+                                    error=f"unknown strategy {strategy_id!r}; strategies: {', '.join(strategy_ids)}")
+            control_out.send(ControlCommand(seq=0, verb=request.verb, target=strategy_id, ts_ns=rt.clock.wall_ns()))
+            return ControlReply(request_id=request.request_id, ok=True, body={"strategy": strategy_id,
+                                                                              "verb": request.verb})
         return ControlReply(request_id=request.request_id, ok=False,
                             error=f"unknown verb {request.verb!r}; this control answers: {', '.join(VERBS)}")
 

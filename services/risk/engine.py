@@ -93,6 +93,7 @@ class RiskEngine:
         self.gate = StormGuardGate(self.positions)
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory)
         self.control_levels: dict[str, StormGuardLevel] = {}
+        self._operator_enabled: dict[str, bool] = {}
         self._levels: dict[str, StormGuardLevel] = {}
         self._rate_multipliers: dict[str, Decimal] = {}
         self.hold_fire = False
@@ -118,6 +119,12 @@ class RiskEngine:
         self.stormguard.set_capital(_capital(limits))
         self.chain = chain
         self._forget_levels()
+
+    def set_enabled(self, strategy_id: str, enabled: bool) -> None:
+        """An operator's enable/disable, relayed by control; it outlives a limits reload, and a strategy
+        not in config stays unknown."""
+        if strategy_id in self.chain.enabled:
+            self._operator_enabled[strategy_id] = enabled
 
     def level_for(self, strategy_id: str) -> StormGuardLevel:
         """The stricter of risk's own view and control's broadcast, for this strategy (cached until
@@ -186,7 +193,9 @@ class RiskEngine:
         return command
 
     def _gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
-        if not chain.enabled.get(intent.strategy_id, False):
+        strategy_id = intent.strategy_id
+        # An operator's enable/disable wins over the config for a strategy the config knows.
+        if strategy_id not in chain.enabled or not self._operator_enabled.get(strategy_id, chain.enabled[strategy_id]):
             return Rejection(Reason.STRATEGY_DISABLED, f"{intent.strategy_id} is not enabled in risk")
         if self.hold_fire and level is not StormGuardLevel.HALT:
             return Rejection(Reason.HOLD_FIRE, "operator hold fire")

@@ -111,6 +111,10 @@ def main(stack: StackConfig) -> int:
     def on_control(message: StormGuardState | ControlCommand) -> None:
         if isinstance(message, StormGuardState):
             engine.on_stormguard(message)
+        elif message.verb in ("enable_strategy", "disable_strategy"):
+            engine.set_enabled(message.target, message.verb == "enable_strategy")
+            rt.log.warning("strategy_toggled", strategy_id=message.target, verb=message.verb, reason="operator",
+                           intent_id=None, stormguard_state=engine.level_for(message.target))
         elif message.verb == "stormguard_release":
             rt.log.warning("stormguard_release", scope=message.target, reason="operator release",
                            strategy_id=message.target, intent_id=None, stormguard_state=None)

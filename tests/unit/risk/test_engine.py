@@ -365,3 +365,16 @@ def test_a_new_reusing_a_working_order_id_is_refused_and_leaves_the_order_counte
     again = msgspec.structs.replace(intent(qty=4), client_order_id=first.client_order_id)
     assert rejected(engine.evaluate(again)) is Reason.DUPLICATE_INTENT
     assert engine.positions.outstanding("mm1", "2330", Side.SELL) == 2
+
+
+def test_an_operator_disable_refuses_new_orders_passes_cancels_and_outlives_a_reload() -> None:
+    engine, _ = make_engine()
+    engine.set_enabled("mm1", False)
+    assert rejected(engine.evaluate(intent())) is Reason.STRATEGY_DISABLED
+    assert isinstance(engine.evaluate(intent(IntentAction.CANCEL)), OrderCommand)
+    engine.replace_limits(limits())
+    assert rejected(engine.evaluate(intent())) is Reason.STRATEGY_DISABLED
+    engine.set_enabled("mm1", True)
+    assert isinstance(engine.evaluate(intent()), OrderCommand)
+    engine.set_enabled("ghost", True)
+    assert rejected(engine.evaluate(intent(strategy_id="ghost"))) is Reason.STRATEGY_DISABLED

@@ -89,7 +89,8 @@ class RiskEngine:
         self.book = BookCache(clock)
         self.positions = PositionBook()
         self.pnl = PnlBook(instruments, limits.costs)
-        self.stormguard = StormGuard(clock, limits.stormguard, _capital(limits))
+        self.stormguard = StormGuard(clock, limits.stormguard, _capital(limits),
+                                     {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
         self.gate = StormGuardGate(self.positions)
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory)
         self.control_levels: dict[str, StormGuardLevel] = {}
@@ -117,6 +118,7 @@ class RiskEngine:
         chain = self._build_chain(limits)
         chain.rate.carry_over(self.chain.rate)
         self.stormguard.set_capital(_capital(limits))
+        self.stormguard.scope_configs = {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies}
         self.chain = chain
         self._forget_levels()
 

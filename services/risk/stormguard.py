@@ -1,6 +1,7 @@
 """StormGuard: the drawdown-driven state machine (NORMAL → WARM → STORM → HALT) of every scope.
 
-A scope is the global book or one strategy, each with the capital allocated to it in config.
+A scope is the global book or one strategy, each with the capital allocated to it in config; a
+strategy may override the drawdown thresholds, hysteresis, dwell and WARM multipliers.
 Risk feeds it PnL (realized + unrealized, see pnl.py), and for the global scope the broker usage
 and the adapter's circuit breaker; the machine returns the transitions, which the caller logs,
 counts and proposes to control. It does no I/O and reads time only from the injected clock.
@@ -64,11 +65,13 @@ class _Scope:
 
 
 class StormGuard:
-    def __init__(self, clock: Clock, config: StormGuardConfig, capital_twd: Mapping[str, Decimal]) -> None:
+    def __init__(self, clock: Clock, config: StormGuardConfig, capital_twd: Mapping[str, Decimal],
+                 scope_configs: Mapping[str, StormGuardConfig] | None = None) -> None:
         if GLOBAL_SCOPE not in capital_twd:
             raise ValueError(f"capital_twd needs a {GLOBAL_SCOPE!r} entry")
         self.clock = clock
         self.config = config
+        self.scope_configs: Mapping[str, StormGuardConfig] = scope_configs or {}
         self._scopes: dict[str, _Scope] = {}
         self.set_capital(capital_twd)
         self.usage_actions = 0
@@ -143,16 +146,21 @@ class StormGuard:
         """True while broker usage is above usage_slow_actions: every order rate is cut further."""
         return self._slow
 
+    def config_of(self, scope: str) -> StormGuardConfig:
+        """The scope's own settings (a strategy's overrides), else the desk's."""
+        return self.scope_configs.get(scope, self.config)
+
     def size_multiplier(self, strategy_id: str) -> Decimal:
         """What a NEW's size is scaled by: 1 at NORMAL, the WARM multiplier at WARM and above."""
         if self.effective_level(strategy_id) is _NORMAL:
             return _ONE
-        return self.config.warm_size_multiplier
+        return self.config_of(strategy_id).warm_size_multiplier
 
     def rate_multiplier(self, strategy_id: str) -> Decimal:
         """What order-rate limits are scaled by: the WARM multiplier at WARM and above, times the slow
         multiplier while the broker is busy."""
-        multiplier = _ONE if self.effective_level(strategy_id) is _NORMAL else self.config.warm_rate_multiplier
+        multiplier = _ONE if self.effective_level(strategy_id) is _NORMAL \
+            else self.config_of(strategy_id).warm_rate_multiplier
         if self._slow:
             multiplier *= self.config.slow_rate_multiplier
         return multiplier
@@ -174,7 +182,7 @@ class StormGuard:
         if state.level is _NORMAL:
             return []
         still_demanded, _ = self._demand(scope, hysteresis=True)
-        dwell_ns = int(self.config.min_dwell_s * 1_000_000_000)
+        dwell_ns = int(self.config_of(scope).min_dwell_s * 1_000_000_000)
         if still_demanded.severity < state.level.severity \
                 and self.clock.mono_ns() - state.since_mono_ns >= dwell_ns:
             return [self._move(scope, _LEVELS[state.level.severity - 1], "recovered")]
@@ -204,9 +212,10 @@ class StormGuard:
 
     def _drawdown_demand(self, scope: str, hysteresis: bool) -> tuple[StormGuardLevel, str]:
         drawdown = self.drawdown_pct(scope)
-        band = self.config.hysteresis_pct if hysteresis else Decimal(0)
-        for level, threshold in ((_HALT, self.config.halt_drawdown_pct), (_STORM, self.config.storm_drawdown_pct),
-                                 (_WARM, self.config.warm_drawdown_pct)):
+        config = self.config_of(scope)
+        band = config.hysteresis_pct if hysteresis else Decimal(0)
+        for level, threshold in ((_HALT, config.halt_drawdown_pct), (_STORM, config.storm_drawdown_pct),
+                                 (_WARM, config.warm_drawdown_pct)):
             if drawdown >= threshold - band:
                 shown = drawdown.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
                 return level, f"drawdown {shown}% >= {threshold}%"

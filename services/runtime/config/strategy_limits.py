@@ -51,6 +51,18 @@ class StormGuardConfig(Strict):
         return self
 
 
+class StormGuardOverrides(Strict):
+    """A strategy's own drawdown thresholds and effects; unset fields take the desk's."""
+
+    warm_drawdown_pct: Decimal | None = Field(None, gt=0)
+    storm_drawdown_pct: Decimal | None = Field(None, gt=0)
+    halt_drawdown_pct: Decimal | None = Field(None, gt=0)
+    hysteresis_pct: Decimal | None = Field(None, ge=0)
+    min_dwell_s: float | None = Field(None, ge=0)
+    warm_size_multiplier: Decimal | None = Field(None, gt=0, le=1)
+    warm_rate_multiplier: Decimal | None = Field(None, gt=0, le=1)
+
+
 class CostConfig(Strict):
     """Taiwan trading costs, so PnL is what a strategy really makes."""
 
@@ -82,6 +94,7 @@ class StrategyEntry(Strict):
     intent_ttl_ms: int = Field(500, gt=0, description="deadline stamped on every intent")
     limits: OrderLimits = OrderLimits()
     capital_twd: Decimal = Field(Decimal(10_000_000), gt=0, description="allocated capital, for drawdown")
+    stormguard: StormGuardOverrides | None = None
 
 
 class GlobalLimits(Strict):
@@ -108,6 +121,23 @@ class StrategyLimitsConfig(Strict):
                 raise ValueError(f"strategy id {entry.id!r} appears twice")
             seen.add(entry.id)
         return entries
+
+    @model_validator(mode="after")
+    def _overrides_are_consistent(self) -> StrategyLimitsConfig:
+        for entry in self.strategies:
+            try:
+                self.stormguard_for(entry.id)
+            except ValueError as exc:
+                raise ValueError(f"strategy {entry.id}: stormguard overrides: {exc}") from None
+        return self
+
+    def stormguard_for(self, strategy_id: str) -> StormGuardConfig:
+        """The desk's StormGuard settings with the strategy's own overrides applied (validated)."""
+        entry = next((e for e in self.strategies if e.id == strategy_id), None)
+        if entry is None or entry.stormguard is None:
+            return self.stormguard
+        overrides = entry.stormguard.model_dump(exclude_none=True)
+        return StormGuardConfig.model_validate({**self.stormguard.model_dump(), **overrides})
 
     def by_id(self) -> dict[str, StrategyEntry]:
         return {entry.id: entry for entry in self.strategies}

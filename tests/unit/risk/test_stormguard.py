@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from contracts.enums import StormGuardLevel, stricter
 from services.risk.stormguard import GLOBAL_SCOPE, StormGuard, Transition
 from services.runtime.clock import FakeClock
-from services.runtime.config.strategy_limits import StormGuardConfig
+from services.runtime.config.strategy_limits import StormGuardConfig, StrategyLimitsConfig
 
 NORMAL, WARM, STORM, HALT = StormGuardLevel.NORMAL, StormGuardLevel.WARM, StormGuardLevel.STORM, StormGuardLevel.HALT
 SECOND = 1_000_000_000
@@ -518,3 +519,26 @@ def test_properties_over_random_sequences(ops: list[tuple]) -> None:
             if level.severity > before[scope].severity:
                 assert level is demand
             assert guard.effective_level(scope) is stricter(level, guard.level(GLOBAL_SCOPE))
+
+
+def test_a_strategy_with_its_own_thresholds_escalates_on_them() -> None:
+    limits = StrategyLimitsConfig.model_validate({
+        "strategies": [
+            {"id": "tight", "class": "m:C", "symbols": ["2330"], "capital_twd": 1_000_000,
+             "stormguard": {"warm_drawdown_pct": "0.2", "hysteresis_pct": "0.05"}},
+            {"id": "plain", "class": "m:C", "symbols": ["2330"], "capital_twd": 1_000_000},
+        ],
+    })
+    guard = StormGuard(FakeClock(), limits.stormguard,
+                       {"global": Decimal(100_000_000), "tight": Decimal(1_000_000), "plain": Decimal(1_000_000)},
+                       {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
+    loss_e4 = -3_000 * 10_000  # 0.3 % of 1 M TWD
+    assert [t.to_level for t in guard.update_pnl("tight", loss_e4)] == [StormGuardLevel.WARM]
+    assert guard.update_pnl("plain", loss_e4) == [], "the desk's WARM is at 0.5 %"
+
+
+def test_inconsistent_overrides_are_refused_naming_the_strategy() -> None:
+    with pytest.raises(pydantic.ValidationError, match="strategy tight: stormguard overrides"):
+        StrategyLimitsConfig.model_validate({"strategies": [
+            {"id": "tight", "class": "m:C", "symbols": ["2330"], "stormguard": {"warm_drawdown_pct": "2"}},
+        ]})

@@ -68,7 +68,7 @@ class StrategyContext:
     """Handed to a strategy for one market event; collects the intents it asks for."""
 
     __slots__ = ("_epoch", "_state", "_ttl_ns", "broker_usage_pct", "clock", "event", "intents", "stormguard",
-                 "strategy_id")
+                 "stormguard_global", "strategy_id")
 
     def __init__(
         self,
@@ -80,6 +80,7 @@ class StrategyContext:
         stormguard: StormGuardLevel,
         event: MarketEvent | None,
         broker_usage_pct: float = 0.0,
+        stormguard_global: StormGuardLevel = StormGuardLevel.NORMAL,
     ) -> None:
         self.strategy_id = strategy_id
         self._epoch = epoch
@@ -89,6 +90,9 @@ class StrategyContext:
         self.stormguard = stormguard
         self.event = event
         self.broker_usage_pct = broker_usage_pct
+        # `stormguard` is what applies to this strategy (the stricter of its own and the desk's);
+        # `stormguard_global` is the desk's alone.
+        self.stormguard_global = stormguard_global
         self.intents: list[OrderIntent] = []
 
     def position(self, symbol: str) -> int:

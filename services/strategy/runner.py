@@ -113,7 +113,7 @@ class StrategyRunner:
         if self.global_level.severity > level.severity:
             level = self.global_level
         return StrategyContext(sid, self.epoch, self.states[sid], self.clock, self.hosted[sid].ttl_ns, level,
-                               event, self.broker_usage_pct)
+                               event, self.broker_usage_pct, self.global_level)
 
     def _call(self, sid: str, method: str, event: MarketEvent | None, *args: object) -> list[OrderIntent]:
         """Run one strategy callback, timed and isolated; returns the intents it asked for."""

@@ -583,6 +583,7 @@ class Watcher(Strategy):
 
     def on_book(self, ctx: StrategyContext, event: MarketEvent) -> None:
         self.seen.append((len(ctx.recent_fills), ctx.throttled, ctx.broker_usage_pct))
+        self.levels = (ctx.stormguard, ctx.stormguard_global)
         if not ctx.open_orders:
             ctx.buy(event.symbol, 1, event.bid_prices_e4[0])
 
@@ -600,3 +601,7 @@ def test_context_carries_recent_fills_throttling_and_broker_usage(h: Harness) ->
     h.book()
     assert watcher.seen == [(0, False, 0.0), (1, False, 0.0), (1, True, 50.0), (1, False, 50.0)]
     assert h.state().recent_fills[0].client_order_id == intent.client_order_id
+    h.runner.on_stormguard(StormGuardState(seq=1, global_level=StormGuardLevel.WARM,
+                                           strategy_levels={"s1": StormGuardLevel.STORM}, ts_ns=0))
+    h.book()
+    assert watcher.levels == (StormGuardLevel.STORM, StormGuardLevel.WARM)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from contracts.messages import MetricSample
 
@@ -41,3 +45,18 @@ class ServiceMetrics:
                     continue
                 out.append(MetricSample(name=sample.name, labels=dict(sample.labels), value=sample.value))
         return out
+
+
+class Tally(Collector):
+    """A counter without labels for the hottest paths: code adds to `value` (a plain int, ~0.05 µs)
+    instead of calling a locked prometheus Counter (~0.8 µs here); it is read at scrape time and
+    exported as an ordinary counter (`<name>_total`). Single-threaded use only, like the loop."""
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.value = 0
+        registry.register(self)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.value)

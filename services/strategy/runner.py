@@ -29,6 +29,7 @@ from contracts.messages import (
     StormGuardState,
 )
 from services.runtime.clock import Clock
+from services.runtime.metrics import Tally
 from services.strategy.api import Strategy, StrategyContext, StrategyState
 from services.strategy.budget import BudgetWatch
 
@@ -64,7 +65,7 @@ class RunnerMetrics:
         self.dropped = Counter(
             "intents_dropped", "Intents not sent", ["strategy", "reason"], registry=registry
         )
-        self.md_events = Counter("strategy_md_events", "Market events handled", registry=registry)
+        self.md_events = Tally("strategy_md_events", "Market events handled", registry)
         self.alerts = Counter("strategy_alerts", "Alerts raised about a strategy", ["strategy", "rule"],
                               registry=registry)
 
@@ -159,7 +160,7 @@ class StrategyRunner:
             hosted.enabled = False
 
     def on_market(self, event: MarketEvent) -> list[OrderIntent]:
-        self.metrics.md_events.inc()
+        self.metrics.md_events.value += 1
         intents: list[OrderIntent] = []
         for sid in self._by_symbol.get(event.symbol, ()):
             if self.hosted[sid].enabled:

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,8 +28,6 @@ from services.summary import progress_line, report, summarize
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="orderpath: strategy → risk → broker")
 ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
 app.add_typer(ctl, name="ctl")
-strategy_cmd = typer.Typer(no_args_is_help=True, help="Enable or disable a strategy in the runner and in risk.")
-ctl.add_typer(strategy_cmd, name="strategy")
 stormguard = typer.Typer(no_args_is_help=True, help="StormGuard state: only an operator leaves HALT.")
 ctl.add_typer(stormguard, name="stormguard")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
@@ -200,29 +199,22 @@ def _ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s
     return reply.body
 
 
-def _toggle_strategy(strategy_id: str, verb: str, config: Path | None, timeout_s: float) -> None:
-    body = _ops_request(config, verb, {"strategy": strategy_id}, timeout_s)
-    typer.echo(f"{body['verb'].replace('_strategy', 'd')}: {body['strategy']}")
+class StrategySwitch(StrEnum):
+    enable = "enable"
+    disable = "disable"
 
 
-@strategy_cmd.command("enable")
-def strategy_enable(
+@ctl.command("strategy")
+def strategy_switch(
+    action: Annotated[StrategySwitch, typer.Argument(help="enable: trade again; disable: the runner stops "
+                                                     "calling it and risk refuses its new orders (cancels pass)")],
     strategy_id: Annotated[str, typer.Argument(help="the strategy id from strategy_limits.yaml")],
     config: ConfigOption = None,
     timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
 ) -> None:
-    """Let a strategy trade again."""
-    _toggle_strategy(strategy_id, "enable_strategy", config, timeout_s)
-
-
-@strategy_cmd.command("disable")
-def strategy_disable(
-    strategy_id: Annotated[str, typer.Argument(help="the strategy id from strategy_limits.yaml")],
-    config: ConfigOption = None,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
-) -> None:
-    """Stop a strategy: the runner no longer calls it and risk refuses its new orders (cancels pass)."""
-    _toggle_strategy(strategy_id, "disable_strategy", config, timeout_s)
+    """Enable or disable a strategy in the runner and in risk."""
+    body = _ops_request(config, f"{action}_strategy", {"strategy": strategy_id}, timeout_s)
+    typer.echo(f"{action}d: {body['strategy']}")
 
 
 @stormguard.command("release")

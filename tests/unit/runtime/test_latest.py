@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import msgpack
-import pytest
 import structlog
 import zmq
 from prometheus_client import Counter
@@ -21,16 +18,6 @@ from services.runtime.metrics import ServiceMetrics
 def event(symbol: str, seq: int) -> MarketEvent:
     return MarketEvent(symbol=symbol, seq=seq, exch_ts_ns=0, ingest_ts_ns=0, bid_prices_e4=[1], bid_qtys=[1],
                        ask_prices_e4=[2], ask_qtys=[1])
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[zmq.Socket, zmq.Socket]]:
-    context = zmq.Context()
-    push, pull = context.socket(zmq.PUSH), context.socket(zmq.PULL)
-    pull.bind("inproc://latest")
-    push.connect("inproc://latest")
-    yield push, pull
-    context.destroy(linger=0)
 
 
 def reader(pull: zmq.Socket, seen: list[MarketEvent]) -> tuple[LatestByTopic[MarketEvent], ServiceMetrics]:

@@ -3,9 +3,6 @@ Inbox counts the numbers it never saw."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import structlog
 import zmq
 
@@ -21,16 +18,6 @@ from services.runtime.sockets import Publisher
 def event(symbol: str) -> MarketEvent:
     return MarketEvent(symbol=symbol, seq=0, exch_ts_ns=0, ingest_ts_ns=0, bid_prices_e4=[1], bid_qtys=[1],
                        ask_prices_e4=[2], ask_qtys=[1])
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[zmq.Socket, zmq.Socket]]:
-    context = zmq.Context()
-    push, pull = context.socket(zmq.PUSH), context.socket(zmq.PULL)
-    pull.bind("inproc://publisher")
-    push.connect("inproc://publisher")
-    yield push, pull
-    context.destroy(linger=0)
 
 
 def received(pull: zmq.Socket, count: int) -> list[list[bytes]]:

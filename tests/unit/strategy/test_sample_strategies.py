@@ -54,7 +54,8 @@ def test_momentum_stays_within_its_position_and_is_close_only_in_storm() -> None
 
 def test_misbehaving_is_slow_then_raises_and_only_it_stops() -> None:
     h = Harness()
-    h.add(Misbehaving("bad", ["2330"], {"slow_every": 2, "slow_us": 3000, "raise_after": 5}), budget_us=1000)
+    h.add(Misbehaving("bad", ["2330"], {"slow_every": 2, "slow_us": 60_000, "raise_after": 5}),
+          budget_us=20_000)
     h.add(Quoter("mm", ["2330"], {"qty": 1, "max_position": 5}))
     for _ in range(6):
         h.book()

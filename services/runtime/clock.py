@@ -6,7 +6,10 @@ every process on a host, for latency, windows, deadlines and dwell.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -41,3 +44,46 @@ class FakeClock:
             raise ValueError("a clock never goes back")
         self._mono_ns += delta_ns
         self._wall_ns += delta_ns
+
+
+class Scheduler(Protocol):
+    """Runs a callback later on the caller's own thread: ServiceLoop.call_later in a service."""
+
+    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> None: ...
+
+
+class ManualScheduler:
+    """A Scheduler on a FakeClock: callbacks run, in due order, only inside `advance` or `run_due`."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self._timers: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+
+    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (self.clock.mono_ns() + max(0, delay_ns), next(self._order), callback))
+
+    @property
+    def pending(self) -> int:
+        return len(self._timers)
+
+    def run_due(self) -> int:
+        """Run every callback due by now, including ones they schedule for now; returns how many ran."""
+        ran = 0
+        while self._timers and self._timers[0][0] <= self.clock.mono_ns():
+            heapq.heappop(self._timers)[2]()
+            ran += 1
+        return ran
+
+    def advance(self, delta_ns: int) -> int:
+        """Move the clock forward, firing each timer at its own due time on the way; returns how many ran."""
+        end_ns = self.clock.mono_ns() + delta_ns
+        ran = 0
+        while self._timers and self._timers[0][0] <= end_ns:
+            due_ns = self._timers[0][0]
+            if due_ns > self.clock.mono_ns():
+                self.clock.advance(due_ns - self.clock.mono_ns())
+            ran += self.run_due()
+        if end_ns > self.clock.mono_ns():
+            self.clock.advance(end_ns - self.clock.mono_ns())
+        return ran

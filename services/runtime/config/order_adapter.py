@@ -1,20 +1,74 @@
-"""config/order_adapter.yaml: which broker the adapter talks to and how the simulator behaves."""
+"""config/order_adapter.yaml: which broker the adapter talks to, its limits, and how the simulator behaves."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.runtime.config.stack import Strict
 
 
 class SimBrokerConfig(Strict):
+    """The embedded exchange simulator, with the faults a real broker shows (all off by default)."""
+
     ack_latency_us: int = Field(200, ge=0, description="delay before the simulator answers a call")
+    latency_jitter_us: int = Field(0, ge=0, description="uniform extra delay, 0..jitter, per answer")
+    reject_rate: float = Field(0.0, ge=0, le=1, description="share of NEW orders rejected by the exchange")
+    timeout_rate: float = Field(0.0, ge=0, le=1,
+                                description="share of calls answered only after late_answer_ms (the call times "
+                                            "out at the adapter, yet the order still goes live)")
+    late_answer_ms: int = Field(5_000, ge=0, description="how late a timed-out call is answered")
+    deal_before_ack_rate: float = Field(0.0, ge=0, le=1,
+                                        description="share of matched orders whose deals come before the ack")
+    duplicate_rate: float = Field(0.0, ge=0, le=1, description="share of events delivered twice")
+    rate_cap: int = Field(250, gt=0, description="the broker's own budget: order calls per window")
+    rate_window_ms: int = Field(10_000, gt=0)
+    suspension_ms: int = Field(60_000, ge=0, description="how long the broker refuses calls after the budget is broken")
+    session_down: bool = Field(False, description="start with the session down: every call raises")
+    seed: int = Field(0, description="seed of the fault generator, so a run is reproducible")
+    state_file: Path | None = Field(None, description="where the simulated broker keeps its orders and call log "
+                                                      "(SQLite), so they outlive an adapter restart")
+
+
+class TimeoutsConfig(Strict):
+    new_ms: int = Field(2_000, gt=0, description="a NEW with no answer by then is reported failed and queried")
+    amend_ms: int = Field(2_000, gt=0)
+    cancel_ms: int = Field(2_000, gt=0)
+    query_ms: int = Field(2_000, gt=0)
+
+
+class BreakerConfig(Strict):
+    failures: int = Field(5, gt=0, description="timeouts or broker rejects within the window that open the breaker")
+    window_ms: int = Field(10_000, gt=0)
+    cooldown_ms: int = Field(30_000, gt=0, description="how long the breaker stays open before one probe order")
+
+
+class JournalConfig(Strict):
+    path: Path = Field(Path("var/adapter-journal.sqlite"), description="SQLite journal (WAL), relative to the "
+                                                                        "working directory")
+    keep_reports: int = Field(1_000_000, gt=0, description="execution reports kept for replay; older ones are "
+                                                           "pruned at start")
 
 
 class OrderAdapterConfig(Strict):
     broker: Literal["sim"] = "sim"
     sim: SimBrokerConfig = SimBrokerConfig()
     soft_cap: int = Field(250, gt=0, description="broker calls per 10 s (Shioaji: 250, shared by all order calls)")
+    reserve: int = Field(25, ge=0, description="calls of the cap kept for cancels and the kill switch")
+    slow_down_at: float = Field(0.8, gt=0, le=1, description="share of the cap at which risk is told to slow down")
+    coalesce_window_ms: float = Field(5.0, ge=0, description="how long amends of one order are absorbed while the "
+                                                             "previous amend is unanswered")
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    breaker: BreakerConfig = BreakerConfig()
+    journal: JournalConfig = JournalConfig()
+    unknown_broker_orders: Literal["cancel", "adopt"] = Field(
+        "cancel", description="on start, what to do with working orders the broker has and the journal does not")
     latency_samples: int = Field(65_536, gt=0, description="tick-to-trade samples kept for p50/p99")
+
+    @model_validator(mode="after")
+    def _reserve_below_cap(self) -> OrderAdapterConfig:
+        if self.reserve >= self.soft_cap:
+            raise ValueError(f"reserve ({self.reserve}) must be below soft_cap ({self.soft_cap})")
+        return self

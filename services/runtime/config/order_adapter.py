@@ -46,8 +46,8 @@ class BreakerConfig(Strict):
 
 
 class JournalConfig(Strict):
-    path: Path = Field(Path("var/adapter-journal.sqlite"), description="SQLite journal (WAL), relative to the "
-                                                                        "working directory")
+    path: Path = Field(Path("adapter-journal.sqlite"), description="SQLite journal (WAL); a relative path is "
+                                                                      "under the stack's var_dir")
     keep_reports: int = Field(1_000_000, gt=0, description="execution reports kept for replay; older ones are "
                                                            "pruned at start")
 

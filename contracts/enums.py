@@ -90,6 +90,7 @@ class Reason(StrEnum):
     CIRCUIT_OPEN = "circuit_open"
     BAD_MESSAGE = "bad_message"
     NO_LIQUIDITY = "no_liquidity"
+    QTY_INCREASE = "qty_increase"
 
 
 class StormGuardLevel(StrEnum):

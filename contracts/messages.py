@@ -9,7 +9,9 @@ Conventions: prices are fixed-point ×10⁴ (`*_e4`, see contracts.prices); quan
 nanoseconds for records, except `ingest_ts_ns`, `deadline_ns` and `*_mono_ns`, which are
 CLOCK_MONOTONIC nanoseconds, comparable across processes on one host, used for latency and
 deadlines. Every PUB stream carries `seq`, a per-publisher sequence number starting at 1, so a
-subscriber can see what a full high-water mark dropped.
+subscriber can see what a full high-water mark dropped. ExecutionReport seqs are the adapter's
+journal numbering, continued across restarts, so a subscriber asks for what it missed with an
+ExecReplayRequest and gets an ExecReplay.
 """
 
 from __future__ import annotations
@@ -158,7 +160,41 @@ class AdapterUsage(Message, tag="usage", kw_only=True):
     window_ns: int
     soft_cap: int
     breaker_open: bool = False
+    exec_seq: int = 0
+    """The seq of the newest ExecutionReport this adapter published before this message, on the same
+    socket (0: none yet). Sent every heartbeat, so a subscriber that lost the LAST reports of a burst
+    sees the trailing gap; a value below one already seen means the adapter's numbering restarted."""
     ts_ns: int
+
+
+class ExecReplayRequest(Message, tag="exec_replay_req", kw_only=True):
+    """A subscriber of the exec stream asks the adapter (its exec_replay ROUTER) for the reports with
+    first_seq <= seq <= last_seq, which its PUB dropped before they reached the subscriber."""
+
+    request_id: str
+    first_seq: int
+    last_seq: int
+
+
+class ExecReplay(Message, tag="exec_replay", kw_only=True):
+    """The adapter's answer to an ExecReplayRequest, from its journal: `first_seq` and `last_seq` echo
+    the request; `reports` are the journal's reports in that range, ascending by seq, exactly as they
+    were published; `last_published_seq` is the newest seq the adapter has published, so a client
+    also sees a trailing gap (reports lost after the last one it received).
+
+    `reports` may hold fewer than asked. The adapter answers at most a batch (its limit), always
+    from the start of the range, and history may have been pruned. How a client continues:
+    every seq from `first_seq` up to the seq of the last report in `reports` that is not in
+    `reports` is gone from the journal and will never come (count it lost, go on); if the last
+    report's seq is below `last_seq`, ask again from that seq + 1; if `reports` is empty, nothing
+    in the range is in the journal any more.
+    """
+
+    request_id: str
+    first_seq: int
+    last_seq: int
+    reports: list[ExecutionReport]
+    last_published_seq: int
 
 
 class StormGuardState(Message, tag="sg", kw_only=True):
@@ -244,6 +280,8 @@ WIRE_MESSAGES: tuple[type[Message], ...] = (
     OrderCommand,
     ExecutionReport,
     AdapterUsage,
+    ExecReplayRequest,
+    ExecReplay,
     StormGuardState,
     StormGuardProposal,
     RiskSnapshot,

@@ -16,7 +16,7 @@ import yaml
 from contracts.enums import ServiceName
 
 REPO = Path(__file__).resolve().parents[1]
-SOCKET_NAMES = ("md", "intents", "orders", "exec", "risk", "control", "ops")
+SOCKET_NAMES = ("md", "intents", "orders", "exec", "risk", "control", "ops", "exec_replay")
 
 
 def free_ports(count: int) -> list[int]:

@@ -34,6 +34,8 @@ class Endpoints(Strict):
     risk: str
     control: str
     ops: str
+    exec_replay: str
+    """The adapter's ROUTER answering ExecReplayRequest from its journal; risk and strategy connect a DEALER."""
 
     @field_validator("*")
     @classmethod

@@ -27,6 +27,7 @@ endpoints:
   risk: tcp://127.0.0.1:27554
   control: tcp://127.0.0.1:27555
   ops: ipc:///tmp/orderpath-ops
+  exec_replay: tcp://127.0.0.1:27557
 """
 
 STRATEGY = """\
@@ -193,6 +194,19 @@ def test_environment_overrides_endpoint_and_metrics_port(
     # Only what was overridden changes.
     assert after.endpoints.exec == before.endpoints.exec
     assert after.metrics_ports[ServiceName.FEED] == 17601
+
+
+def test_every_endpoint_has_an_environment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERPATH_EXEC_REPLAY_ENDPOINT", "tcp://adapter:5557")
+    config = load_stack(_write(tmp_path / "stack.yaml", ENDPOINTS))
+    assert config.endpoints.exec_replay == "tcp://adapter:5557"
+    assert config.endpoints.exec == "tcp://127.0.0.1:27553"
+
+
+def test_shipped_endpoints_are_distinct() -> None:
+    endpoints = load_stack(SHIPPED / "stack.yaml").endpoints.model_dump()
+    assert endpoints["exec_replay"] == "tcp://127.0.0.1:17557"
+    assert len(set(endpoints.values())) == len(endpoints)
 
 
 def test_environment_adds_a_metrics_port_not_in_the_file(

@@ -1,26 +1,61 @@
-"""OrderManager: turns approved OrderCommands into broker calls and broker answers into ExecutionReports.
+"""OrderManager: approved OrderCommands into broker calls, broker answers into ExecutionReports.
 
-Plain synchronous code: a Clock, a Broker, a sink for reports, a latency ring. It keeps the live
-order map, refuses what arrives past its deadline (cancels excepted), drops a second cancel of the
-same order, and stamps tick-to-trade at the moment an order is handed to the broker.
+Plain synchronous code on the adapter's loop thread, with every outside effect injected: a Clock
+and a Scheduler, the Broker, the Journal, the ReportWriter, the rate limiter and the breaker.
+
+Each entry point (a batch of commands, a broker event, a status answer, a timer) ends in `flush`:
+the journal commits what the handler recorded — the commands about to be sent, the orders'
+new state, the reports — then the broker calls go out, then the reports are published. So a
+command is durable before the broker sees it, and a report before anybody does.
+
+Semantics a desk relies on (docs/design.md, "Order adapter"):
+- AMENDs of one order coalesce: while the previous amend is unanswered and younger than the
+  window, a new one only replaces the wanted price; it goes out when the answer comes or the
+  window passes. An amend that changes nothing sends nothing. AMEND.qty is the leaves the
+  strategy wants: less than the order's leaves reduces it (Shioaji can only reduce); more than
+  the order's original quantity is refused (qty_increase: cancel and send a new order); between
+  the two, a fill raced the amend and the quantity is left alone.
+- A CANCEL supersedes pending amends; a second CANCEL while one is pending is dropped.
+- A NEW with no answer by its timeout is reported failed (broker_timeout) but stays tracked as
+  unresolved and is queried; if it turns out live it is cancelled at once, and its fills are
+  still reported (they are real). AMEND and CANCEL retry once when the budget allows.
+- The breaker opens on repeated timeouts/rejects, or at once on the broker's rate-limit or
+  session errors; open, it refuses NEWs and cancels everything.
+- Kill switch: a global HALT (or the operator's cancel-all) closes the gate to new orders, then
+  cancels every working order and keeps cancelling and querying until none is working. Hold
+  fire closes the gate only. Both work without any strategy alive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+import msgspec
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from contracts.codec import encode
 from contracts.enums import TERMINAL_STATUSES, ExecType, IntentAction, OrderStatus, Reason, StormGuardLevel
-from contracts.messages import ExecutionReport, Message, OrderCommand, StormGuardState
-from services.adapter.brokers.base import Broker, BrokerEvent
+from contracts.messages import ControlCommand, ExecutionReport, OrderCommand, StormGuardState
+from services.adapter.broker_calls import BrokerCalls, CallKind, SentCall
+from services.adapter.brokers.base import (
+    Broker,
+    BrokerError,
+    BrokerEvent,
+    BrokerOrderState,
+    BrokerOutcomeUnknown,
+    BrokerRateLimited,
+    BrokerSessionDown,
+)
+from services.adapter.circuit_breaker import BreakerState, CircuitBreaker
+from services.adapter.journal import Journal
 from services.adapter.latency import LatencyRing
-from services.adapter.order_map import LiveOrder, OrderMap
-from services.adapter.usage_window import BrokerUsageWindow
-from services.runtime.clock import Clock
-
-T2T_BUCKETS_NS = (5e4, 1e5, 2e5, 3e5, 5e5, 7.5e5, 1e6, 2e6, 5e6, 1e7, 1e8)
+from services.adapter.metrics import AdapterMetrics
+from services.adapter.order_map import LiveOrder, OrderMap, encode_order
+from services.adapter.rate_limiter import Priority, RateLimiter
+from services.adapter.reports import ReportWriter
+from services.runtime.clock import Clock, Scheduler
+from services.runtime.config.order_adapter import OrderAdapterConfig
 
 _REJECT_FOR = {
     IntentAction.NEW: ExecType.REJECT,
@@ -28,60 +63,111 @@ _REJECT_FOR = {
     IntentAction.CANCEL: ExecType.CANCEL_REJECT,
 }
 
-_STATUS_AFTER = {
-    ExecType.ACK: OrderStatus.WORKING,
-    ExecType.REJECT: OrderStatus.REJECTED,
-    ExecType.CANCELLED: OrderStatus.CANCELLED,
-    ExecType.EXPIRED: OrderStatus.CANCELLED,
-}
+_GATE_REASON = {"halt": Reason.STORMGUARD_HALT, "operator": Reason.STORMGUARD_HALT, "hold_fire": Reason.HOLD_FIRE}
+_CANCELS_ALL = frozenset({"halt", "operator"})
+
+_event_encoder = msgspec.msgpack.Encoder()
 
 
-class ReportSink(Protocol):
-    """Where reports go: the exec Publisher, which numbers them (see runtime/sockets.py)."""
-
-    def send(self, message: Message) -> None: ...
-
-
-class AdapterMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        actions = Counter("order_actions_count", "Broker calls made", ["action"], registry=registry)
-        reports = Counter("exec_reports", "Execution reports published", ["exec_type"], registry=registry)
-        # Label lookups cost more than the increment itself: bind every child once.
-        self.actions = {action: actions.labels(action) for action in ("place", "update_price", "cancel")}
-        self.reports = {exec_type: reports.labels(exec_type) for exec_type in ExecType}
-        self.fills = Counter("fills", "Fills received from the broker", registry=registry)
-        self.refused = Counter("adapter_refused", "Commands refused by the adapter", ["reason"],
-                               registry=registry)
-        self.duplicate_cancels = Counter("duplicate_cancels", "Second cancels dropped", registry=registry)
-        self.tick_to_trade = Histogram(
-            "tick_to_trade_latency_ns", "Market event ingest to broker call, in ns",
-            buckets=T2T_BUCKETS_NS, registry=registry,
-        )
+class UsageListener(Protocol):
+    def __call__(self) -> None: ...
 
 
 class OrderManager:
     def __init__(
         self,
         clock: Clock,
+        scheduler: Scheduler,
         broker: Broker,
-        sink: ReportSink,
+        journal: Journal,
+        reports: ReportWriter,
+        config: OrderAdapterConfig,
         latency: LatencyRing,
-        usage: BrokerUsageWindow,
         metrics: AdapterMetrics,
         log: structlog.stdlib.BoundLogger,
+        on_usage_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.clock = clock
+        self.scheduler = scheduler
         self.broker = broker
-        self.sink = sink
+        self.journal = journal
+        self.reports = reports
+        self.config = config
         self.latency = latency
-        self.usage = usage
         self.metrics = metrics
         self.log = log
+        self.on_usage_change = on_usage_change
         self.orders = OrderMap()
+        self.limiter = RateLimiter(clock, config.soft_cap, config.reserve,
+                                   (10_000 + config.window_guard_ms) * 1_000_000)
+        self.breaker = CircuitBreaker(clock, config.breaker.failures, config.breaker.window_ms * 1_000_000,
+                                      config.breaker.cooldown_ms * 1_000_000)
+        timeouts = config.timeouts
+        self.calls = BrokerCalls(
+            clock, scheduler, self.limiter,
+            {CallKind.PLACE: timeouts.new_ms * 1_000_000, CallKind.AMEND: timeouts.amend_ms * 1_000_000,
+             CallKind.CANCEL: timeouts.cancel_ms * 1_000_000, CallKind.QUERY: timeouts.query_ms * 1_000_000},
+            self._on_timeout, self.flush,
+        )
+        self.coalesce_window_ns = int(config.coalesce_window_ms * 1_000_000)
+        self.slow_down_at = int(config.soft_cap * config.slow_down_at)
         self.stormguard_level = StormGuardLevel.NORMAL
+        self.gate: set[str] = set()
+        self._outbox: list[Callable[[], None]] = []
+        self._slowing = False
         broker.set_event_callback(self.on_broker_event)
+        broker.set_status_callback(self.on_status)
+
+    # -- entry points: each ends in flush
 
     def on_command(self, command: OrderCommand) -> None:
+        self._command(command)
+        self.flush()
+
+    def on_commands(self, commands: list[OrderCommand]) -> None:
+        for command in commands:
+            self._command(command)
+        self.flush()
+
+    def on_broker_event(self, event: BrokerEvent) -> None:
+        self._event(event)
+        self.flush()
+
+    def on_status(self, state: BrokerOrderState) -> None:
+        self.calls.settle(state.client_order_id, CallKind.QUERY)
+        order = self.orders.get(state.client_order_id)
+        if order is None:
+            self.log.info("status_for_closed_order", client_order_id=state.client_order_id, status=state.status)
+        else:
+            self.journal.record_event(order.client_order_id, "status", _event_encoder.encode(state))
+            self.apply_status(order, state)
+        self.flush()
+
+    def on_control(self, message: StormGuardState | ControlCommand) -> None:
+        if isinstance(message, StormGuardState):
+            self.stormguard_level = message.global_level
+            self._set_gate("halt", message.global_level is StormGuardLevel.HALT)
+            self._set_gate("hold_fire", message.hold_fire)
+        elif message.verb == "cancel_all":
+            self._set_gate("operator", True)
+        elif message.verb == "resume":
+            self._set_gate("operator", False)
+        self.flush()
+
+    def sweep(self) -> None:
+        """Every second: keep the kill switch's promise, and settle what nobody answered."""
+        cancelling = bool(self.gate & _CANCELS_ALL) or self.breaker.state is BreakerState.OPEN
+        for order in list(self.orders.live.values()):
+            if cancelling and order.working and not order.cancel_pending:
+                self._cancel(order, order.last_intent_id or order.intent_id)
+            elif (order.unresolved or order.cancel_wanted) and not order.cancel_pending \
+                    and not self.calls.in_flight(order.client_order_id, CallKind.QUERY):
+                self.query(order)
+        self.flush()
+
+    # -- commands
+
+    def _command(self, command: OrderCommand) -> None:
         if command.action is not IntentAction.CANCEL and self.clock.mono_ns() > command.deadline_ns:
             self._refuse(command, Reason.STALE_INTENT, "arrived past its deadline")
             return
@@ -91,116 +177,540 @@ class OrderManager:
         order = self.orders.get(command.client_order_id)
         if order is None and self.orders.known(command.client_order_id):
             self._refuse(command, Reason.TOO_LATE, "order already filled, cancelled or rejected")
-        elif order is None:
+        elif order is None or order.unresolved:
             self._refuse(command, Reason.UNKNOWN_ORDER, "no live order with this id")
         elif command.action is IntentAction.AMEND:
             self._amend(order, command)
+        elif order.cancel_pending or order.cancel_wanted:
+            self.metrics.duplicate_cancels.inc()
         else:
-            self._cancel(order, command)
+            order.last_ingest_ns = command.ingest_ts_ns
+            self._cancel(order, command.intent_id)
 
     def _new(self, command: OrderCommand) -> None:
         if self.orders.known(command.client_order_id):
             self._refuse(command, Reason.DUPLICATE_INTENT, "client order id already used")
             return
-        self.orders.add(LiveOrder(
+        if self.gate:
+            reason = next(iter(self.gate))
+            self._refuse(command, _GATE_REASON[reason], f"the adapter's gate is closed ({reason})")
+            return
+        if not self.breaker.allow_new():
+            self._refuse(command, Reason.CIRCUIT_OPEN, f"circuit breaker open: {self.breaker.reason}")
+            return
+        now_ns = self.clock.wall_ns()
+        order = LiveOrder(
             client_order_id=command.client_order_id, intent_id=command.intent_id,
             strategy_id=command.strategy_id, symbol=command.symbol, side=command.side, qty=command.qty,
-            price_e4=command.price_e4, last_intent_id=command.intent_id,
-        ))
+            price_e4=command.price_e4, price_type=command.price_type, tif=command.tif,
+            last_intent_id=command.intent_id, target_price_e4=command.price_e4,
+            created_ns=now_ns, updated_ns=now_ns,
+        )
+        self.orders.add(order)
+        self._place(order, command)
+
+    def _place(self, order: LiveOrder, command: OrderCommand) -> None:
+        if order.cancel_wanted:
+            order.status = OrderStatus.CANCELLED
+            self.report_order(order, ExecType.CANCELLED, detail="cancelled before it reached the broker")
+            self.close(order)
+            return
+        if not self.calls.acquire(Priority.NORMAL):
+            self._save(order)
+            self.calls.wait(Priority.NORMAL, lambda: self._place_waited(order, command))
+            return
+        order.placed = True
+        self._save(order)
+        self.journal.record_command(order.client_order_id, "place", encode(command))
+        self._outbox.append(lambda: self._send_place(order, command))
+
+    def _place_waited(self, order: LiveOrder, command: OrderCommand) -> None:
+        if self.clock.mono_ns() > command.deadline_ns and not order.cancel_wanted:
+            order.status = OrderStatus.REJECTED
+            self.report_order(order, ExecType.REJECT, reason=Reason.RATE_LIMITED,
+                               detail="waited for the broker's order budget past its deadline")
+            self.close(order)
+            return
+        self._place(order, command)
+
+    def _send_place(self, order: LiveOrder, command: OrderCommand) -> None:
         sent_ns = self.clock.mono_ns()
-        self.broker.place(command)
-        self._sent(command, "place", sent_ns)
+        try:
+            self.broker.place(command)
+        except BrokerError as error:
+            self._call_failed(order, CallKind.PLACE, error)
+            return
+        self.calls.sent(CallKind.PLACE, order.client_order_id)
+        self._stamp(command.ingest_ts_ns, sent_ns, "place")
 
     def _amend(self, order: LiveOrder, command: OrderCommand) -> None:
-        if order.cancel_pending or order.status is OrderStatus.PENDING_NEW:
-            self._refuse(command, Reason.UNKNOWN_ORDER, f"order is {order.status}, not amendable now")
+        self.metrics.amend_intents.inc()
+        if order.cancel_pending or order.cancel_wanted:
+            self._refuse(command, Reason.TOO_LATE, "order is being cancelled")
             return
-        order.pending_price_e4 = command.price_e4
+        if command.qty > order.qty:
+            self._refuse(command, Reason.QTY_INCREASE,
+                         f"Shioaji can only reduce quantity ({order.qty} → {command.qty}): cancel and send a new order")
+            return
+        want_leaves = command.qty if command.qty < order.leaves_qty else None
+        if command.price_e4 == order.target_price_e4 and want_leaves is None:
+            self.metrics.amends_unchanged.inc()
+            if not order.amends_in_flight and order.want_price_e4 is None:
+                order.last_intent_id = command.intent_id
+                self.report_order(order, ExecType.AMENDED, detail="unchanged: no broker call")
+            return
+        if order.want_price_e4 is not None or order.want_leaves is not None:
+            self.metrics.amends_coalesced.inc()
+        order.want_price_e4 = command.price_e4
+        order.target_price_e4 = command.price_e4
+        if want_leaves is not None:
+            order.want_leaves = want_leaves
         order.last_intent_id = command.intent_id
-        sent_ns = self.clock.mono_ns()
-        self.broker.amend_price(order.client_order_id, command.price_e4)
-        self._sent(command, "update_price", sent_ns)
-
-    def _cancel(self, order: LiveOrder, command: OrderCommand) -> None:
-        if order.cancel_pending:
-            self.metrics.duplicate_cancels.inc()
+        order.last_ingest_ns = command.ingest_ts_ns
+        if order.status is OrderStatus.PENDING_NEW:
+            self._save(order)
             return
+        due_ns = order.last_amend_ns + self.coalesce_window_ns
+        if order.amends_in_flight and self.clock.mono_ns() < due_ns:
+            if not order.flush_due:
+                order.flush_due = True
+                self.scheduler.call_later(due_ns - self.clock.mono_ns(), lambda: self._window_passed(order))
+            self._save(order)
+            return
+        self._send_amends(order)
+
+    def _window_passed(self, order: LiveOrder) -> None:
+        order.flush_due = False
+        self._send_amends(order)
+        self.flush()
+
+    def _send_amends(self, order: LiveOrder) -> None:
+        """Send what the order still wants: a lower quantity first, then the newest price."""
+        if order.want_price_e4 is None and order.want_leaves is None:
+            return
+        if order.client_order_id not in self.orders.live or not order.working or order.cancel_wanted:
+            order.want_price_e4 = order.want_leaves = None
+            return
+        if order.status is OrderStatus.PENDING_NEW:
+            return
+        if order.want_leaves is not None and order.want_leaves >= order.leaves_qty:
+            order.want_leaves = None
+        if order.want_price_e4 == order.price_e4 and order.want_leaves is None:
+            order.want_price_e4 = None
+            if not order.amends_in_flight:
+                self.report_order(order, ExecType.AMENDED, detail="unchanged: no broker call")
+            self._save(order)
+            return
+        if order.want_leaves is not None:
+            if not self._amend_slot(order):
+                return
+            reduce_by = order.leaves_qty - order.want_leaves
+            order.want_leaves = None
+            self._send_amend(order, "update_qty", lambda: self.broker.reduce_qty(order.client_order_id, reduce_by))
+        if order.want_price_e4 is not None and order.want_price_e4 != order.price_e4:
+            if not self._amend_slot(order):
+                return
+            price_e4 = order.want_price_e4
+            order.want_price_e4 = None
+            self._send_amend(order, "update_price", lambda: self.broker.amend_price(order.client_order_id, price_e4))
+        order.want_price_e4 = None
+        self._save(order)
+
+    def _amend_slot(self, order: LiveOrder) -> bool:
+        if self.calls.acquire(Priority.NORMAL):
+            return True
+        self._save(order)
+        self.calls.wait(Priority.NORMAL, lambda: self._send_amends(order))
+        return False
+
+    def _send_amend(self, order: LiveOrder, action: str, call: Callable[[], None], attempt: int = 1) -> None:
+        order.amends_in_flight += 1
+        order.last_amend_ns = self.clock.mono_ns()
+        self.journal.record_command(order.client_order_id, action, _event_encoder.encode(
+            (order.want_leaves, order.target_price_e4, order.last_intent_id)))
+
+        def send() -> None:
+            sent_ns = self.clock.mono_ns()
+            try:
+                call()
+            except BrokerError as error:
+                order.amends_in_flight -= 1
+                self._call_failed(order, CallKind.AMEND, error)
+                return
+            self._stamp(order.last_ingest_ns if attempt == 1 else 0, sent_ns, action)
+            self.calls.sent(CallKind.AMEND, order.client_order_id, attempt,
+                            retry=lambda: self._send_amend(order, action, call, attempt + 1))
+
+        self._outbox.append(send)
+
+    def _cancel(self, order: LiveOrder, intent_id: str) -> None:
+        """Cancel now if the budget allows (cancels go first), else as soon as it does."""
+        if order.want_price_e4 is not None or order.want_leaves is not None:
+            self.metrics.amends_superseded.inc()
+            order.want_price_e4 = order.want_leaves = None
+        order.cancel_wanted = True
+        order.last_intent_id = intent_id
+        if not order.placed or order.status is OrderStatus.PENDING_NEW:
+            self._save(order)  # cancelled when the NEW leaves the queue, or when its ack arrives
+            return
+        if not self.calls.acquire(Priority.URGENT):
+            self._save(order)
+            self.calls.wait(Priority.URGENT, lambda: self._cancel_waited(order))
+            return
+        self._send_cancel(order)
+
+    def _cancel_waited(self, order: LiveOrder) -> None:
+        if order.client_order_id in self.orders.live and order.working and not order.cancel_pending:
+            self._send_cancel(order) if self.calls.acquire(Priority.URGENT) else self.calls.wait(
+                Priority.URGENT, lambda: self._cancel_waited(order))
+
+    def _send_cancel(self, order: LiveOrder, attempt: int = 1) -> None:
         order.cancel_pending = True
-        order.last_intent_id = command.intent_id
-        sent_ns = self.clock.mono_ns()
-        self.broker.cancel(order.client_order_id)
-        self._sent(command, "cancel", sent_ns)
+        self._save(order)
+        self.journal.record_command(order.client_order_id, "cancel", order.last_intent_id.encode())
 
-    def _sent(self, command: OrderCommand, action: str, sent_ns: int) -> None:
-        latency_ns = sent_ns - command.ingest_ts_ns
-        self.latency.record(latency_ns)
-        self.usage.record()
-        self.metrics.tick_to_trade.observe(latency_ns)
+        def send() -> None:
+            sent_ns = self.clock.mono_ns()
+            try:
+                self.broker.cancel(order.client_order_id)
+            except BrokerError as error:
+                order.cancel_pending = False
+                self._call_failed(order, CallKind.CANCEL, error)
+                return
+            self._stamp(order.last_ingest_ns if attempt == 1 else 0, sent_ns, "cancel")
+            self.calls.sent(CallKind.CANCEL, order.client_order_id, attempt,
+                            retry=lambda: self._send_cancel(order, attempt + 1))
+
+        self._outbox.append(send)
+
+    def query(self, order: LiveOrder, attempt: int = 1) -> None:
+        if not self.calls.acquire(Priority.URGENT if self.gate & _CANCELS_ALL else Priority.NORMAL):
+            return  # the next sweep asks again
+        self.journal.record_command(order.client_order_id, "query", b"")
+
+        def send() -> None:
+            try:
+                self.broker.query(order.client_order_id)
+            except BrokerError as error:
+                self._call_failed(order, CallKind.QUERY, error)
+                return
+            self._stamp(0, 0, "query")
+            self.calls.sent(CallKind.QUERY, order.client_order_id, attempt,
+                            retry=lambda: self.query(order, attempt + 1))
+
+        self._outbox.append(send)
+
+    def cancel_all(self, why: str) -> None:
+        """Phase two of the kill switch: cancel every working order (the sweep keeps at it)."""
+        working = [order for order in self.orders.live.values() if order.working and not order.cancel_pending]
+        self.metrics.cancel_all.inc()
+        self.log.warning("cancel_all", reason=why, orders=len(working), stormguard_state=self.stormguard_level)
+        for order in working:
+            self._cancel(order, order.last_intent_id or order.intent_id)
+
+    def _set_gate(self, reason: str, closed: bool) -> None:
+        if closed == (reason in self.gate):
+            return
+        if closed:
+            self.gate.add(reason)
+        else:
+            self.gate.discard(reason)
+        self.metrics.gate_closed.set(1 if self.gate else 0)
+        self.log.warning("gate_closed" if closed else "gate_opened", reason=reason,
+                         stormguard_state=self.stormguard_level)
+        if closed and reason in _CANCELS_ALL:
+            self.cancel_all(reason)
+
+    # -- failures and timeouts
+
+    def _call_failed(self, order: LiveOrder, kind: CallKind, error: BrokerError) -> None:
+        self.metrics.broker_errors.labels(type(error).__name__).inc()
+        self.log.warning("broker_call_failed", client_order_id=order.client_order_id, intent_id=order.last_intent_id,
+                         strategy_id=order.strategy_id, call=kind, error=str(error), reason=type(error).__name__,
+                         stormguard_state=self.stormguard_level)
+        if isinstance(error, BrokerRateLimited | BrokerSessionDown):
+            self._breaker_changed(self.breaker.trip(f"{type(error).__name__}: {error}"))
+        elif not isinstance(error, BrokerOutcomeUnknown):
+            self._breaker_changed(self.breaker.record_failure(str(error)))
+        if isinstance(error, BrokerOutcomeUnknown):
+            if kind is CallKind.PLACE:
+                self._unresolve(order, f"outcome unknown: {error}")
+            self.query(order)
+            return
+        if kind is CallKind.PLACE:
+            order.status = OrderStatus.REJECTED
+            reason = Reason.RATE_LIMITED if isinstance(error, BrokerRateLimited) else (
+                Reason.CIRCUIT_OPEN if isinstance(error, BrokerSessionDown) else Reason.BROKER_REJECT)
+            self.report_order(order, ExecType.REJECT, reason=reason, detail=str(error))
+            self.close(order)
+        elif kind is CallKind.AMEND:
+            self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_REJECT, detail=str(error))
+            self._save(order)
+        elif kind is CallKind.CANCEL:
+            self._save(order)  # cancel_wanted stays: the sweep cancels again
+
+    def _on_timeout(self, call: SentCall) -> None:
+        order = self.orders.get(call.client_order_id)
+        self.metrics.timeouts.labels(call.kind).inc()
+        if order is None:
+            return
+        self.log.warning("broker_timeout", client_order_id=order.client_order_id, intent_id=order.last_intent_id,
+                         strategy_id=order.strategy_id, call=call.kind, attempt=call.attempt,
+                         reason=Reason.BROKER_TIMEOUT, stormguard_state=self.stormguard_level)
+        self._breaker_changed(self.breaker.record_failure(f"{call.kind} timed out"))
+        if call.kind is CallKind.AMEND:
+            order.amends_in_flight -= 1
+        if call.kind is CallKind.PLACE:
+            self._unresolve(order, "no answer from the broker in time")
+            self.query(order)
+        elif call.attempt == 1 and call.retry is not None and call.kind is not CallKind.PLACE and \
+                self.calls.acquire(Priority.URGENT if call.kind is CallKind.CANCEL else Priority.NORMAL):
+            self.metrics.retries.labels(call.kind).inc()
+            if call.kind is CallKind.CANCEL:
+                order.cancel_pending = False
+            call.retry()
+        elif call.kind is CallKind.AMEND:
+            self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_TIMEOUT,
+                               detail="no answer to the amend, retried once")
+            self.query(order)
+        elif call.kind is CallKind.CANCEL:
+            order.cancel_pending = False
+            self.report_order(order, ExecType.CANCEL_REJECT, reason=Reason.BROKER_TIMEOUT,
+                               detail="no answer to the cancel, retried once; the adapter keeps trying")
+            self.query(order)
+        self.flush()
+
+    def _unresolve(self, order: LiveOrder, detail: str) -> None:
+        """Report a NEW failed to strategy and risk, but keep tracking it until the broker settles it."""
+        if order.unresolved:
+            return
+        order.unresolved = True
+        self.metrics.unresolved.inc()
+        self.report_order(order, ExecType.REJECT, reason=Reason.BROKER_TIMEOUT,
+                           detail=f"{detail}; tracked until the broker settles it", status=OrderStatus.REJECTED)
+        self._save(order)
+
+    def _breaker_changed(self, opened: bool) -> None:
+        if not opened:
+            return
+        self.metrics.breaker_opened.inc()
+        self.log.error("circuit_breaker_open", reason=self.breaker.reason, stormguard_state=self.stormguard_level)
+        self.cancel_all("circuit breaker open")
+        self.on_usage_change()
+
+    # -- broker answers
+
+    def _event(self, event: BrokerEvent) -> None:
+        order = self.orders.get(event.client_order_id)
+        if order is None:
+            self.metrics.late_events.inc()
+            self.log.info("broker_event_for_closed_order", client_order_id=event.client_order_id,
+                          exec_type=event.kind, reason=Reason.TOO_LATE if self.orders.known(event.client_order_id)
+                          else Reason.UNKNOWN_ORDER)
+            return
+        if event.kind is ExecType.FILL and event.exec_id:
+            if event.exec_id in order.exec_ids:
+                self.metrics.duplicate_events.inc()
+                return
+            order.exec_ids.add(event.exec_id)
+        self.journal.record_event(order.client_order_id, event.kind, _event_encoder.encode(event))
+        if event.broker_order_id:
+            order.broker_order_id = event.broker_order_id
+        order.updated_ns = self.clock.wall_ns()
+        handler = _HANDLERS[event.kind]
+        handler(self, order, event)
+        if order.status in TERMINAL_STATUSES:
+            self.close(order)
+        else:
+            self._save(order)
+
+    def _on_ack(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle(order.client_order_id, CallKind.PLACE)
+        self._breaker_changed(False) if not self.breaker.record_success() else self.log.info(
+            "circuit_breaker_closed", stormguard_state=self.stormguard_level)
+        if order.status is OrderStatus.PENDING_NEW:
+            order.status = OrderStatus.WORKING
+        if order.unresolved:
+            self.log.warning("late_ack_cancelled", client_order_id=order.client_order_id, intent_id=order.intent_id,
+                             strategy_id=order.strategy_id, reason=Reason.BROKER_TIMEOUT,
+                             stormguard_state=self.stormguard_level)
+            self._cancel(order, order.intent_id)
+            return
+        self._report(order, ExecType.ACK, intent_id=order.intent_id)
+        if order.cancel_wanted:
+            self._cancel(order, order.last_intent_id)
+        else:
+            self._send_amends(order)
+
+    def _on_reject(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle_all(order.client_order_id)
+        order.status = OrderStatus.REJECTED
+        self._breaker_changed(self.breaker.record_failure(f"broker reject: {event.detail}"))
+        if not order.unresolved:
+            self._report(order, ExecType.REJECT, intent_id=order.intent_id, reason=Reason.BROKER_REJECT,
+                         detail=event.detail)
+
+    def _on_fill(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle(order.client_order_id, CallKind.PLACE)
+        order.cum_qty += event.qty
+        order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
+        self.metrics.fills.inc()
+        self._report(order, ExecType.FILL, last_price_e4=event.price_e4, last_qty=event.qty, detail=event.detail)
+        if order.unresolved and order.working and not order.cancel_pending:
+            self._cancel(order, order.intent_id)
+
+    def _on_amended(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle(order.client_order_id, CallKind.AMEND)
+        order.amends_in_flight = max(0, order.amends_in_flight - 1)
+        order.price_e4 = event.price_e4 or order.price_e4
+        if event.qty:
+            order.qty = event.qty
+            if order.cum_qty >= order.qty:
+                order.status = OrderStatus.FILLED
+        self._report(order, ExecType.AMENDED, detail=event.detail)
+        self._send_amends(order)
+
+    def _on_amend_reject(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle(order.client_order_id, CallKind.AMEND)
+        order.amends_in_flight = max(0, order.amends_in_flight - 1)
+        if order.want_price_e4 is None:
+            order.target_price_e4 = order.price_e4
+        self._report(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_REJECT, detail=event.detail)
+        self._send_amends(order)
+
+    def _on_cancelled(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle_all(order.client_order_id)
+        order.status = OrderStatus.CANCELLED
+        self._report(order, event.kind, detail=event.detail)
+
+    def _on_cancel_reject(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self.calls.settle(order.client_order_id, CallKind.CANCEL)
+        order.cancel_pending = False
+        if not order.unresolved:
+            self._report(order, ExecType.CANCEL_REJECT, reason=Reason.BROKER_REJECT, detail=event.detail)
+        self.query(order)  # the broker says it is not working: learn what it is
+
+    def apply_status(self, order: LiveOrder, state: BrokerOrderState) -> None:
+        """Settle an order from what the broker says of it (a query's answer, or start-up reconciliation)."""
+        if state.status is None:
+            self._resolve_missing(order)
+            return
+        if state.broker_order_id:
+            order.broker_order_id = state.broker_order_id
+        if state.qty and state.qty < order.qty:
+            order.qty = state.qty
+        if state.cum_qty > order.cum_qty:
+            missed = state.cum_qty - order.cum_qty
+            order.cum_qty = state.cum_qty
+            order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
+            self.metrics.fills.inc()
+            self._report(order, ExecType.FILL, last_price_e4=order.price_e4, last_qty=missed,
+                         detail="fill found by a status query: price is the order's")
+        if state.status in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
+            if order.status is OrderStatus.PENDING_NEW:
+                order.status = OrderStatus.WORKING
+                if not order.unresolved:
+                    self._report(order, ExecType.ACK, intent_id=order.intent_id, detail="ack found by a status query")
+            if order.unresolved or order.cancel_wanted or self.gate & _CANCELS_ALL:
+                self._cancel(order, order.last_intent_id or order.intent_id)
+        elif state.status is OrderStatus.CANCELLED and order.status is not OrderStatus.FILLED:
+            order.status = OrderStatus.CANCELLED
+            self._report(order, ExecType.CANCELLED, detail="cancelled, found by a status query")
+        elif state.status is OrderStatus.REJECTED:
+            order.status = OrderStatus.REJECTED
+            if not order.unresolved:
+                self._report(order, ExecType.REJECT, intent_id=order.intent_id, reason=Reason.BROKER_REJECT,
+                             detail="rejected, found by a status query")
+        elif state.status is OrderStatus.FILLED:
+            order.status = OrderStatus.FILLED
+        if order.status in TERMINAL_STATUSES:
+            self.close(order)
+        else:
+            self._save(order)
+
+    def _resolve_missing(self, order: LiveOrder) -> None:
+        """The broker has no such order: it never got there, or was lost with a restarted broker."""
+        self.log.warning("order_not_at_broker", client_order_id=order.client_order_id, intent_id=order.intent_id,
+                         strategy_id=order.strategy_id, reason=Reason.UNKNOWN_ORDER,
+                         stormguard_state=self.stormguard_level)
+        if order.status is OrderStatus.PENDING_NEW:
+            order.status = OrderStatus.REJECTED
+            if not order.unresolved:
+                self._report(order, ExecType.REJECT, intent_id=order.intent_id, reason=Reason.UNKNOWN_ORDER,
+                             detail="the broker has no such order")
+        else:
+            order.status = OrderStatus.CANCELLED
+            self._report(order, ExecType.CANCELLED, reason=Reason.UNKNOWN_ORDER,
+                         detail="the broker no longer has this order")
+        self.close(order)
+
+    # -- bookkeeping
+
+    def _save(self, order: LiveOrder) -> None:
+        self.journal.save_order(order.client_order_id, encode_order(order))
+
+    def close(self, order: LiveOrder) -> None:
+        self.calls.settle_all(order.client_order_id)
+        order.want_price_e4 = order.want_leaves = None
+        self.orders.close(order)
+        self.journal.drop_order(order.client_order_id)
+
+    def _stamp(self, ingest_ts_ns: int, sent_ns: int, action: str) -> None:
+        """Count a broker call; time it from its market event when a command sent it straight away."""
         self.metrics.actions[action].inc()
+        if ingest_ts_ns:
+            latency_ns = sent_ns - ingest_ts_ns
+            self.latency.record(latency_ns)
+            self.metrics.tick_to_trade.observe(latency_ns)
+
+    def flush(self) -> None:
+        self.journal.commit()
+        while self._outbox:
+            sends, self._outbox = self._outbox, []
+            for send in sends:
+                send()
+            self.journal.commit()
+        self.reports.publish()
+        slowing = self.limiter.in_window() >= self.slow_down_at
+        if slowing != self._slowing:
+            self._slowing = slowing
+            self.on_usage_change()
 
     def _refuse(self, command: OrderCommand, reason: Reason, detail: str) -> None:
         self.metrics.refused.labels(reason).inc()
         order = self.orders.get(command.client_order_id)
-        self._report(
-            ExecutionReport(
-                seq=0, client_order_id=command.client_order_id,
-                intent_id=command.intent_id, strategy_id=command.strategy_id, symbol=command.symbol,
-                side=command.side, exec_type=_REJECT_FOR[command.action],
-                # A refused duplicate NEW must not read as the end of the live order with its id.
-                status=order.status if order is not None else OrderStatus.REJECTED,
-                price_e4=command.price_e4, qty=command.qty,
-                cum_qty=order.cum_qty if order is not None else 0,
-                leaves_qty=order.leaves_qty if order is not None else 0,
-                reason=reason, detail=detail, ts_ns=self.clock.wall_ns(),
-            )
-        )
+        self._write(ExecutionReport(
+            seq=0, client_order_id=command.client_order_id,
+            intent_id=command.intent_id, strategy_id=command.strategy_id, symbol=command.symbol,
+            side=command.side, exec_type=_REJECT_FOR[command.action],
+            # A refused duplicate NEW must not read as the end of the live order with its id.
+            status=order.status if order is not None else OrderStatus.REJECTED,
+            price_e4=command.price_e4, qty=command.qty,
+            cum_qty=order.cum_qty if order is not None else 0,
+            leaves_qty=order.leaves_qty if order is not None else 0,
+            reason=reason, detail=detail, ts_ns=self.clock.wall_ns(),
+        ))
 
-    def on_broker_event(self, event: BrokerEvent) -> None:
-        order = self.orders.get(event.client_order_id)
-        if order is None:
-            self.log.warning("broker_event_for_unknown_order", client_order_id=event.client_order_id,
-                             exec_type=event.kind, reason=Reason.UNKNOWN_ORDER)
-            return
-        kind = event.kind
-        if event.broker_order_id:
-            order.broker_order_id = event.broker_order_id
-        last_price_e4 = last_qty = 0
-        reason: Reason | None = None
-        if kind is ExecType.FILL:
-            order.cum_qty += event.qty
-            last_price_e4, last_qty = event.price_e4, event.qty
-            order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
-            self.metrics.fills.inc()
-        elif kind is ExecType.AMENDED:
-            order.price_e4 = event.price_e4
-            order.pending_price_e4 = None
-        elif kind is ExecType.AMEND_REJECT:
-            order.pending_price_e4 = None
-            reason = Reason.BROKER_REJECT
-        elif kind is ExecType.CANCEL_REJECT:
-            order.cancel_pending = False
-            reason = Reason.BROKER_REJECT
-        else:
-            order.status = _STATUS_AFTER[kind]
-            if kind is ExecType.REJECT:
-                reason = Reason.BROKER_REJECT
-        report = ExecutionReport(
+    def report_order(self, order: LiveOrder, exec_type: ExecType, *, reason: Reason | None = None,
+                      detail: str = "", status: OrderStatus | None = None) -> None:
+        intent_id = order.intent_id if exec_type in (ExecType.ACK, ExecType.REJECT) else order.last_intent_id
+        self._report(order, exec_type, intent_id=intent_id, reason=reason, detail=detail, status=status)
+
+    def _report(self, order: LiveOrder, exec_type: ExecType, *, intent_id: str | None = None,
+                last_price_e4: int = 0, last_qty: int = 0, reason: Reason | None = None, detail: str = "",
+                status: OrderStatus | None = None) -> None:
+        self._write(ExecutionReport(
             seq=0, client_order_id=order.client_order_id,
-            intent_id=order.intent_id if kind in (ExecType.ACK, ExecType.REJECT) else order.last_intent_id,
-            strategy_id=order.strategy_id, symbol=order.symbol, side=order.side, exec_type=kind,
-            status=order.status, price_e4=order.price_e4, qty=order.qty, cum_qty=order.cum_qty,
-            leaves_qty=order.leaves_qty, last_price_e4=last_price_e4, last_qty=last_qty, reason=reason,
-            detail=event.detail, broker_order_id=order.broker_order_id, ts_ns=self.clock.wall_ns(),
-        )
-        if order.status in TERMINAL_STATUSES:
-            self.orders.close(order)
-        self._report(report)
+            intent_id=intent_id if intent_id is not None else order.last_intent_id,
+            strategy_id=order.strategy_id, symbol=order.symbol, side=order.side, exec_type=exec_type,
+            status=status if status is not None else order.status, price_e4=order.price_e4, qty=order.qty,
+            cum_qty=order.cum_qty, leaves_qty=0 if status is OrderStatus.REJECTED else order.leaves_qty,
+            last_price_e4=last_price_e4, last_qty=last_qty, reason=reason, detail=detail,
+            broker_order_id=order.broker_order_id, ts_ns=self.clock.wall_ns(),
+        ))
 
-    def on_stormguard(self, state: StormGuardState) -> None:
-        self.stormguard_level = state.global_level
-
-    def _report(self, report: ExecutionReport) -> None:
-        self.sink.send(report)
+    def _write(self, report: ExecutionReport) -> None:
+        self.reports.write(report)
         self.metrics.reports[report.exec_type].inc()
         if report.reason is not None or report.exec_type is ExecType.FILL:
             self.log.info(
@@ -209,3 +719,15 @@ class OrderManager:
                 last_qty=report.last_qty, last_price_e4=report.last_price_e4,
                 stormguard_state=self.stormguard_level,
             )
+
+
+_HANDLERS: dict[ExecType, Callable[[OrderManager, LiveOrder, BrokerEvent], None]] = {
+    ExecType.ACK: OrderManager._on_ack,
+    ExecType.REJECT: OrderManager._on_reject,
+    ExecType.FILL: OrderManager._on_fill,
+    ExecType.AMENDED: OrderManager._on_amended,
+    ExecType.AMEND_REJECT: OrderManager._on_amend_reject,
+    ExecType.CANCELLED: OrderManager._on_cancelled,
+    ExecType.EXPIRED: OrderManager._on_cancelled,
+    ExecType.CANCEL_REJECT: OrderManager._on_cancel_reject,
+}

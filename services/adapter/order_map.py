@@ -1,11 +1,20 @@
-"""The adapter's live order map, keyed by client order id, with a bounded memory of closed orders."""
+"""The adapter's live order map, keyed by client order id, with a bounded memory of closed orders.
+
+A LiveOrder holds what the adapter knows of one order: who sent it, its broker ids, state, filled
+and leaves quantity, timestamps, and the work in flight on it (an amend waiting to go out, a
+cancel unanswered, a NEW whose fate is being reconciled). It is saved to the journal whole, as
+msgpack, after every change; the broker's own Trade handle stays inside the broker object, keyed
+by the same client order id, because it cannot outlive the process.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from contracts.enums import OrderStatus, Side
+import msgspec
+
+from contracts.enums import OrderStatus, PriceType, Side, TimeInForce
 
 
 @dataclass(slots=True)
@@ -17,18 +26,51 @@ class LiveOrder:
     side: Side
     qty: int
     price_e4: int
+    price_type: PriceType = PriceType.LMT
+    tif: TimeInForce = TimeInForce.ROD
     status: OrderStatus = OrderStatus.PENDING_NEW
     cum_qty: int = 0
     broker_order_id: str = ""
     last_intent_id: str = ""
-    pending_price_e4: int | None = None
+    last_ingest_ns: int = 0
+    placed: bool = False
+    created_ns: int = 0
+    updated_ns: int = 0
+    # Amend coalescing: the newest price and leaves the strategy asked for, not yet sent.
+    target_price_e4: int = 0
+    want_price_e4: int | None = None
+    want_leaves: int | None = None
+    amends_in_flight: int = 0
+    last_amend_ns: int = 0
+    flush_due: bool = False
     cancel_pending: bool = False
+    cancel_wanted: bool = False
+    # A NEW that timed out: reported failed, kept until the broker's answer or a query settles it.
+    unresolved: bool = False
+    exec_ids: set[str] = field(default_factory=set)
 
     @property
     def leaves_qty(self) -> int:
         if self.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
             return 0
         return self.qty - self.cum_qty
+
+    @property
+    def working(self) -> bool:
+        """At the broker, or possibly at the broker: what a kill switch must still cancel."""
+        return self.status in (OrderStatus.PENDING_NEW, OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(LiveOrder)
+
+
+def encode_order(order: LiveOrder) -> bytes:
+    return _encoder.encode(order)
+
+
+def decode_order(payload: bytes) -> LiveOrder:
+    return _decoder.decode(payload)
 
 
 class OrderMap:
@@ -39,6 +81,9 @@ class OrderMap:
 
     def get(self, client_order_id: str) -> LiveOrder | None:
         return self.live.get(client_order_id)
+
+    def closed(self, client_order_id: str) -> LiveOrder | None:
+        return self._closed.get(client_order_id)
 
     def known(self, client_order_id: str) -> bool:
         return client_order_id in self.live or client_order_id in self._closed

@@ -2,29 +2,63 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client import Gauge
 
 from contracts.enums import ServiceName
-from contracts.messages import AdapterUsage, MarketEvent, OrderCommand, StormGuardState
+from contracts.messages import AdapterUsage, ControlCommand, MarketEvent, OrderCommand, StormGuardState
 from services.adapter.brokers.sim import SimBroker
+from services.adapter.circuit_breaker import BreakerState
+from services.adapter.journal import Journal
 from services.adapter.latency import LatencyRing
-from services.adapter.order_manager import AdapterMetrics, OrderManager
-from services.adapter.usage_window import BrokerUsageWindow
+from services.adapter.metrics import AdapterMetrics
+from services.adapter.order_manager import OrderManager
+from services.adapter.recovery import recover
+from services.adapter.reports import ReportWriter
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.stack import StackConfig
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
+SWEEP_INTERVAL_NS = 1_000_000_000
+BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+def journal_path(stack: StackConfig, config: OrderAdapterConfig) -> Path:
+    path = config.journal.path
+    return path if path.is_absolute() else Path(stack.var_dir) / path
+
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.ADAPTER, stack)
     config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
-    broker = SimBroker(config.sim, rt.loop.call_later)
+    sim_config = config.sim
+    if sim_config.state_file is not None and not sim_config.state_file.is_absolute():
+        sim_config = sim_config.model_copy(update={"state_file": Path(stack.var_dir) / sim_config.state_file})
+    broker = SimBroker(sim_config, rt.loop.call_later, clock=rt.clock)
+    journal = Journal(journal_path(stack, config), rt.clock)
+    pruned = journal.prune_reports(config.journal.keep_reports)
+    journal.commit()
+    exec_socket = rt.sockets.publisher(stack.endpoints.exec)
+    reports = ReportWriter(journal, exec_socket.send_multipart)
+    usage_out = Publisher(exec_socket)
     latency = LatencyRing(config.latency_samples)
-    reports = Publisher(rt.sockets.publisher(stack.endpoints.exec))
-    usage = BrokerUsageWindow(rt.clock)
-    manager = OrderManager(rt.clock, broker, reports, latency, usage, AdapterMetrics(rt.metrics.registry), rt.log)
+    metrics = AdapterMetrics(rt.metrics.registry)
+
+    def publish_usage() -> None:
+        usage_out.send(AdapterUsage(
+            seq=0, actions_in_window=manager.limiter.in_window(), window_ns=manager.limiter.window_ns,
+            soft_cap=config.soft_cap, breaker_open=manager.breaker.state is not BreakerState.CLOSED,
+            ts_ns=rt.clock.wall_ns(),
+        ))
+
+    manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, latency, metrics, rt.log,
+                           on_usage_change=publish_usage)
+    summary = recover(manager)
+    rt.log.info("journal_open", path=str(journal_path(stack, config)), run_id=journal.run_id,
+                last_report_seq=reports.last_seq, pruned_reports=pruned, from_journal=summary.from_journal)
 
     registry = rt.metrics.registry
     t2t_p50 = Gauge("tick_to_trade_p50_us", "Tick-to-trade median over recent orders, µs", registry=registry)
@@ -34,6 +68,9 @@ def main(stack: StackConfig) -> int:
                      registry=registry)
     t2t_samples = Gauge("tick_to_trade_samples", "Orders measured since start", registry=registry)
     live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
+    broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
+    queued_calls = Gauge("broker_calls_waiting", "Broker calls waiting for the order budget", registry=registry)
+    breaker_state = Gauge("breaker_state", "Circuit breaker: 0 closed, 1 half open, 2 open", registry=registry)
 
     def refresh_gauges() -> None:
         summary = latency.summary()
@@ -42,21 +79,23 @@ def main(stack: StackConfig) -> int:
         t2t_p999.set(summary.p999_ns / 1000)
         t2t_samples.set(summary.count)
         live_orders.set(len(manager.orders.live))
+        broker_usage.set(manager.limiter.in_window())
+        queued_calls.set(manager.calls.waiting)
+        breaker_state.set(BREAKER_STATES[manager.breaker.state])
 
     rt.before_heartbeat(refresh_gauges)
-
-    def publish_usage() -> None:
-        reports.send(AdapterUsage(
-            seq=0, actions_in_window=usage.in_window(), window_ns=usage.window_ns,
-            soft_cap=config.soft_cap, ts_ns=rt.clock.wall_ns(),
-        ))
-
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_usage)
+    rt.loop.every(SWEEP_INTERVAL_NS, manager.sweep)
 
     sockets, endpoints = rt.sockets, stack.endpoints
     # md first: the simulator must see a book before an order that was priced off it.
     rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), broker.on_market)
-    rt.read(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_command)
-    rt.read(sockets.subscriber(endpoints.control, [b"sg"]), "control", (StormGuardState,), manager.on_stormguard)
-    rt.log.info("adapter_ready", broker=config.broker)
-    return rt.run()
+    rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
+    rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
+            (StormGuardState, ControlCommand), manager.on_control)
+    rt.log.info("adapter_ready", broker=config.broker, soft_cap=config.soft_cap, reserve=config.reserve)
+    try:
+        return rt.run()
+    finally:
+        journal.close()
+        broker.close()

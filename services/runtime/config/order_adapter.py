@@ -56,6 +56,9 @@ class OrderAdapterConfig(Strict):
     broker: Literal["sim"] = "sim"
     sim: SimBrokerConfig = SimBrokerConfig()
     soft_cap: int = Field(250, gt=0, description="broker calls per 10 s (Shioaji: 250, shared by all order calls)")
+    window_guard_ms: int = Field(500, ge=0, description="added to the limiter's 10 s window, so network jitter "
+                                                         "or a clock difference never lets the broker count one "
+                                                         "call too many in its own window")
     reserve: int = Field(25, ge=0, description="calls of the cap kept for cancels and the kill switch")
     slow_down_at: float = Field(0.8, gt=0, le=1, description="share of the cap at which risk is told to slow down")
     coalesce_window_ms: float = Field(5.0, ge=0, description="how long amends of one order are absorbed while the "

@@ -2,112 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-import structlog
-from prometheus_client import CollectorRegistry
 
-from contracts.enums import TERMINAL_STATUSES, ExecType, IntentAction, OrderStatus, Reason, Side, TimeInForce
-from contracts.messages import ExecutionReport, MarketEvent, Message, OrderCommand
+from contracts.enums import TERMINAL_STATUSES, ExecType, IntentAction, OrderStatus, Reason, TimeInForce
+from contracts.messages import MarketEvent
 from contracts.prices import to_e4
-from services.adapter.brokers.base import BrokerEvent, BrokerEventCallback
 from services.adapter.brokers.sim import SimBroker
-from services.adapter.latency import LatencyRing
-from services.adapter.order_manager import AdapterMetrics, OrderManager
-from services.adapter.usage_window import BrokerUsageWindow
-from services.runtime.clock import FakeClock
 from services.runtime.config.order_adapter import SimBrokerConfig
-
-START_NS = 5_000_000_000
-TTL_NS = 500_000_000
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.sent: list[Message] = []
-
-    def send(self, message: Message) -> None:
-        self.sent.append(message)
-
-
-class RecordingBroker:
-    """Records each call with the clock reading at the moment of the call; answers only when told."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.calls: list[tuple[str, object, int]] = []
-        self.callback: BrokerEventCallback = lambda event: None
-
-    def set_event_callback(self, callback: BrokerEventCallback) -> None:
-        self.callback = callback
-
-    def place(self, command: OrderCommand) -> None:
-        self.calls.append(("place", command, self.clock.mono_ns()))
-
-    def amend_price(self, client_order_id: str, price_e4: int) -> None:
-        self.calls.append(("amend_price", (client_order_id, price_e4), self.clock.mono_ns()))
-
-    def cancel(self, client_order_id: str) -> None:
-        self.calls.append(("cancel", client_order_id, self.clock.mono_ns()))
-
-    def answer(self, kind: ExecType, client_order_id: str = "c1", **fields: object) -> None:
-        self.callback(BrokerEvent(kind, client_order_id, **fields))  # type: ignore[arg-type]
-
-
-class Harness:
-    def __init__(self) -> None:
-        self.clock = FakeClock(mono_ns=START_NS)
-        self.broker = RecordingBroker(self.clock)
-        self.sink = ListSink()
-        self.latency = LatencyRing(16)
-        self.usage = BrokerUsageWindow(self.clock)
-        self.registry = CollectorRegistry()
-        self.manager = OrderManager(self.clock, self.broker, self.sink, self.latency, self.usage,
-                                    AdapterMetrics(self.registry), structlog.get_logger())
-
-    @property
-    def reports(self) -> list[ExecutionReport]:
-        assert all(isinstance(m, ExecutionReport) for m in self.sink.sent)
-        return self.sink.sent  # type: ignore[return-value]
-
-    def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
-
-    def working(self, client_order_id: str = "c1", qty: int = 3) -> None:
-        """A NEW that the broker acked."""
-        self.manager.on_command(command(IntentAction.NEW, client_order_id=client_order_id, qty=qty))
-        self.broker.answer(ExecType.ACK, client_order_id, broker_order_id="B1")
-
-
-def command(
-    action: IntentAction = IntentAction.NEW,
-    *,
-    client_order_id: str = "c1",
-    intent_id: str | None = None,
-    qty: int = 3,
-    price: str = "1000",
-    ingest_ts_ns: int = START_NS - 300_000,
-    deadline_ns: int = START_NS + TTL_NS,
-    tif: TimeInForce = TimeInForce.ROD,
-) -> OrderCommand:
-    return OrderCommand(
-        intent_id=intent_id or f"{client_order_id}:{action}", strategy_id="mm1", action=action,
-        client_order_id=client_order_id, symbol="2330", side=Side.BUY, qty=qty, price_e4=to_e4(price), tif=tif,
-        ingest_ts_ns=ingest_ts_ns, approved_mono_ns=START_NS - 100_000, deadline_ns=deadline_ns,
-    )
+from tests.unit.adapter.manager_harness import START_NS, TTL_NS, Harness, RecordingBroker, command
 
 
 @pytest.fixture
-def h() -> Harness:
-    return Harness()
+def h(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+def calls(h: Harness) -> list[str]:
+    assert isinstance(h.broker, RecordingBroker)
+    return h.broker.names()
 
 
 def test_new_is_placed_and_its_ack_reported_with_the_new_intent(h: Harness) -> None:
     new = command(intent_id="mm1.e1.1")
     h.manager.on_command(new)
     assert [(name, arg) for name, arg, _ in h.broker.calls] == [("place", new)]
-    assert h.sink.sent == []
+    assert h.published == []
     assert h.manager.orders.get("c1").status is OrderStatus.PENDING_NEW  # type: ignore[union-attr]
     h.broker.answer(ExecType.ACK, broker_order_id="B7")
     (ack,) = h.reports
@@ -119,12 +40,13 @@ def test_new_is_placed_and_its_ack_reported_with_the_new_intent(h: Harness) -> N
     assert h.metric("order_actions_count_total", action="place") == 1
 
 
-def test_reports_leave_their_numbering_to_the_publisher(h: Harness) -> None:
+def test_reports_are_numbered_by_the_adapter_and_journaled(h: Harness) -> None:
     h.working("c1")
     h.manager.on_command(command(IntentAction.CANCEL, client_order_id="nope"))
     h.broker.answer(ExecType.FILL, "c1", price_e4=to_e4("1000"), qty=1)
-    assert len(h.reports) == 3
-    assert {r.seq for r in h.reports} == {0}, "seq 0: the exec Publisher numbers them as it sends"
+    assert [r.seq for r in h.reports] == [1, 2, 3]
+    assert [seq for seq, _ in h.journal.reports_between(1, 3, 10)] == [1, 2, 3]
+    assert [payload for _, payload in h.journal.reports_between(1, 3, 10)] == [p for _, p in h.published]
 
 
 def test_stale_new_is_refused_and_not_placed(h: Harness) -> None:
@@ -136,13 +58,13 @@ def test_stale_new_is_refused_and_not_placed(h: Harness) -> None:
                                                                 OrderStatus.REJECTED)
     assert h.manager.orders.get("c1") is None
     assert h.metric("adapter_refused_total", reason="stale_intent") == 1
-    assert h.usage.in_window() == 0
+    assert h.manager.limiter.in_window() == 0
 
 
 def test_new_exactly_at_its_deadline_is_placed(h: Harness) -> None:
     h.clock.advance(TTL_NS)
     h.manager.on_command(command())
-    assert [name for name, _, _ in h.broker.calls] == ["place"]
+    assert calls(h) == ["place"]
 
 
 def test_stale_amend_is_refused_but_a_stale_cancel_is_sent(h: Harness) -> None:
@@ -152,15 +74,15 @@ def test_stale_amend_is_refused_but_a_stale_cancel_is_sent(h: Harness) -> None:
     amend_reject = h.reports[-1]
     assert (amend_reject.exec_type, amend_reject.reason) == (ExecType.AMEND_REJECT, Reason.STALE_INTENT)
     assert amend_reject.status is OrderStatus.WORKING
-    assert [name for name, _, _ in h.broker.calls] == ["place"]
+    assert calls(h) == ["place"]
     h.manager.on_command(command(IntentAction.CANCEL))
-    assert [name for name, _, _ in h.broker.calls] == ["place", "cancel"]
+    assert calls(h) == ["place", "cancel"]
 
 
 def test_duplicate_new_is_rejected_and_the_first_order_untouched(h: Harness) -> None:
     h.working(qty=3)
     h.manager.on_command(command(qty=9, price="1005", intent_id="again"))
-    assert [name for name, _, _ in h.broker.calls] == ["place"]
+    assert calls(h) == ["place"]
     reject = h.reports[-1]
     assert (reject.exec_type, reject.reason, reject.intent_id) == (ExecType.REJECT, Reason.DUPLICATE_INTENT, "again")
     order = h.manager.orders.get("c1")
@@ -202,7 +124,7 @@ def test_amend_or_cancel_of_a_finished_order_is_too_late(h: Harness, action: Int
     h.working(qty=1)
     h.broker.answer(ExecType.FILL, price_e4=to_e4("1000"), qty=1)
     h.manager.on_command(command(action))
-    assert [name for name, _, _ in h.broker.calls] == ["place"]
+    assert calls(h) == ["place"]
     reject = h.reports[-1]
     assert (reject.exec_type, reject.reason, reject.client_order_id) == (exec_type, Reason.TOO_LATE, "c1")
 
@@ -211,19 +133,34 @@ def test_second_cancel_while_one_is_pending_is_dropped_and_counted(h: Harness) -
     h.working()
     h.manager.on_command(command(IntentAction.CANCEL))
     h.manager.on_command(command(IntentAction.CANCEL, intent_id="second"))
-    assert [name for name, _, _ in h.broker.calls] == ["place", "cancel"]
+    assert calls(h) == ["place", "cancel"]
     assert len(h.reports) == 1  # the ack only: a dropped duplicate is not reported
     assert h.metric("duplicate_cancels_total") == 1
 
 
-def test_cancel_may_be_sent_again_after_a_cancel_reject(h: Harness) -> None:
+def test_a_cancel_reject_is_reported_and_the_adapter_learns_the_truth_and_cancels_again(h: Harness) -> None:
     h.working()
     h.manager.on_command(command(IntentAction.CANCEL))
     h.broker.answer(ExecType.CANCEL_REJECT, detail="too late")
     assert (h.reports[-1].exec_type, h.reports[-1].reason) == (ExecType.CANCEL_REJECT, Reason.BROKER_REJECT)
+    assert calls(h) == ["place", "cancel", "query"]
+    h.manager.on_command(command(IntentAction.CANCEL))  # the adapter is already at it
+    assert calls(h) == ["place", "cancel", "query"]
+    h.broker.status("c1", status=OrderStatus.WORKING, qty=3)
+    assert calls(h) == ["place", "cancel", "query", "cancel"]
+    h.broker.answer(ExecType.CANCELLED, qty=3)
+    assert h.reports[-1].exec_type is ExecType.CANCELLED
+    assert h.manager.orders.live == {}
+
+
+def test_a_cancel_reject_for_a_filled_order_closes_it_from_the_status(h: Harness) -> None:
+    h.working(qty=2)
     h.manager.on_command(command(IntentAction.CANCEL))
-    assert [name for name, _, _ in h.broker.calls] == ["place", "cancel", "cancel"]
-    assert h.metric("duplicate_cancels_total") == 0
+    h.broker.answer(ExecType.CANCEL_REJECT, detail="order filled")
+    h.broker.status("c1", status=OrderStatus.FILLED, qty=2, cum_qty=2)
+    fill = h.reports[-1]
+    assert (fill.exec_type, fill.status, fill.last_qty, fill.cum_qty) == (ExecType.FILL, OrderStatus.FILLED, 2, 2)
+    assert h.manager.orders.live == {}
 
 
 def test_cancelled_order_reports_zero_leaves_and_leaves_the_live_map(h: Harness) -> None:
@@ -270,7 +207,7 @@ def test_amend_moves_the_price_when_the_broker_confirms(h: Harness) -> None:
     amended = h.reports[-1]
     assert (amended.exec_type, amended.price_e4, amended.intent_id) == (ExecType.AMENDED, to_e4("995"), "amend-1")
     assert order.price_e4 == to_e4("995")
-    assert order.pending_price_e4 is None
+    assert order.want_price_e4 is None and order.amends_in_flight == 0
     h.broker.answer(ExecType.FILL, price_e4=to_e4("995"), qty=1)
     assert h.reports[-1].intent_id == "amend-1"
 
@@ -283,23 +220,26 @@ def test_broker_amend_reject_keeps_the_old_price(h: Harness) -> None:
     assert (report.exec_type, report.reason, report.price_e4) == (ExecType.AMEND_REJECT, Reason.BROKER_REJECT,
                                                                   to_e4("1000"))
     order = h.manager.orders.get("c1")
-    assert order is not None and order.pending_price_e4 is None and order.status is OrderStatus.WORKING
+    assert order is not None and order.want_price_e4 is None and order.status is OrderStatus.WORKING
+    assert order.target_price_e4 == to_e4("1000")
 
 
-def test_amend_before_the_ack_or_after_a_cancel_is_not_sent(h: Harness) -> None:
+def test_amend_before_the_ack_waits_for_it_and_after_a_cancel_is_too_late(h: Harness) -> None:
     h.manager.on_command(command())
     h.manager.on_command(command(IntentAction.AMEND, price="995"))
-    assert h.reports[-1].exec_type is ExecType.AMEND_REJECT
+    assert calls(h) == ["place"] and h.reports == []
     h.broker.answer(ExecType.ACK)
+    assert calls(h) == ["place", "amend_price"]
     h.manager.on_command(command(IntentAction.CANCEL))
-    h.manager.on_command(command(IntentAction.AMEND, price="995"))
-    assert h.reports[-1].exec_type is ExecType.AMEND_REJECT
-    assert [name for name, _, _ in h.broker.calls] == ["place", "cancel"]
+    h.manager.on_command(command(IntentAction.AMEND, price="990"))
+    assert (h.reports[-1].exec_type, h.reports[-1].reason) == (ExecType.AMEND_REJECT, Reason.TOO_LATE)
+    assert calls(h) == ["place", "amend_price", "cancel"]
 
 
 def test_event_for_an_unknown_order_is_ignored(h: Harness) -> None:
     h.broker.answer(ExecType.FILL, "ghost", price_e4=to_e4("1000"), qty=1)
-    assert h.sink.sent == []
+    assert h.published == []
+    assert h.metric("late_broker_events_total") == 1
 
 
 def test_tick_to_trade_is_the_clock_at_the_broker_call_minus_ingest(h: Harness) -> None:
@@ -324,33 +264,32 @@ def test_tick_to_trade_is_recorded_for_amends_and_cancels_not_refusals(h: Harnes
     assert h.metric("tick_to_trade_latency_ns_sum") == 300_000 + 100 + 100
 
 
-def test_usage_window_counts_broker_calls_and_forgets_them_after_ten_seconds(h: Harness) -> None:
+def test_the_limiter_counts_broker_calls_and_forgets_them_after_its_window(h: Harness) -> None:
     h.working()
     h.manager.on_command(command(IntentAction.AMEND, price="995"))
     h.manager.on_command(command(IntentAction.CANCEL))
     h.manager.on_command(command(IntentAction.CANCEL))  # dropped duplicate: no broker call
     h.manager.on_command(command(IntentAction.NEW))  # duplicate intent: no broker call
-    assert h.usage.in_window() == 3
-    h.clock.advance(9_999_999_999)
-    assert h.usage.in_window() == 3
+    window_ns = h.manager.limiter.window_ns
+    assert h.manager.limiter.in_window() == 3
+    h.clock.advance(window_ns - 1)
+    assert h.manager.limiter.in_window() == 3
     h.clock.advance(1)
-    assert h.usage.in_window() == 0
+    assert h.manager.limiter.in_window() == 0
 
 
 # --- with the simulator ----------------------------------------------------------------------
 
 
 class SimHarness(Harness):
-    def __init__(self) -> None:
-        super().__init__()
-        self.scheduled: list[Callable[[], None]] = []
-        self.sim = SimBroker(SimBrokerConfig(ack_latency_us=100), lambda _delay, cb: self.scheduled.append(cb))
-        self.manager = OrderManager(self.clock, self.sim, self.sink, self.latency, self.usage,
-                                    AdapterMetrics(CollectorRegistry()), structlog.get_logger())
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.sim = SimBroker(SimBrokerConfig(ack_latency_us=100), self.scheduler.call_later, clock=self.clock)
+        self.broker = self.sim
+        self.start()
 
     def run(self) -> None:
-        while self.scheduled:
-            self.scheduled.pop(0)()
+        self.scheduler.advance(10_000_000)
 
 
 def asks(*levels: tuple[str, int]) -> MarketEvent:
@@ -358,8 +297,8 @@ def asks(*levels: tuple[str, int]) -> MarketEvent:
                        bid_qtys=[5], ask_prices_e4=[to_e4(p) for p, _ in levels], ask_qtys=[q for _, q in levels])
 
 
-def test_with_sim_a_crossing_new_fills_and_leaves_the_map() -> None:
-    h = SimHarness()
+def test_with_sim_a_crossing_new_fills_and_leaves_the_map(tmp_path: Path) -> None:
+    h = SimHarness(tmp_path)
     h.sim.on_market(asks(("995", 1), ("1000", 5)))
     h.manager.on_command(command(qty=3, price="1000"))
     h.run()
@@ -372,8 +311,8 @@ def test_with_sim_a_crossing_new_fills_and_leaves_the_map() -> None:
     assert h.manager.orders.live == {}
 
 
-def test_with_sim_an_ioc_remainder_expires_as_cancelled() -> None:
-    h = SimHarness()
+def test_with_sim_an_ioc_remainder_expires_as_cancelled(tmp_path: Path) -> None:
+    h = SimHarness(tmp_path)
     h.sim.on_market(asks(("1000", 1)))
     h.manager.on_command(command(qty=3, price="1000", tif=TimeInForce.IOC))
     h.run()
@@ -383,8 +322,8 @@ def test_with_sim_an_ioc_remainder_expires_as_cancelled() -> None:
     assert h.manager.orders.live == {}
 
 
-def test_with_sim_cancel_of_a_resting_order() -> None:
-    h = SimHarness()
+def test_with_sim_cancel_of_a_resting_order(tmp_path: Path) -> None:
+    h = SimHarness(tmp_path)
     h.manager.on_command(command(qty=2, price="990"))
     h.run()
     h.manager.on_command(command(IntentAction.CANCEL))

@@ -1,0 +1,47 @@
+"""The adapter's Prometheus metrics: every decision it takes on an order is counted here."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from contracts.enums import ExecType
+
+T2T_BUCKETS_NS = (5e4, 1e5, 2e5, 3e5, 5e5, 7.5e5, 1e6, 2e6, 5e6, 1e7, 1e8)
+BROKER_ACTIONS = ("place", "update_price", "update_qty", "cancel", "query")
+
+
+class AdapterMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        actions = Counter("order_actions_count", "Broker calls made", ["action"], registry=registry)
+        reports = Counter("exec_reports", "Execution reports published", ["exec_type"], registry=registry)
+        # Label lookups cost more than the increment itself: bind every child once.
+        self.actions = {action: actions.labels(action) for action in BROKER_ACTIONS}
+        self.reports = {exec_type: reports.labels(exec_type) for exec_type in ExecType}
+        self.fills = Counter("fills", "Fills received from the broker", registry=registry)
+        self.refused = Counter("adapter_refused", "Commands refused by the adapter", ["reason"], registry=registry)
+        self.duplicate_cancels = Counter("duplicate_cancels", "Second cancels dropped", registry=registry)
+        self.amend_intents = Counter("amend_commands", "AMEND commands received", registry=registry)
+        self.amends_coalesced = Counter("amends_coalesced", "Amends replaced by a newer one before they were sent",
+                                        registry=registry)
+        self.amends_unchanged = Counter("amends_unchanged", "Amends that changed nothing and sent nothing",
+                                        registry=registry)
+        self.amends_superseded = Counter("amends_superseded", "Pending amends dropped by a cancel", registry=registry)
+        self.timeouts = Counter("broker_timeouts", "Broker calls unanswered by their deadline", ["call"],
+                                registry=registry)
+        self.retries = Counter("broker_retries", "Amends and cancels sent again after a timeout", ["call"],
+                               registry=registry)
+        self.broker_errors = Counter("broker_errors", "Broker calls that raised", ["error"], registry=registry)
+        self.unresolved = Counter("unresolved_orders", "NEWs reported failed and tracked until the broker settled "
+                                                       "them", registry=registry)
+        self.late_events = Counter("late_broker_events", "Broker events for orders already closed or unknown",
+                                   registry=registry)
+        self.duplicate_events = Counter("duplicate_broker_events", "Deals delivered twice (same exec id), dropped",
+                                        registry=registry)
+        self.breaker_opened = Counter("breaker_opened", "Times the circuit breaker opened", registry=registry)
+        self.cancel_all = Counter("cancel_all", "Kill-switch cancel-alls", registry=registry)
+        self.gate_closed = Gauge("order_gate_closed", "1 while new orders are refused (HALT, hold fire, operator)",
+                                 registry=registry)
+        self.tick_to_trade = Histogram(
+            "tick_to_trade_latency_ns", "Market event ingest to broker call, in ns",
+            buckets=T2T_BUCKETS_NS, registry=registry,
+        )

@@ -1,0 +1,79 @@
+"""Start-up recovery: rebuild the live order map from the journal and reconcile it with the broker.
+
+Orders the journal has and the broker reports working are adopted with the broker's fills; ones
+the broker does not list are queried, and the answer settles them (filled, cancelled, or never
+there: reported to strategy and risk either way). A NEW still queued when the last run died never
+reached the broker and is reported rejected without a call. Working orders the broker has and the
+journal does not (placed by another tool, or journaled by a lost file) are cancelled, or adopted
+under strategy "unknown" when config says so, so the kill switch can still reach them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.enums import ExecType, OrderStatus, Reason
+from services.adapter.order_manager import OrderManager
+from services.adapter.order_map import LiveOrder, decode_order
+
+UNKNOWN_STRATEGY = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverySummary:
+    from_journal: int
+    at_broker: int
+    queried: int
+    never_sent: int
+    unknown_at_broker: int
+
+
+def recover(manager: OrderManager) -> RecoverySummary:
+    journaled = [decode_order(payload) for payload in manager.journal.open_orders()]
+    at_broker = {state.client_order_id: state for state in manager.broker.open_orders()}
+    matched = queried = never_sent = 0
+    for order in journaled:
+        # Calls in flight died with the last run; their answers, if any, still arrive as events.
+        order.amends_in_flight = 0
+        order.flush_due = False
+        order.cancel_pending = False
+        manager.orders.add(order)
+    for order in journaled:
+        state = at_broker.pop(order.client_order_id, None)
+        if state is not None:
+            matched += 1
+            manager.apply_status(order, state)
+        elif not order.placed:
+            never_sent += 1
+            _never_sent(manager, order)
+        else:
+            queried += 1
+            manager.query(order)
+    for state in at_broker.values():
+        order = LiveOrder(
+            client_order_id=state.client_order_id, intent_id=state.client_order_id, strategy_id=UNKNOWN_STRATEGY,
+            symbol=state.symbol, side=state.side, qty=state.qty, price_e4=state.price_e4, placed=True,
+            status=OrderStatus.PENDING_NEW, target_price_e4=state.price_e4, last_intent_id=state.client_order_id,
+        )
+        manager.orders.add(order)
+        adopt = manager.config.unknown_broker_orders == "adopt"
+        manager.log.warning("unknown_broker_order", client_order_id=state.client_order_id,
+                            broker_order_id=state.broker_order_id, action="adopt" if adopt else "cancel",
+                            strategy_id=UNKNOWN_STRATEGY, reason=Reason.UNKNOWN_ORDER,
+                            stormguard_state=manager.stormguard_level)
+        if not adopt:
+            order.cancel_wanted = True
+        manager.apply_status(order, state)
+    manager.flush()
+    summary = RecoverySummary(len(journaled), matched, queried, never_sent, len(at_broker))
+    manager.log.info("recovered", from_journal=summary.from_journal, at_broker=summary.at_broker,
+                     queried=summary.queried, never_sent=summary.never_sent,
+                     unknown_at_broker=summary.unknown_at_broker)
+    return summary
+
+
+def _never_sent(manager: OrderManager, order: LiveOrder) -> None:
+    order.status = OrderStatus.REJECTED
+    manager.report_order(order, ExecType.REJECT, reason=Reason.STALE_INTENT,
+                         detail="still queued for the broker when the adapter stopped: never sent")
+    manager.close(order)

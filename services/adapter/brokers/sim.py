@@ -153,7 +153,7 @@ class SimBroker:
         self._faults.deals_before_ack_next()
 
     def duplicate_next(self) -> None:
-        """Every event of the next call is delivered twice."""
+        """Every event of the next call (queries excepted) is delivered twice."""
         self._faults.duplicate_next()
 
     def close(self) -> None:
@@ -177,7 +177,7 @@ class SimBroker:
             self._ledger.suspended_until_ns = self._budget.suspended_until_ns
             raise BrokerRateLimited(refusal)
         latency_ns = self._faults.latency_ns()
-        plan = self._faults.plan(is_new=action == "place", latency_ns=latency_ns)
+        plan = self._faults.plan(action, latency_ns)
         delay_ns = max(latency_ns, self._last_due_ns - now_ns)
         self._last_due_ns = now_ns + delay_ns
         self._schedule(delay_ns, partial(self._process, process, plan))

@@ -126,7 +126,7 @@ class SimFaults:
         self._next_deals_first = True
 
     def duplicate_next(self) -> None:
-        """Every event of the next call that reaches the broker is delivered twice."""
+        """Every event of the next call that reaches the broker (queries excepted) is delivered twice."""
         self._next_duplicate = True
 
     def take_failure(self) -> InjectedFailure | None:
@@ -137,10 +137,13 @@ class SimFaults:
         jitter_us = self._config.latency_jitter_us
         return self.base_latency_ns + (self._rng.randint(0, jitter_us) * 1000 if jitter_us else 0)
 
-    def plan(self, *, is_new: bool, latency_ns: int) -> CallPlan:
-        """The faults of one call that reaches the broker; takes the hooks that apply to it."""
-        plan = CallPlan(late_ns=max(0, self._answer_delay_ns() - latency_ns), duplicate=self._take_duplicate())
-        if is_new:
+    def plan(self, action: str, latency_ns: int) -> CallPlan:
+        """The faults of one call that reaches the broker; takes the hooks that apply to it (a query answers
+        with a status, never duplicated; only a place can be rejected or see deals before its ack)."""
+        plan = CallPlan(late_ns=max(0, self._answer_delay_ns() - latency_ns))
+        if action != "query":
+            plan.duplicate = self._take_duplicate()
+        if action == "place":
             plan.reject_detail = self._take_reject()
             plan.deals_first = self._take_deals_first()
         return plan

@@ -112,6 +112,16 @@ def test_duplicate_next_delivers_every_event_of_one_call_again_later_with_the_sa
     assert sim.advance() == []
 
 
+def test_a_query_answers_once_and_leaves_duplicate_next_to_the_next_order_call() -> None:
+    sim = SimHarness()
+    sim.broker.duplicate_next()
+    sim.query("o1")
+    sim.place("o1", price="995")
+    sim.advance()
+    assert sim.advance() == [sim.events[0]]
+    assert len(sim.states) == 1
+
+
 def test_reject_rate_rejects_about_its_share_with_exchange_messages() -> None:
     sim = faulty(seed=7, reject_rate=0.5)
     for k in range(200):

@@ -1,0 +1,292 @@
+"""Journal: the order adapter's write-ahead record in SQLite, so a restart knows what it sent and what came back.
+
+The order manager records every command before it reaches the broker and every broker answer
+after, keeps each live order's latest state, and stores every ExecutionReport it publishes. On
+start the adapter rebuilds its live order map from `open_orders()`, reconciles it with the broker,
+continues report numbering after `last_report_seq()`, and answers replay requests with
+`reports_between()`. The journal stores opaque bytes (the caller encodes them with msgspec) and
+knows nothing of the order state machine.
+
+Batching: every record_*, save/drop_order and prune_reports call joins one open transaction and
+`commit()` ends it; the caller records a batch of commands, commits once, and only then calls the
+broker. A journaled command may therefore not have been sent (the process died between commit
+and send): start-up reconciliation asks the broker, never the journal, what is live there. If
+`commit()` raises JournalError, nothing since the previous commit was journaled and the batch
+must not be sent.
+
+Durability: WAL mode with synchronous=NORMAL. A commit appends to the -wal file with write() and
+no fsync, so it survives the process being killed (kill -9 included) at any moment, which is the
+failure we design for; an OS crash or power loss may lose the newest commits (fsync happens only
+at checkpoints). synchronous=FULL would fsync every commit, at hundreds of microseconds to
+milliseconds each on the hot path, for a failure the broker reconciliation already covers.
+
+One process writes a journal: the adapter. Others may read it while it runs (WAL readers do not
+block the writer), with a read-only SQLite connection. The -wal file next to the journal is part
+of it, holding the newest commits until a checkpoint copies them into the main file: moving the
+journal aside means moving its -wal (and -shm) with it.
+
+Schema (version 1; `PRAGMA application_id` marks the file as an adapter journal):
+runs(run_id, started_wall_ns), commands and events (run_id, wall_ns, client_order_id,
+action or kind, payload), orders(client_order_id, wall_ns, payload), reports(seq, run_id,
+wall_ns, payload). Timestamps are wall-clock ns from the injected Clock: they compare across
+runs and hosts, monotonic ones would not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from services.runtime.clock import Clock
+
+APPLICATION_ID = 0x4F504A4E  # "OPJN": tells an adapter journal from any other SQLite file
+SCHEMA_VERSION = 1
+
+ACTIONS = frozenset({"place", "update_price", "update_qty", "cancel", "query"})
+"""The broker calls a command may journal: one per Broker method that spends the order budget."""
+
+_SCHEMA = (
+    "CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started_wall_ns INTEGER NOT NULL)",
+    "CREATE TABLE commands (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wall_ns INTEGER NOT NULL, "
+    "client_order_id TEXT NOT NULL, action TEXT NOT NULL, payload BLOB NOT NULL)",
+    "CREATE INDEX commands_by_order ON commands (client_order_id)",
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wall_ns INTEGER NOT NULL, "
+    "client_order_id TEXT NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)",
+    "CREATE INDEX events_by_order ON events (client_order_id)",
+    "CREATE TABLE orders (client_order_id TEXT PRIMARY KEY, wall_ns INTEGER NOT NULL, payload BLOB NOT NULL) "
+    "WITHOUT ROWID",
+    "CREATE TABLE reports (seq INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wall_ns INTEGER NOT NULL, "
+    "payload BLOB NOT NULL)",
+)
+# AUTOINCREMENT: a run id is never reused, even if the newest run rows were ever deleted.
+
+_INSERT_COMMAND = "INSERT INTO commands (run_id, wall_ns, client_order_id, action, payload) VALUES (?, ?, ?, ?, ?)"
+_INSERT_EVENT = "INSERT INTO events (run_id, wall_ns, client_order_id, kind, payload) VALUES (?, ?, ?, ?, ?)"
+_UPSERT_ORDER = ("INSERT INTO orders (client_order_id, wall_ns, payload) VALUES (?, ?, ?) "
+                 "ON CONFLICT (client_order_id) DO UPDATE SET wall_ns = excluded.wall_ns, payload = excluded.payload")
+_DELETE_ORDER = "DELETE FROM orders WHERE client_order_id = ?"
+_INSERT_REPORT = "INSERT INTO reports (seq, run_id, wall_ns, payload) VALUES (?, ?, ?, ?)"
+
+# Keep the -wal file from staying at its largest size after a checkpoint (e.g. after a big prune).
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+class JournalError(Exception):
+    """The journal file cannot be used: the message names it and says what to do about it."""
+
+
+class Journal:
+    """One adapter run's handle on the journal file: opening it starts a new run.
+
+    Every failure of the file (unreadable, corrupt, full, I/O error) raises JournalError; a caller
+    mistake (unknown action, a report seq that does not move forward) raises ValueError. A
+    JournalError from a write or from commit() rolls back the pending batch, so nothing since the
+    previous commit is journaled and none of its commands may be sent. Not thread-safe: the
+    adapter's loop thread is the only user.
+    """
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.path = path
+        self.clock = clock
+        self._pending = False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the adapter journal {path}: {exc}") from exc
+        try:
+            self._prepare()
+            self.run_id: int = self._conn.execute("INSERT INTO runs (started_wall_ns) VALUES (?) RETURNING run_id",
+                                                  (clock.wall_ns(),)).fetchone()[0]
+            self._last_report_seq: int = self._conn.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchone()[0]
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise self._failure(exc) from exc
+        except JournalError:
+            self._conn.close()
+            raise
+        self._committed_report_seq = self._last_report_seq
+
+    def _prepare(self) -> None:
+        """Refuse any SQLite file that is not an adapter journal of this schema version, before changing
+        anything in it; create the schema in a new file; then WAL and synchronous=NORMAL (see the
+        module docstring)."""
+        conn = self._conn
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        new = application_id == 0 and conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0
+        if not new and application_id != APPLICATION_ID:
+            raise JournalError(f"{self.path} is a SQLite database but not an adapter journal: point journal.path "
+                               "elsewhere, or move the file aside to start with an empty journal")
+        if not new and version != SCHEMA_VERSION:
+            raise JournalError(f"{self.path} has journal schema version {version} and this adapter reads version "
+                               f"{SCHEMA_VERSION}: run the adapter that wrote it, or move the file aside")
+        if new:
+            # Before WAL mode, so the schema and application_id are in the main file itself: a main file
+            # later separated from its -wal is still recognised as a journal, never taken for a new one.
+            conn.execute("BEGIN")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); put the journal on a local "
+                               "filesystem")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
+
+    def _failure(self, exc: sqlite3.Error) -> JournalError:
+        """The JournalError for what SQLite raised: a damaged file says so and what to do."""
+        if (getattr(exc, "sqlite_errorname", None) or "").startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+            return JournalError(f"{self.path} is not a SQLite journal or is corrupt ({exc}): move it aside, with "
+                                "its -wal and -shm files, to start with an empty journal")
+        return JournalError(f"adapter journal {self.path}: {exc}")
+
+    def _abandon(self, exc: sqlite3.Error) -> JournalError:
+        """Roll back the pending batch after a failed write or commit, and say that nothing of it was kept."""
+        self._pending = False
+        self._last_report_seq = self._committed_report_seq
+        with contextlib.suppress(sqlite3.Error):  # a file that failed may fail the rollback too: the first error tells
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        failure = self._failure(exc)
+        return JournalError(f"{failure}; nothing since the previous commit was journaled")
+
+    # Writes: each joins the open transaction, starting one if none is; commit() makes them durable.
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN")
+        self._pending = True
+
+    def record_command(self, client_order_id: str, action: str, payload: bytes) -> None:
+        """A command about to be sent to the broker; `action` is one of ACTIONS."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown command action {action!r}: one of {sorted(ACTIONS)}")
+        try:
+            if not self._pending:
+                self._begin()
+            self._conn.execute(_INSERT_COMMAND, (self.run_id, self.clock.wall_ns(), client_order_id, action, payload))
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+
+    def record_event(self, client_order_id: str, kind: str, payload: bytes) -> None:
+        """A broker answer about one order, as received; `kind` is the caller's (e.g. the ExecType)."""
+        try:
+            if not self._pending:
+                self._begin()
+            self._conn.execute(_INSERT_EVENT, (self.run_id, self.clock.wall_ns(), client_order_id, kind, payload))
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+
+    def save_order(self, client_order_id: str, payload: bytes) -> None:
+        """The live order's latest state, replacing the previous one: what `open_orders` returns after a restart."""
+        try:
+            if not self._pending:
+                self._begin()
+            self._conn.execute(_UPSERT_ORDER, (client_order_id, self.clock.wall_ns(), payload))
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+
+    def drop_order(self, client_order_id: str) -> None:
+        """The order reached a terminal state: it is no longer rebuilt on start (its history stays)."""
+        try:
+            if not self._pending:
+                self._begin()
+            self._conn.execute(_DELETE_ORDER, (client_order_id,))
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+
+    def record_report(self, seq: int, payload: bytes) -> None:
+        """An ExecutionReport as published under `seq`, which must exceed every seq recorded before,
+        in this run or an earlier one: numbering across restarts and replay rely on it."""
+        if seq <= self._last_report_seq:
+            raise ValueError(f"report seq {seq} does not follow the last recorded seq {self._last_report_seq}")
+        try:
+            if not self._pending:
+                self._begin()
+            self._conn.execute(_INSERT_REPORT, (seq, self.run_id, self.clock.wall_ns(), payload))
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+        self._last_report_seq = seq
+
+    def prune_reports(self, keep: int) -> int:
+        """Delete all but the newest `keep` reports, durable at the next commit; returns how many went.
+
+        At least one is kept: the newest seq is where the next run continues numbering.
+        """
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, not {keep}: the newest report carries the seq to continue")
+        try:
+            row = self._conn.execute("SELECT seq FROM reports ORDER BY seq DESC LIMIT 1 OFFSET ?", (keep,)).fetchone()
+            if row is None:
+                return 0
+            if not self._pending:
+                self._begin()
+            return self._conn.execute("DELETE FROM reports WHERE seq <= ?", (row[0],)).rowcount
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+
+    def commit(self) -> None:
+        """Make everything recorded since the last commit durable against a process crash; a no-op
+        when nothing is pending. On JournalError none of it was kept (see the class docstring)."""
+        if not self._pending:
+            return
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._abandon(exc) from exc
+        self._pending = False
+        self._committed_report_seq = self._last_report_seq
+
+    def close(self) -> None:
+        """Commit what is pending, then release the file (the last connection to close checkpoints the -wal)."""
+        try:
+            self.commit()
+        finally:
+            self._conn.close()
+
+    # Reads: they see this run's records, committed or not.
+
+    def open_orders(self) -> list[bytes]:
+        """The latest saved state of every order saved and not dropped, in client_order_id order."""
+        return [row[0] for row in self._rows("SELECT payload FROM orders ORDER BY client_order_id", ())]
+
+    def last_report_seq(self) -> int:
+        """The highest report seq ever recorded, in any run; 0 when there has been none."""
+        return self._last_report_seq
+
+    def reports_between(self, first_seq: int, last_seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """(seq, payload) of the reports with first_seq <= seq <= last_seq, ascending, at most `limit`.
+
+        Pruned reports are missing, so an answer may start after first_seq: the caller compares.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")  # SQLite reads a negative LIMIT as none
+        return self._rows("SELECT seq, payload FROM reports WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+                          (first_seq, last_seq, limit))
+
+    def client_order_id_used(self, client_order_id: str) -> bool:
+        """Whether any command was ever journaled for this id, in any run: a reused id must be refused,
+        or the broker's answers about the old order would be taken for the new one."""
+        return bool(self._rows("SELECT 1 FROM commands WHERE client_order_id = ? LIMIT 1", (client_order_id,)))
+
+    def commands_for(self, client_order_id: str) -> list[tuple[str, bytes]]:
+        """(action, payload) of every command journaled for this id, in any run, oldest first (tests, ops)."""
+        return self._rows("SELECT action, payload FROM commands WHERE client_order_id = ? ORDER BY id",
+                          (client_order_id,))
+
+    def events_for(self, client_order_id: str) -> list[tuple[str, bytes]]:
+        """(kind, payload) of every broker answer journaled for this id, in any run, oldest first (tests, ops)."""
+        return self._rows("SELECT kind, payload FROM events WHERE client_order_id = ? ORDER BY id",
+                          (client_order_id,))
+
+    def _rows(self, sql: str, parameters: tuple[object, ...]) -> list[Any]:
+        """All rows of one query; a damaged file raises JournalError, as writes do."""
+        try:
+            return self._conn.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc

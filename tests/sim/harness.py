@@ -4,26 +4,28 @@ exactly repeatable. Sockets and processes are the e2e tests' business; this is t
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 from prometheus_client import CollectorRegistry
 
+from contracts.codec import Decoder
 from contracts.enums import IntentAction
-from contracts.messages import ExecutionReport, MarketEvent, Message, OrderCommand, OrderIntent, RiskDecision
+from contracts.messages import ExecutionReport, MarketEvent, OrderCommand, OrderIntent, RiskDecision
 from services.adapter.brokers.sim import SimBroker
+from services.adapter.journal import Journal
 from services.adapter.latency import LatencyRing
-from services.adapter.order_manager import AdapterMetrics, OrderManager
-from services.adapter.usage_window import BrokerUsageWindow
+from services.adapter.metrics import AdapterMetrics
+from services.adapter.order_manager import OrderManager
+from services.adapter.reports import ReportWriter
 from services.feed.replay import RecordReader, ReplayBooks
 from services.risk.engine import RiskEngine
 from services.risk.stormguard import Transition
-from services.runtime.clock import FakeClock
+from services.runtime.clock import FakeClock, ManualScheduler
 from services.runtime.config.instruments import load_instruments
-from services.runtime.config.order_adapter import SimBrokerConfig
+from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 from services.strategy.api import Strategy
 from services.strategy.runner import RunnerMetrics, StrategyRunner
@@ -36,10 +38,10 @@ class ReportLog:
 
     def __init__(self) -> None:
         self.reports: list[ExecutionReport] = []
+        self._decoder = Decoder(ExecutionReport)
 
-    def send(self, message: Message) -> None:
-        assert isinstance(message, ExecutionReport)
-        self.reports.append(message)
+    def send_multipart(self, frames: tuple[bytes, bytes]) -> None:
+        self.reports.append(self._decoder.decode(frames[1]))
 
 
 @dataclass
@@ -60,11 +62,16 @@ class OrderPathSim:
         for strategy in strategies:
             self.add_strategy(strategy, limits)
         self.engine = RiskEngine(self.clock, limits, self.instruments)
-        self._callbacks: deque[Callable[[], None]] = deque()
-        self.broker = SimBroker(SimBrokerConfig(ack_latency_us=0), lambda _delay, cb: self._callbacks.append(cb))
+        self.scheduler = ManualScheduler(self.clock)
+        config = OrderAdapterConfig()
+        self.broker = SimBroker(config.sim.model_copy(update={"ack_latency_us": 0}), self.scheduler.call_later,
+                                clock=self.clock)
         self.reports = ReportLog()
-        self.manager = OrderManager(self.clock, self.broker, self.reports, LatencyRing(1024),
-                                    BrokerUsageWindow(self.clock), AdapterMetrics(CollectorRegistry()), log)
+        self._journal_dir = tempfile.TemporaryDirectory(prefix="orderpath-sim-")
+        journal = Journal(Path(self._journal_dir.name) / "journal.sqlite", self.clock)
+        self.manager = OrderManager(self.clock, self.scheduler, self.broker, journal,
+                                    ReportWriter(journal, self.reports.send_multipart), config, LatencyRing(1024),
+                                    AdapterMetrics(CollectorRegistry()), log)
         self.run = SimRun()
         self._delivered = 0
 
@@ -115,9 +122,7 @@ class OrderPathSim:
 
     def _settle(self) -> None:
         """Run the broker's answers and hand every new report to risk and the runner, in order."""
-        while self._callbacks or self._delivered < len(self.reports.reports):
-            while self._callbacks:
-                self._callbacks.popleft()()
+        while self.scheduler.run_due() or self._delivered < len(self.reports.reports):
             while self._delivered < len(self.reports.reports):
                 report = self.reports.reports[self._delivered]
                 self._delivered += 1

@@ -225,13 +225,23 @@ class OrderManager:
         self._outbox.append(lambda: self._send_place(order, command))
 
     def _place_waited(self, order: LiveOrder, command: OrderCommand) -> None:
-        if self.clock.mono_ns() > command.deadline_ns and not order.cancel_wanted:
-            order.status = OrderStatus.REJECTED
-            self.report_order(order, ExecType.REJECT, reason=Reason.RATE_LIMITED,
-                               detail="waited for the broker's order budget past its deadline")
-            self.close(order)
+        """A NEW that waited for the budget: the world may have changed while it waited."""
+        if order.cancel_wanted:
+            self._place(order, command)
             return
-        self._place(order, command)
+        if self.clock.mono_ns() > command.deadline_ns:
+            reason, detail = Reason.RATE_LIMITED, "waited for the broker's order budget past its deadline"
+        elif self.gate:
+            gate = next(iter(self.gate))
+            reason, detail = _GATE_REASON[gate], f"the adapter's gate closed while it waited ({gate})"
+        elif self.breaker.state is BreakerState.OPEN:
+            reason, detail = Reason.CIRCUIT_OPEN, f"circuit breaker opened while it waited: {self.breaker.reason}"
+        else:
+            self._place(order, command)
+            return
+        order.status = OrderStatus.REJECTED
+        self.report_order(order, ExecType.REJECT, reason=reason, detail=detail)
+        self.close(order)
 
     def _send_place(self, order: LiveOrder, command: OrderCommand) -> None:
         sent_ns = self.clock.mono_ns()

@@ -87,9 +87,12 @@ class Journal:
     adapter's loop thread is the only user.
     """
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: Path, clock: Clock, *, auto_checkpoint: bool = True) -> None:
+        """`auto_checkpoint=False` leaves checkpoints to a Checkpointer thread (services/adapter/checkpointer.py),
+        so none runs inside a commit on the order path."""
         self.path = path
         self.clock = clock
+        self.auto_checkpoint = auto_checkpoint
         self._pending = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +141,8 @@ class Journal:
                                "filesystem")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
+        if not self.auto_checkpoint:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def _failure(self, exc: sqlite3.Error) -> JournalError:
         """The JournalError for what SQLite raised: a damaged file says so and what to do."""

@@ -9,6 +9,7 @@ from prometheus_client import Gauge
 from contracts.enums import ServiceName
 from contracts.messages import AdapterUsage, ControlCommand, MarketEvent, OrderCommand, StormGuardState
 from services.adapter.brokers.sim import SimBroker
+from services.adapter.checkpointer import Checkpointer
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.journal import Journal
 from services.adapter.latency import LatencyRing
@@ -23,6 +24,7 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 SWEEP_INTERVAL_NS = 1_000_000_000
+CHECKPOINT_INTERVAL_S = 1.0
 BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -38,7 +40,9 @@ def main(stack: StackConfig) -> int:
     if sim_config.state_file is not None and not sim_config.state_file.is_absolute():
         sim_config = sim_config.model_copy(update={"state_file": Path(stack.var_dir) / sim_config.state_file})
     broker = SimBroker(sim_config, rt.loop.call_later, clock=rt.clock)
-    journal = Journal(journal_path(stack, config), rt.clock)
+    journal = Journal(journal_path(stack, config), rt.clock, auto_checkpoint=False)
+    checkpointer = Checkpointer(journal.path, CHECKPOINT_INTERVAL_S, rt.log)
+    checkpointer.start()
     pruned = journal.prune_reports(config.journal.keep_reports)
     journal.commit()
     exec_socket = rt.sockets.publisher(stack.endpoints.exec)
@@ -97,5 +101,6 @@ def main(stack: StackConfig) -> int:
     try:
         return rt.run()
     finally:
+        checkpointer.stop()
         journal.close()
         broker.close()

@@ -8,6 +8,7 @@ with the real codec, and prints the mean cost of each stage. Prints figures; ass
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,15 +20,17 @@ from prometheus_client import CollectorRegistry
 from bench.risk_service import LIMITS, books
 from bench.strategies import EveryTick
 from contracts.codec import Decoder, encode
-from contracts.messages import MarketEvent, Message, OrderCommand, OrderIntent
+from contracts.messages import MarketEvent, OrderCommand, OrderIntent
 from services.adapter.brokers.sim import SimBroker
+from services.adapter.journal import Journal
 from services.adapter.latency import LatencyRing
-from services.adapter.order_manager import AdapterMetrics, OrderManager
-from services.adapter.usage_window import BrokerUsageWindow
+from services.adapter.metrics import AdapterMetrics
+from services.adapter.order_manager import OrderManager
+from services.adapter.reports import ReportWriter
 from services.risk.engine import RiskEngine
 from services.runtime.clock import SystemClock
 from services.runtime.config.instruments import load_instruments
-from services.runtime.config.order_adapter import SimBrokerConfig
+from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 from services.strategy.runner import RunnerMetrics, StrategyRunner
 
@@ -35,9 +38,11 @@ ROUNDS = 20_000
 REPO = Path(__file__).resolve().parents[1]
 
 
-class NullSink:
-    def send(self, message: Message) -> None:
-        encode(message)
+class Timers:
+    """The adapter's timers (command deadlines) are not what this bench measures: they never fire."""
+
+    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> None:
+        pass
 
 
 def mean_us(label: str, fn: Callable[[], object], rounds: int = ROUNDS) -> float:
@@ -58,9 +63,13 @@ def main() -> None:
     runner.add(EveryTick("bench", ["2330"], {}), budget_us=1000, intent_ttl_ms=60_000, enabled=True)
     engine = RiskEngine(clock, limits, instruments)
     pending: list[Callable[[], None]] = []
-    broker = SimBroker(SimBrokerConfig(ack_latency_us=0), lambda _delay, callback: pending.append(callback))
-    manager = OrderManager(clock, broker, NullSink(), LatencyRing(1 << 16), BrokerUsageWindow(clock),
-                           AdapterMetrics(CollectorRegistry()), log)
+    adapter_config = OrderAdapterConfig.model_validate(
+        {"soft_cap": 1_000_000_000, "sim": {"ack_latency_us": 0, "rate_cap": 1_000_000_000}})
+    broker = SimBroker(adapter_config.sim, lambda _delay, callback: pending.append(callback))
+    scratch = tempfile.TemporaryDirectory(prefix="orderpath-hot-path-", dir=REPO / "var")
+    journal = Journal(Path(scratch.name) / "adapter-journal.sqlite", clock)
+    manager = OrderManager(clock, Timers(), broker, journal, ReportWriter(journal, lambda frames: None),
+                           adapter_config, LatencyRing(1 << 16), AdapterMetrics(CollectorRegistry()), log)
 
     event = books(clock)[0]
     engine.on_market(event)
@@ -93,7 +102,8 @@ def main() -> None:
         manager.orders._closed.clear()
         pending.clear()
 
-    mean_us("adapter on_command (NEW to SimBroker)", adapter_turn)
+    mean_us("adapter on_command (NEW, journaled, to SimBroker)", adapter_turn)
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

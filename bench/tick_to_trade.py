@@ -44,6 +44,13 @@ UNGATED = {
     "global": {"max_orders_per_window": 1_000_000},
     "stormguard": {"usage_warm_actions": 1_000_000, "usage_slow_actions": 2_000_000, "usage_halt_actions": 3_000_000},
 }
+# Likewise the adapter's order budget and the simulated broker's own limit: the bench keeps the
+# journal, the limiter's bookkeeping and every other cost on the path, with caps it never reaches.
+UNCAPPED_ADAPTER = {
+    "broker": "sim",
+    "soft_cap": 100_000_000,
+    "sim": {"ack_latency_us": 1000, "rate_cap": 100_000_000},
+}
 SAMPLE_EVENT = MarketEvent(
     symbol="2330", seq=1, exch_ts_ns=time.time_ns(), ingest_ts_ns=time.monotonic_ns(),
     bid_prices_e4=[9_950_000 - 10_000 * i for i in range(5)], bid_qtys=[10] * 5,
@@ -67,6 +74,7 @@ def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="orderpath-bench-") as folder:
         config = write_stack_config(
             Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000, risk=UNGATED,
+            order_adapter=UNCAPPED_ADAPTER,
             feed={"source": "synthetic", "rate_hz": rate_hz, "symbols": SYMBOLS, "seed": 11},
         )
         stack = LocalStack(config)

@@ -35,9 +35,10 @@ runs and hosts, monotonic ones would not.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from services.runtime.clock import Clock
 
@@ -73,6 +74,19 @@ _INSERT_REPORT = "INSERT INTO reports (seq, run_id, wall_ns, payload) VALUES (?,
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
+def _lock(path: Path) -> IO[bytes]:
+    """Hold `<path>.lock` exclusively (released when the file closes, or when the process dies)."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_file = open(lock_path, "ab")  # noqa: SIM115 - held open for the life of the journal
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        raise JournalError(f"{path} is in use by another process, most likely another adapter ({lock_path} is "
+                           "locked): stop it, or give this adapter its own journal.path") from None
+    return lock_file
+
+
 class JournalError(Exception):
     """The journal file cannot be used: the message names it and says what to do about it."""
 
@@ -87,17 +101,23 @@ class Journal:
     adapter's loop thread is the only user.
     """
 
-    def __init__(self, path: Path, clock: Clock, *, auto_checkpoint: bool = True) -> None:
+    def __init__(self, path: Path, clock: Clock, *, auto_checkpoint: bool = True, single_writer: bool = False) -> None:
         """`auto_checkpoint=False` leaves checkpoints to a Checkpointer thread (services/adapter/checkpointer.py),
-        so none runs inside a commit on the order path."""
+        so none runs inside a commit on the order path. `single_writer=True` holds an exclusive lock on
+        `<path>.lock` for the life of the handle: a second adapter started on the same journal is refused."""
         self.path = path
         self.clock = clock
         self.auto_checkpoint = auto_checkpoint
         self._pending = False
+        self._lock_file: IO[bytes] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if single_writer:
+                self._lock_file = _lock(path)
             self._conn = sqlite3.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
+            if self._lock_file is not None:
+                self._lock_file.close()
             raise JournalError(f"cannot open the adapter journal {path}: {exc}") from exc
         try:
             self._prepare()
@@ -105,10 +125,10 @@ class Journal:
                                                   (clock.wall_ns(),)).fetchone()[0]
             self._last_report_seq: int = self._conn.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchone()[0]
         except sqlite3.Error as exc:
-            self._conn.close()
+            self._release()
             raise self._failure(exc) from exc
         except JournalError:
-            self._conn.close()
+            self._release()
             raise
         self._committed_report_seq = self._last_report_seq
 
@@ -252,7 +272,12 @@ class Journal:
         try:
             self.commit()
         finally:
-            self._conn.close()
+            self._release()
+
+    def _release(self) -> None:
+        self._conn.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the flock
 
     # Reads: they see this run's records, committed or not.
 

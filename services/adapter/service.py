@@ -40,7 +40,7 @@ def main(stack: StackConfig) -> int:
     if sim_config.state_file is not None and not sim_config.state_file.is_absolute():
         sim_config = sim_config.model_copy(update={"state_file": Path(stack.var_dir) / sim_config.state_file})
     broker = SimBroker(sim_config, rt.loop.call_later, clock=rt.clock)
-    journal = Journal(journal_path(stack, config), rt.clock, auto_checkpoint=False)
+    journal = Journal(journal_path(stack, config), rt.clock, auto_checkpoint=False, single_writer=True)
     checkpointer = Checkpointer(journal.path, CHECKPOINT_INTERVAL_S, rt.log)
     checkpointer.start()
     pruned = journal.prune_reports(config.journal.keep_reports)

@@ -326,3 +326,12 @@ def test_a_write_that_fails_rolls_back_the_whole_batch(path: Path, opened: Calla
     assert str(path) in str(caught.value)
     assert journal.open_orders() == []
     assert journal.last_report_seq() == 0
+
+
+def test_a_second_single_writer_on_the_same_journal_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    first = Journal(path, FakeClock(), single_writer=True)
+    with pytest.raises(JournalError, match="in use by another process"):
+        Journal(path, FakeClock(), single_writer=True)
+    first.close()
+    Journal(path, FakeClock(), single_writer=True).close()

@@ -1,7 +1,9 @@
 """Quoter: a sample market maker that joins the best bid and ask and follows them as the book moves.
 
 It exercises the whole order life: NEW when a side has no quote, AMEND when the touch moves
-away from a working quote, CANCEL when the position reaches `max_position` on that side. It
+away from the price it last asked for (without waiting for the previous amend's answer: the
+adapter coalesces a series of amends into the newest), CANCEL when the position reaches
+`max_position` on that side. It
 respects StormGuard as a well-behaved strategy should: in STORM it quotes only the side that
 reduces its position (risk would refuse the other anyway), in HALT it sends nothing (risk has
 already cancelled its orders). Params: qty (lots per quote), max_position (lots, absolute).
@@ -19,6 +21,7 @@ class Quoter(Strategy):
         self.qty = int(self.params.get("qty", 1))
         self.max_position = int(self.params.get("max_position", 5))
         self.quotes: dict[tuple[str, Side], str] = {}
+        self.asked: dict[str, int] = {}
 
     def on_book(self, ctx: StrategyContext, event: MarketEvent) -> None:
         if not event.bid_prices_e4 or not event.ask_prices_e4 or ctx.stormguard is StormGuardLevel.HALT:
@@ -36,13 +39,18 @@ class Quoter(Strategy):
         client_order_id = self.quotes.get((symbol, side))
         order = ctx.order(client_order_id) if client_order_id else None
         if order is None:
+            if client_order_id is not None:
+                self.asked.pop(client_order_id, None)
             if allowed:
                 new = ctx.buy if side is Side.BUY else ctx.sell
-                self.quotes[(symbol, side)] = new(symbol, qty, touch_e4)
+                client_order_id = new(symbol, qty, touch_e4)
+                self.quotes[(symbol, side)] = client_order_id
+                self.asked[client_order_id] = touch_e4
             return
         if not order.is_working or order.cancel_pending:
             return
         if not allowed:
             ctx.cancel(order.client_order_id)
-        elif order.price_e4 != touch_e4 and not order.amend_pending:
+        elif self.asked.get(order.client_order_id, order.price_e4) != touch_e4:
             ctx.amend(order.client_order_id, price_e4=touch_e4)
+            self.asked[order.client_order_id] = touch_e4

@@ -186,6 +186,7 @@ class OrderManager:
         else:
             order.last_ingest_ns = command.ingest_ts_ns
             self._cancel(order, command.intent_id)
+            order.last_ingest_ns = 0
 
     def _new(self, command: OrderCommand) -> None:
         if self.orders.known(command.client_order_id):
@@ -276,7 +277,6 @@ class OrderManager:
         if want_leaves is not None:
             order.want_leaves = want_leaves
         order.last_intent_id = command.intent_id
-        order.last_ingest_ns = command.ingest_ts_ns
         if order.status is OrderStatus.PENDING_NEW:
             self._save(order)
             return
@@ -287,7 +287,10 @@ class OrderManager:
                 self.scheduler.call_later(due_ns - self.clock.mono_ns(), lambda: self._window_passed(order))
             self._save(order)
             return
+        # Sent in the same turn as its command: tick-to-trade applies (a coalesced amend sent later does not).
+        order.last_ingest_ns = command.ingest_ts_ns
         self._send_amends(order)
+        order.last_ingest_ns = 0
 
     def _window_passed(self, order: LiveOrder) -> None:
         order.flush_due = False
@@ -334,6 +337,7 @@ class OrderManager:
         return False
 
     def _send_amend(self, order: LiveOrder, action: str, call: Callable[[], None], attempt: int = 1) -> None:
+        ingest_ns = order.last_ingest_ns
         order.amends_in_flight += 1
         order.last_amend_ns = self.clock.mono_ns()
         self.journal.record_command(order.client_order_id, action, _event_encoder.encode(
@@ -347,7 +351,7 @@ class OrderManager:
                 order.amends_in_flight -= 1
                 self._call_failed(order, CallKind.AMEND, error)
                 return
-            self._stamp(order.last_ingest_ns if attempt == 1 else 0, sent_ns, action)
+            self._stamp(ingest_ns, sent_ns, action)
             self.calls.sent(CallKind.AMEND, order.client_order_id, attempt,
                             retry=lambda: self._send_amend(order, action, call, attempt + 1))
 
@@ -375,6 +379,7 @@ class OrderManager:
                 Priority.URGENT, lambda: self._cancel_waited(order))
 
     def _send_cancel(self, order: LiveOrder, attempt: int = 1) -> None:
+        ingest_ns = order.last_ingest_ns
         order.cancel_pending = True
         self._save(order)
         self.journal.record_command(order.client_order_id, "cancel", order.last_intent_id.encode())
@@ -387,7 +392,7 @@ class OrderManager:
                 order.cancel_pending = False
                 self._call_failed(order, CallKind.CANCEL, error)
                 return
-            self._stamp(order.last_ingest_ns if attempt == 1 else 0, sent_ns, "cancel")
+            self._stamp(ingest_ns, sent_ns, "cancel")
             self.calls.sent(CallKind.CANCEL, order.client_order_id, attempt,
                             retry=lambda: self._send_cancel(order, attempt + 1))
 

@@ -187,6 +187,24 @@ def status(
     typer.echo(report(summarize(body)))
 
 
+@ctl.command()
+def ping(
+    name: Annotated[ServiceName, typer.Argument(help="the service to ask about; `control` checks control answers")],
+    config: ConfigOption = None,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
+) -> None:
+    """Exit 0 if control has a recent heartbeat from NAME, 1 if it has not, 2 if control cannot be asked
+    (the container healthcheck)."""
+    try:
+        stack = load_stack(config)
+        reply = OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000)).request("ping", {"service": name})
+    except (ConfigError, ControlUnreachable) as exc:
+        raise _fail(str(exc)) from exc
+    if not reply.ok:
+        raise _fail(f"{name} is not alive: {reply.error}", 1)
+    typer.echo(f"{name} alive: pid {reply.body['pid']}, last heartbeat {reply.body['heartbeat_age_s']:.1f}s ago")
+
+
 def _ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
     """Send one request to control; a clear message and exit code when it cannot be done."""
     try:

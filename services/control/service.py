@@ -18,7 +18,32 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 REPLY_TOPIC = b"reply"
-VERBS = ("status", "stormguard_release", "enable_strategy", "disable_strategy")
+VERBS = ("status", "ping", "stormguard_release", "enable_strategy", "disable_strategy")
+
+
+def ping_reply(request_id: str, service: str, tracker: HeartbeatTracker) -> ControlReply:
+    """Whether `service` is alive: control always is (it is answering); any other service when its last
+    heartbeat is not a final one and is younger than service_silent_after_ms. Healthchecks ask this."""
+    if service == ServiceName.CONTROL:
+        return ControlReply(request_id=request_id, ok=True,
+                            body={"service": service, "state": "alive", "pid": os.getpid(), "heartbeat_age_s": 0.0})
+    if service not in {str(name) for name in ServiceName}:
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"unknown service {service!r}; services: {', '.join(ServiceName)}")
+    entry = tracker.status().get(service)
+    if entry is None:
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"{service}: no heartbeat since control started")
+    age_s = entry["heartbeat_age_s"]
+    if entry["state"] == "stopped":
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"{service} stopped: its last heartbeat, {age_s:.1f}s ago, was its final one")
+    if entry["state"] != "alive":
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"{service} is {entry['state']}: last heartbeat {age_s:.1f}s ago, alive means "
+                                  f"within {tracker.silent_after_ns / 1e9:g}s")
+    return ControlReply(request_id=request_id, ok=True,
+                        body={"service": service, "state": "alive", "pid": entry["pid"], "heartbeat_age_s": age_s})
 
 
 def main(stack: StackConfig) -> int:
@@ -57,6 +82,8 @@ def main(stack: StackConfig) -> int:
     def answer(request: ControlRequest) -> ControlReply:
         if request.verb == "status":
             return ControlReply(request_id=request.request_id, ok=True, body=status())
+        if request.verb == "ping":
+            return ping_reply(request.request_id, request.args.get("service", ""), tracker)
         if request.verb == "stormguard_release":
             scope = request.args.get("scope", "")
             if scope not in authority.levels:
@@ -87,7 +114,9 @@ def main(stack: StackConfig) -> int:
             tracker.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             reply = answer(message)
-            rt.log.info("ops_request", verb=message.verb, args=message.args, ok=reply.ok, error=reply.error)
+            # Healthchecks ping every few seconds: their answers are not worth an info line each.
+            log = rt.log.debug if message.verb == "ping" else rt.log.info
+            log("ops_request", verb=message.verb, args=message.args, ok=reply.ok, error=reply.error)
             try:
                 ops.send_multipart((identity, REPLY_TOPIC, encode(reply)), zmq.NOBLOCK)
             except zmq.Again:

@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# One image for every orderpath service; compose runs it as `run feed`, `run risk`, … and
+# healthchecks with `ctl ping NAME`. Build: docker build -t orderpath . (docker-compose.yml does).
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# Build stage: the package from pyproject.toml as a wheel, installed into a venv that is copied whole.
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/orderpath
+WORKDIR /src
+# Only what the wheel is made of, so a change to tests or docs does not rebuild it.
+COPY pyproject.toml README.md ./
+COPY contracts/ contracts/
+COPY services/ services/
+COPY bench/ bench/
+RUN /opt/orderpath/bin/pip wheel --no-deps --wheel-dir /wheels . \
+ && /opt/orderpath/bin/pip install /wheels/orderpath-*.whl
+
+# Runtime stage: the venv, the shipped config and sample data, a non-root user.
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 orderpath \
+ && useradd --system --uid 10001 --gid orderpath --home-dir /app --no-create-home --shell /usr/sbin/nologin orderpath
+COPY --from=build /opt/orderpath /opt/orderpath
+WORKDIR /app
+COPY config/ config/
+COPY data/ data/
+# var/ holds the adapter's journal (var_dir in config/stack.yaml is ../var), keys/ the CURVE keys;
+# named volumes mounted there start with this ownership.
+RUN mkdir -p /app/var /app/keys && chown orderpath:orderpath /app/var /app/keys
+ENV PATH=/opt/orderpath/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    ORDERPATH_CONFIG=/app/config/stack.yaml \
+    SJ_LOG_PATH=/dev/null
+USER 10001:10001
+ENTRYPOINT ["orderpath"]
+CMD ["--help"]

@@ -94,6 +94,8 @@ def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
         "p50": adapter.get("tick_to_trade_p50_us", 0.0),
         "p99": adapter.get("tick_to_trade_p99_us", 0.0),
         "p999": adapter.get("tick_to_trade_p999_us", 0.0),
+        "adapter_p50": adapter.get("adapter_latency_p50_us", 0.0),
+        "adapter_p99": adapter.get("adapter_latency_p99_us", 0.0),
         "ticks": summary["ticks"],
         "intents": summary["intents"],
         "rejected": summary["rejected"],
@@ -130,6 +132,10 @@ def run(rate_hz: float, duration_s: float, rounds: int = 3, *, as_json: bool = F
     median = {key: float(np.median([pair["ratio"][key] for pair in pairs])) for key in PERCENTILES}
     print(f"{'median stack / raw':<24}{'':>8}" + "".join(f"{median[key]:>9.2f}x" for key in PERCENTILES))
     print("targets: p50 within 1.25x, p99 within 1.5x of raw")
+    adapter_p50 = float(np.median([pair["stack"]["adapter_p50"] for pair in pairs]))
+    adapter_p99 = float(np.median([pair["stack"]["adapter_p99"] for pair in pairs]))
+    print(f"adapter's own share (orders read -> broker call, journal commit included): "
+          f"median p50 {adapter_p50:.1f} µs, p99 {adapter_p99:.1f} µs")
     last = pairs[-1]["stack"]
     print(f"last stack run: {last['ticks']} ticks, {last['intents']} intents, rejected {last['rejected']}, "
           f"resident MB {last['rss_mb']}")

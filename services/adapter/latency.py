@@ -20,16 +20,16 @@ class LatencySummary(NamedTuple):
 class LatencyRing:
     def __init__(self, capacity: int) -> None:
         self._samples = np.zeros(capacity, dtype=np.int64)
-        self._capacity = capacity
+        self.capacity = capacity
         self.count = 0
 
     def record(self, latency_ns: int) -> None:
-        self._samples[self.count % self._capacity] = latency_ns
+        self._samples[self.count % self.capacity] = latency_ns
         self.count += 1
 
     def summary(self) -> LatencySummary:
         """Percentiles over the retained samples; `count` is every sample ever recorded."""
-        kept = self._samples[: min(self.count, self._capacity)]
+        kept = self._samples[: min(self.count, self.capacity)]
         if kept.size == 0:
             return LatencySummary(0.0, 0.0, 0.0, 0)
         p50, p99, p999 = np.percentile(kept, [50, 99, 99.9])

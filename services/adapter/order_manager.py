@@ -114,6 +114,9 @@ class OrderManager:
         self.stormguard_level = StormGuardLevel.NORMAL
         self.gate: set[str] = set()
         self._outbox: list[Callable[[], None]] = []
+        # The adapter's own share of tick-to-trade: its batch of commands read → the broker call.
+        self.adapter_latency = LatencyRing(latency.capacity)
+        self._received_ns = 0
         self._slowing = False
         broker.set_event_callback(self.on_broker_event)
         broker.set_status_callback(self.on_status)
@@ -121,13 +124,14 @@ class OrderManager:
     # -- entry points: each ends in flush
 
     def on_command(self, command: OrderCommand) -> None:
-        self._command(command)
-        self.flush()
+        self.on_commands([command])
 
     def on_commands(self, commands: list[OrderCommand]) -> None:
+        self._received_ns = self.clock.mono_ns()
         for command in commands:
             self._command(command)
         self.flush()
+        self._received_ns = 0
 
     def on_broker_event(self, event: BrokerEvent) -> None:
         self._event(event)
@@ -677,6 +681,8 @@ class OrderManager:
             latency_ns = sent_ns - ingest_ts_ns
             self.latency.record(latency_ns)
             self.metrics.tick_to_trade.observe(latency_ns)
+            if self._received_ns:
+                self.adapter_latency.record(sent_ns - self._received_ns)
 
     def flush(self) -> None:
         self.journal.commit()

@@ -70,6 +70,8 @@ def main(stack: StackConfig) -> int:
                     registry=registry)
     t2t_p999 = Gauge("tick_to_trade_p999_us", "Tick-to-trade 99.9th percentile over recent orders, µs",
                      registry=registry)
+    added_p50 = Gauge("adapter_latency_p50_us", "Command read to broker call, median, µs", registry=registry)
+    added_p99 = Gauge("adapter_latency_p99_us", "Command read to broker call, 99th percentile, µs", registry=registry)
     t2t_samples = Gauge("tick_to_trade_samples", "Orders measured since start", registry=registry)
     live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
     broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
@@ -82,6 +84,9 @@ def main(stack: StackConfig) -> int:
         t2t_p99.set(summary.p99_ns / 1000)
         t2t_p999.set(summary.p999_ns / 1000)
         t2t_samples.set(summary.count)
+        added = manager.adapter_latency.summary()
+        added_p50.set(added.p50_ns / 1000)
+        added_p99.set(added.p99_ns / 1000)
         live_orders.set(len(manager.orders.live))
         broker_usage.set(manager.limiter.in_window())
         queued_calls.set(manager.calls.waiting)

@@ -332,3 +332,12 @@ def test_with_sim_cancel_of_a_resting_order(tmp_path: Path) -> None:
     assert [r.exec_type for r in h.reports] == [ExecType.ACK, ExecType.CANCELLED]
     assert h.sim.resting_count == 0
     assert h.manager.orders.live == {}
+
+
+def test_the_adapters_own_latency_runs_from_reading_the_batch_to_the_broker_call(h: Harness) -> None:
+    h.manager.on_command(command(ingest_ts_ns=START_NS - 300_000))
+    assert h.manager.adapter_latency.count == 1
+    assert h.manager.adapter_latency.summary().p50_ns == 0, "the fake clock did not move inside the batch"
+    h.clock.advance(1_000)
+    h.broker.answer(ExecType.ACK, "c1")
+    assert h.manager.adapter_latency.count == 1, "answers are not commands"

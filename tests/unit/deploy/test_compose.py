@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -103,22 +102,29 @@ def test_the_schema_check_catches_what_docker_compose_refuses(compose: dict[str,
 
 
 def _docker_compose() -> list[str] | None:
-    """`docker compose` or `docker-compose`, from PATH or beside this Python (a venv's scripts)."""
+    """`docker compose` or `docker-compose` from PATH, if either is installed."""
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
-    local = Path(sys.executable).with_name("docker-compose")
-    standalone = shutil.which("docker-compose") or (str(local) if local.exists() else None)
+    standalone = shutil.which("docker-compose")
     return [standalone] if standalone else None
 
 
-def test_docker_compose_accepts_the_file_with_every_profile() -> None:
+def test_docker_compose_accepts_the_file_with_every_profile(compose: dict[str, Any], tmp_path: Path) -> None:
     command = _docker_compose()
     if command is None:
         pytest.skip("no docker compose here: the schema test above is the check")
-    done = subprocess.run([*command, "--profile", "monitoring", "--profile", "strategy2", "config", "-q"],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    every_profile = ["--profile", "monitoring", "--profile", "strategy2"]
+    done = subprocess.run([*command, *every_profile, "config", "-q"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
+    # The same compose must refuse a broken copy, or its exit code says nothing (some wrappers drop it).
+    broken = yaml.safe_load(yaml.safe_dump(compose))
+    broken["services"]["feed"]["comand"] = broken["services"]["feed"].pop("command")
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(broken), encoding="utf-8")
+    refused = subprocess.run([*command, "-f", str(tmp_path / "docker-compose.yml"), "--project-directory", str(REPO),
+                              *every_profile, "config", "-q"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0, f"{command} accepted a misspelt key: its verdict cannot be trusted"
 
 
 # --- services and commands ----------------------------------------------------------------------

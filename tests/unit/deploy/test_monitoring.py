@@ -113,7 +113,7 @@ def test_the_plans_alerts_are_there_with_its_thresholds(alert_rules: list[dict[s
     assert "stormguard_state" in by_name["StormGuardHalt"]["expr"]
     for alert, threshold, severity in (("BrokerUsageWarm", 150, "warning"), ("BrokerUsageSlow", 180, "warning"),
                                        ("BrokerUsageHalt", 230, "page")):
-        assert by_name[alert]["expr"].endswith(f"[10s])) > {threshold}"), alert
+        assert by_name[alert]["expr"] == f"max(broker_usage) > {threshold}", alert
         assert by_name[alert]["labels"]["severity"] == severity
 
 
@@ -149,8 +149,8 @@ def test_dashboard_shows_what_the_desk_watches(dashboard: dict[str, Any]) -> Non
         "tick_to_trade_latency_ns_bucket", "tick_to_trade_p50_us", "tick_to_trade_p99_us",  # tick-to-trade
         "intents_total", "risk_approved_total", "risk_reject_total",  # intents, rejects by reason
         "stormguard_state",  # per scope
-        "order_actions_count_total",  # order actions, and broker usage against the cap
-        "fills_total", "strategy_latency_ns_bucket",
+        "broker_usage", "order_actions_count_total",  # broker usage against the cap, order actions
+        "fills_total", "strategy_latency_ns_bucket", "breaker_state",
     }
     assert wanted <= read, f"the dashboard shows nothing of {sorted(wanted - read)}"
     reject_panels = [expr for _, expr in panel_exprs(dashboard) if "risk_reject_total" in expr]

@@ -51,12 +51,12 @@ class Inbox(Generic[M]):
     def decode(self, frames: list[bytes]) -> M | None:
         """The message in the frames, or None (counted and logged) if they are not a valid one."""
         if len(frames) != 2:
-            self._reject("frame_count", f"expected [topic, payload], got {len(frames)} frame(s)")
+            self.reject("frame_count", f"expected [topic, payload], got {len(frames)} frame(s)")
             return None
         try:
             message = self._decoder.decode(frames[1])
         except DecodeError as exc:
-            self._reject(type(exc).__name__, str(exc))
+            self.reject(type(exc).__name__, str(exc))
             return None
         if self.sequenced:
             self._check_sequence(frames[0], message.seq)  # type: ignore[attr-defined]
@@ -70,7 +70,8 @@ class Inbox(Generic[M]):
             self._log_once("sequence_gap", "sequence_gap", topic=topic.decode(errors="replace"),
                            expected=last + 1, got=seq, reason="missed_messages")
 
-    def _reject(self, kind: str, detail: str) -> None:
+    def reject(self, kind: str, detail: str) -> None:
+        """Count and log (once a second per kind) a message that decoded but makes no sense to its handler."""
         self._bad.inc()
         self._log_once(kind, "bad_message", kind=kind, detail=detail, reason="bad_message")
 

@@ -82,10 +82,14 @@ class SocketFactory:
         sock.bind(endpoint)
         return sock
 
-    def dealer(self, endpoint: str, *, linger_ms: int = 1000) -> zmq.Socket:
-        """A connected DEALER; lingers so a last heartbeat still leaves on close."""
+    def dealer(self, endpoint: str, *, linger_ms: int = 1000, immediate: bool = False) -> zmq.Socket:
+        """A connected DEALER; lingers so a last heartbeat still leaves on close. `immediate`: refuse to
+        queue (zmq.Again) while the peer is not connected, for requests that are retried anyway and
+        would be stale by the time a restarted peer got them."""
         sock = self._make(zmq.DEALER, linger_ms=linger_ms)
         sock.setsockopt(zmq.SNDHWM, 1000)
+        if immediate:
+            sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.connect(endpoint)
         return sock
 

@@ -314,6 +314,7 @@ class OrderManager:
             order.want_leaves = None
         if order.want_price_e4 == order.price_e4 and order.want_leaves is None:
             order.want_price_e4 = None
+            self.metrics.amends_unchanged.inc()  # the coalesced target is the price it has: that amend sends nothing
             if not order.amends_in_flight:
                 self.report_order(order, ExecType.AMENDED, detail="unchanged: no broker call")
             self._save(order)

@@ -26,6 +26,7 @@ from services.runtime.config.instruments import load_instruments
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.exec_stream import read_exec_stream
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
@@ -101,12 +102,12 @@ def main(stack: StackConfig) -> int:
             rt.log.debug("intent_approved", intent_id=outcome.intent_id, strategy_id=outcome.strategy_id,
                          reason=None, stormguard_state=outcome.stormguard_state, qty=outcome.qty)
 
-    def on_exec(message: ExecutionReport | AdapterUsage) -> None:
-        if isinstance(message, AdapterUsage):
-            on_transitions(engine.on_usage(message))
-            return
+    def on_execution(report: ExecutionReport) -> None:
         exec_reports_total.inc()
-        on_transitions(engine.on_execution(message))
+        on_transitions(engine.on_execution(report))
+
+    def on_usage(usage: AdapterUsage) -> None:
+        on_transitions(engine.on_usage(usage))
 
     def on_control(message: StormGuardState | ControlCommand) -> None:
         if isinstance(message, StormGuardState):
@@ -128,7 +129,8 @@ def main(stack: StackConfig) -> int:
     # Books are read when an intent or the mark timer needs them, not on every tick (runtime/latest.py).
     books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent,), engine.on_market)
     rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
-    rt.read(sockets.subscriber(endpoints.exec, [b"exec", b"usage"]), "exec", (ExecutionReport, AdapterUsage), on_exec)
+    # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
+    read_exec_stream(rt, on_execution, on_usage)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), on_control)
     def mark_to_market() -> None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
+import structlog
 import zmq
 from prometheus_client import Counter, Gauge
 from zmq.utils.monitor import parse_monitor_message
@@ -32,11 +33,13 @@ M = TypeVar("M", bound=Message)
 
 
 class ServiceRuntime:
-    def __init__(self, name: ServiceName, stack: StackConfig, clock: Clock | None = None) -> None:
+    def __init__(self, name: ServiceName, stack: StackConfig, clock: Clock | None = None,
+                 log: structlog.stdlib.BoundLogger | None = None) -> None:
+        """`log`: a logger to use instead of configuring the process's logging (a test in a shared process)."""
         self.name = name
         self.stack = stack
         self.clock: Clock = clock or SystemClock()
-        self.log = setup_logging(name, os.environ.get("ORDERPATH_LOG_LEVEL", "INFO"))
+        self.log = log or setup_logging(name, os.environ.get("ORDERPATH_LOG_LEVEL", "INFO"))
         self.metrics = ServiceMetrics(name)
         self.context = zmq.Context()
         self.sockets = SocketFactory(self.context, stack.sockets)
@@ -55,7 +58,7 @@ class ServiceRuntime:
              handler: Callable[[M], None]) -> None:
         """Hand every valid message of `types` arriving on `sock` to `handler`; the rest are counted bad.
         What comes from a publisher (a SUB socket) is checked for gaps in its sequence numbers."""
-        inbox = self.inbox(socket_name, *types, sequenced=sock.socket_type == zmq.SUB)
+        inbox = self.inbox(socket_name, *types, sequenced=sock.type == zmq.SUB)
 
         def on_frames(frames: list[bytes]) -> None:
             message = inbox.decode(frames)
@@ -88,7 +91,7 @@ class ServiceRuntime:
     def read_batch(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
                    handler: Callable[[list[M]], None]) -> None:
         """Like `read`, but `handler` gets every valid message drained in one loop turn at once."""
-        inbox = self.inbox(socket_name, *types, sequenced=sock.socket_type == zmq.SUB)
+        inbox = self.inbox(socket_name, *types, sequenced=sock.type == zmq.SUB)
 
         def on_batch(batch: list[list[bytes]]) -> None:
             messages = [m for m in map(inbox.decode, batch) if m is not None]

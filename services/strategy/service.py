@@ -9,7 +9,6 @@ import zmq
 from contracts.codec import encode
 from contracts.enums import Reason, ServiceName
 from contracts.messages import (
-    AdapterUsage,
     ControlCommand,
     ExecutionReport,
     MarketEvent,
@@ -20,6 +19,7 @@ from contracts.messages import (
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.exec_stream import read_exec_stream
 from services.runtime.service import ServiceRuntime
 from services.strategy.loader import load_strategy
 from services.strategy.runner import RunnerMetrics, StrategyRunner
@@ -65,17 +65,14 @@ def main(stack: StackConfig) -> int:
             runner.set_enabled(message.target, message.verb == "enable_strategy")
             rt.log.info("strategy_toggled", strategy_id=message.target, verb=message.verb)
 
-    def on_exec(message: ExecutionReport | AdapterUsage) -> None:
-        if isinstance(message, AdapterUsage):
-            runner.on_usage(message)
-        else:
-            send(runner.on_execution(message))
+    def on_execution(report: ExecutionReport) -> None:
+        send(runner.on_execution(report))
 
     sockets, endpoints = rt.sockets, stack.endpoints
     rt.read(sockets.subscriber(endpoints.md, [s.encode() for s in runner.symbols]), "md", (MarketEvent,),
             lambda event: send(runner.on_market(event)))
-    rt.read(sockets.subscriber(endpoints.exec, [b"exec", b"usage"]), "exec", (ExecutionReport, AdapterUsage),
-            on_exec)
+    # Open orders and positions come from every report, in seq order, once (gaps re-asked of the adapter).
+    read_exec_stream(rt, on_execution, runner.on_usage)
     rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), on_control)

@@ -299,6 +299,21 @@ class Journal:
         return self._rows("SELECT seq, payload FROM reports WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
                           (first_seq, last_seq, limit))
 
+    def command_times_since(self, wall_ns: int) -> list[int]:
+        """Wall-clock stamps of the commands journaled after `wall_ns`, in any run, oldest first: the
+        broker calls a restarted adapter's rate limiter must still count."""
+        times: list[int] = []
+        try:
+            # Newest first, stopping at the first older one: the table is never pruned, the window is short.
+            for (stamp,) in self._conn.execute("SELECT wall_ns FROM commands ORDER BY id DESC"):
+                if stamp <= wall_ns:
+                    break
+                times.append(stamp)
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        times.reverse()
+        return times
+
     def client_order_id_used(self, client_order_id: str) -> bool:
         """Whether any command was ever journaled for this id, in any run: a reused id must be refused,
         or the broker's answers about the old order would be taken for the new one."""

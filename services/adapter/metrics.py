@@ -25,7 +25,8 @@ class AdapterMetrics:
                                         registry=registry)
         self.amends_unchanged = Counter("amends_unchanged", "Amends that changed nothing and sent nothing",
                                         registry=registry)
-        self.amends_superseded = Counter("amends_superseded", "Pending amends dropped by a cancel", registry=registry)
+        self.amends_superseded = Counter("amends_superseded", "Pending amends dropped by a cancel or the order's end",
+                                         registry=registry)
         self.timeouts = Counter("broker_timeouts", "Broker calls unanswered by their deadline", ["call"],
                                 registry=registry)
         self.retries = Counter("broker_retries", "Amends and cancels sent again after a timeout", ["call"],

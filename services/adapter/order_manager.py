@@ -277,6 +277,7 @@ class OrderManager:
         if order.want_price_e4 is not None or order.want_leaves is not None:
             self.metrics.amends_coalesced.inc()
         order.want_price_e4 = command.price_e4
+        order.want_deadline_ns = command.deadline_ns
         order.target_price_e4 = command.price_e4
         if want_leaves is not None:
             order.want_leaves = want_leaves
@@ -309,6 +310,14 @@ class OrderManager:
             order.want_price_e4 = order.want_leaves = None
             return
         if order.status is OrderStatus.PENDING_NEW:
+            return
+        if self.clock.mono_ns() > order.want_deadline_ns:
+            order.want_price_e4 = order.want_leaves = None
+            order.target_price_e4 = order.price_e4
+            self.metrics.refused.labels(Reason.STALE_INTENT).inc()
+            self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.STALE_INTENT,
+                              detail="the amend waited past its deadline")
+            self._save(order)
             return
         if order.want_leaves is not None and order.want_leaves >= order.leaves_qty:
             order.want_leaves = None
@@ -372,16 +381,24 @@ class OrderManager:
         if not order.placed or order.status is OrderStatus.PENDING_NEW:
             self._save(order)  # cancelled when the NEW leaves the queue, or when its ack arrives
             return
+        if order.cancel_waiting:
+            return
         if not self.calls.acquire(Priority.URGENT):
+            order.cancel_waiting = True
             self._save(order)
             self.calls.wait(Priority.URGENT, lambda: self._cancel_waited(order))
             return
         self._send_cancel(order)
 
     def _cancel_waited(self, order: LiveOrder) -> None:
-        if order.client_order_id in self.orders.live and order.working and not order.cancel_pending:
-            self._send_cancel(order) if self.calls.acquire(Priority.URGENT) else self.calls.wait(
-                Priority.URGENT, lambda: self._cancel_waited(order))
+        """A cancel that waited for the budget: the order may have finished meanwhile."""
+        order.cancel_waiting = False
+        if order.client_order_id not in self.orders.live or not order.working:
+            self.metrics.refused.labels(Reason.TOO_LATE).inc()
+            self.report_order(order, ExecType.CANCEL_REJECT, reason=Reason.TOO_LATE,
+                              detail=f"order {order.status} while the cancel waited for the order budget")
+        elif not order.cancel_pending:
+            self._cancel(order, order.last_intent_id)
 
     def _send_cancel(self, order: LiveOrder, attempt: int = 1) -> None:
         ingest_ns = order.last_ingest_ns
@@ -671,7 +688,9 @@ class OrderManager:
 
     def close(self, order: LiveOrder) -> None:
         self.calls.settle_all(order.client_order_id)
-        order.want_price_e4 = order.want_leaves = None
+        if order.want_price_e4 is not None or order.want_leaves is not None:
+            self.metrics.amends_superseded.inc()
+            order.want_price_e4 = order.want_leaves = None
         self.orders.close(order)
         self.journal.drop_order(order.client_order_id)
 

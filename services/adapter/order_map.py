@@ -40,11 +40,13 @@ class LiveOrder:
     target_price_e4: int = 0
     want_price_e4: int | None = None
     want_leaves: int | None = None
+    want_deadline_ns: int = 0
     amends_in_flight: int = 0
     last_amend_ns: int = 0
     flush_due: bool = False
     cancel_pending: bool = False
     cancel_wanted: bool = False
+    cancel_waiting: bool = False
     # A NEW that timed out: reported failed, kept until the broker's answer or a query settles it.
     unresolved: bool = False
     exec_ids: set[str] = field(default_factory=set)

@@ -62,6 +62,11 @@ class RateLimiter:
         grants.append(now_ns)
         return True
 
+    def restore(self, grants_ns: list[int]) -> None:
+        """Count calls made before this limiter existed (a restarted adapter's last run), oldest first."""
+        horizon = self.clock.mono_ns() - self.window_ns
+        self._grants.extendleft(reversed([t for t in grants_ns if t > horizon]))
+
     def in_window(self) -> int:
         """Calls granted in the window as of now."""
         return len(self._expire(self.clock.mono_ns()))

@@ -29,6 +29,7 @@ class RecoverySummary:
 
 
 def recover(manager: OrderManager) -> RecoverySummary:
+    spent = _restore_budget(manager)
     journaled = [decode_order(payload) for payload in manager.journal.open_orders()]
     at_broker = {state.client_order_id: state for state in manager.broker.open_orders()}
     matched = queried = never_sent = 0
@@ -37,6 +38,7 @@ def recover(manager: OrderManager) -> RecoverySummary:
         order.amends_in_flight = 0
         order.flush_due = False
         order.cancel_pending = False
+        order.cancel_waiting = False
         manager.orders.add(order)
     for order in journaled:
         state = at_broker.pop(order.client_order_id, None)
@@ -66,10 +68,22 @@ def recover(manager: OrderManager) -> RecoverySummary:
         manager.apply_status(order, state)
     manager.flush()
     summary = RecoverySummary(len(journaled), matched, queried, never_sent, len(at_broker))
-    manager.log.info("recovered", from_journal=summary.from_journal, at_broker=summary.at_broker,
+    manager.log.info("recovered", budget_spent=spent, from_journal=summary.from_journal, at_broker=summary.at_broker,
                      queried=summary.queried, never_sent=summary.never_sent,
                      unknown_at_broker=summary.unknown_at_broker)
     return summary
+
+
+def _restore_budget(manager: OrderManager) -> int:
+    """The broker still counts the last run's calls: the limiter must too, or a restart right after
+    a burst would spend the budget twice. Journaled commands are counted whether or not they were
+    sent (the process may have died between the commit and the call): the safe side."""
+    limiter = manager.limiter
+    now_wall, now_mono = manager.clock.wall_ns(), manager.clock.mono_ns()
+    since_wall = now_wall - limiter.window_ns
+    times = [now_mono - (now_wall - wall_ns) for wall_ns in manager.journal.command_times_since(since_wall)]
+    limiter.restore(times)
+    return len(times)
 
 
 def _never_sent(manager: OrderManager, order: LiveOrder) -> None:

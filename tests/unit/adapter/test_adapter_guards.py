@@ -256,3 +256,33 @@ def test_a_restart_rebuilds_working_orders_and_reconciles_with_the_broker(tmp_pa
     assert h.reports[-1].exec_type is ExecType.CANCELLED
     assert h.manager.orders.get("gone") is None
     assert h.reports[-1].seq > h.reports[0].seq
+
+
+def test_a_restart_counts_the_last_runs_calls_against_the_budget(tmp_path: Path) -> None:
+    from services.adapter.brokers.base import BrokerOrderState
+    from services.adapter.recovery import recover
+
+    h = Harness(tmp_path, SMALL)
+    h.send(*[new(n) for n in range(5)])
+    h.clock.advance(1_000 * MS)
+    h.journal.close()
+    broker(h).open = [BrokerOrderState(f"c{n}", OrderStatus.WORKING, f"B{n}", "2330", qty=3) for n in range(5)]
+    h.start()
+    recover(h.manager)
+    assert h.manager.limiter.in_window() == 5
+    h.send(*[new(100 + n) for n in range(5)])
+    assert broker(h).names().count("place") == 5 + 3, "8 normal slots in the window, 5 spent by the last run"
+
+
+def test_a_cancel_that_waited_for_the_budget_on_an_order_that_filled_meanwhile_is_too_late(h: Harness) -> None:
+    h.working("a")
+    h.send(*[new(n) for n in range(7)])
+    for n in range(7):
+        broker(h).answer(ExecType.ACK, f"c{n}")
+    h.send(command(IntentAction.CANCEL, client_order_id="a", intent_id="x"))  # urgent: 9th slot, the reserve
+    h.send(*[command(IntentAction.CANCEL, client_order_id=f"c{n}", intent_id=f"x{n}") for n in range(1, 7)])
+    assert broker(h).names().count("cancel") == 2, "c2..c6 wait for the budget"
+    broker(h).answer(ExecType.FILL, "c6", price_e4=10_000_000, qty=3, exec_id="d6")
+    h.scheduler.advance(10_000 * MS)
+    too_late = [r for r in h.reports if r.client_order_id == "c6" and r.exec_type is ExecType.CANCEL_REJECT]
+    assert [(r.reason, r.intent_id) for r in too_late] == [(Reason.TOO_LATE, "x6")]

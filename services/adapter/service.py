@@ -8,7 +8,7 @@ from prometheus_client import Gauge
 
 from contracts.enums import ServiceName
 from contracts.messages import AdapterUsage, ControlCommand, MarketEvent, OrderCommand, StormGuardState
-from services.adapter.brokers.sim import SimBroker
+from services.adapter.brokers.factory import make_broker
 from services.adapter.checkpointer import Checkpointer
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.journal import Journal
@@ -36,10 +36,8 @@ def journal_path(stack: StackConfig, config: OrderAdapterConfig) -> Path:
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.ADAPTER, stack)
     config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
-    sim_config = config.sim
-    if sim_config.state_file is not None and not sim_config.state_file.is_absolute():
-        sim_config = sim_config.model_copy(update={"state_file": Path(stack.var_dir) / sim_config.state_file})
-    broker = SimBroker(sim_config, rt.loop.call_later, clock=rt.clock)
+    setup = make_broker(config, stack, rt)
+    broker = setup.broker
     journal = Journal(journal_path(stack, config), rt.clock, auto_checkpoint=False, single_writer=True)
     checkpointer = Checkpointer(journal.path, CHECKPOINT_INTERVAL_S, rt.log)
     checkpointer.start()
@@ -97,8 +95,9 @@ def main(stack: StackConfig) -> int:
     rt.loop.every(SWEEP_INTERVAL_NS, manager.sweep)
 
     sockets, endpoints = rt.sockets, stack.endpoints
-    # md first: the simulator must see a book before an order that was priced off it.
-    rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), broker.on_market)
+    if setup.on_market is not None:
+        # md first: the simulator must see a book before an order that was priced off it.
+        rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), setup.on_market)
     rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), manager.on_control)
@@ -108,4 +107,4 @@ def main(stack: StackConfig) -> int:
     finally:
         checkpointer.stop()
         journal.close()
-        broker.close()
+        setup.close()

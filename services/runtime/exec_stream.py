@@ -25,9 +25,10 @@ ExecStream: it hands each report to the service's handler strictly in seq order,
   what it knows, as it did before replay existed).
 - The adapter's numbering going back (its journal deleted or replaced) is a new stream, counted in
   `exec_stream_resets_total` and logged, started like the first one; reports held from the old
-  numbering are delivered first. It shows as a report seq 1, a report more than `reset_window`
-  below the newest seq already seen on the socket, or an AdapterUsage whose `exec_seq` is below
-  it (the adapter says its newest report is older than one it sent before).
+  numbering are delivered first. It shows as a report seq 1 after higher ones, a report
+  `reset_window` or more below the newest seq already seen on the socket, or an AdapterUsage whose
+  `exec_seq` is below that (the adapter says its newest report is older than one it sent before).
+  A report a little below it is a duplicate.
 
 ExecStream is an engine: it takes a send function, a Clock and a Scheduler, and never touches a
 socket. `read_exec_stream` wires one into a service: the exec SUB, a DEALER to exec_replay.
@@ -255,7 +256,7 @@ class ExecStream:
             self._stream_high = seq
             self.metrics.duplicates.inc()
             return
-        if seq == 1 or self._stream_high - seq >= self.reset_window:
+        if (seq == 1 and self._stream_high > 1) or self._stream_high - seq >= self.reset_window:
             self._reset("report_seq_went_back", report_seq=seq, seen_seq=self._stream_high)
             self._start(seq, source="report")
             self.on_report(report)

@@ -344,6 +344,13 @@ def test_seq_one_again_is_a_restarted_adapter(h: Harness) -> None:
     assert h.count("exec_duplicates_total") == 0
 
 
+def test_seq_one_twice_is_a_duplicate(h: Harness) -> None:
+    h.feed(1, 1, 2)
+    assert h.delivered == [1, 2]
+    assert h.count("exec_duplicates_total") == 1
+    assert h.count("exec_stream_resets_total") == 0
+
+
 def test_a_report_a_little_below_the_stream_is_a_duplicate(h: Harness) -> None:
     h.feed(10, 11, 12, 11)
     assert h.delivered == [10, 11, 12]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import zmq
 from prometheus_client import Gauge
 
 from contracts.enums import ServiceName
@@ -16,6 +17,7 @@ from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.recovery import recover
+from services.adapter.replay_server import ReplayServer
 from services.adapter.reports import ReportWriter
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.order_adapter import OrderAdapterConfig
@@ -31,6 +33,21 @@ BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerStat
 def journal_path(stack: StackConfig, config: OrderAdapterConfig) -> Path:
     path = config.journal.path
     return path if path.is_absolute() else Path(stack.var_dir) / path
+
+
+def serve_replays(rt: ServiceRuntime, socket: zmq.Socket, server: ReplayServer) -> None:
+    """Answer exec subscribers' replay requests from the journal, on the loop thread (the journal's)."""
+
+    def on_request(frames: list[bytes]) -> None:
+        reply = server.handle(frames)
+        if reply is None:
+            return
+        try:
+            socket.send_multipart(reply, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            rt.log.warning("exec_replay_reply_dropped", reason="client_gone")
+
+    rt.loop.add_reader(socket, on_request)
 
 
 def main(stack: StackConfig) -> int:
@@ -53,7 +70,7 @@ def main(stack: StackConfig) -> int:
         usage_out.send(AdapterUsage(
             seq=0, actions_in_window=manager.limiter.in_window(), window_ns=manager.limiter.window_ns,
             soft_cap=config.soft_cap, breaker_open=manager.breaker.state is not BreakerState.CLOSED,
-            ts_ns=rt.clock.wall_ns(),
+            exec_seq=reports.last_seq, ts_ns=rt.clock.wall_ns(),
         ))
 
     manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, latency, metrics, rt.log,
@@ -101,6 +118,8 @@ def main(stack: StackConfig) -> int:
     rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), manager.on_control)
+    serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,
+                                                                          clock=rt.clock))
     rt.log.info("adapter_ready", broker=config.broker, soft_cap=config.soft_cap, reserve=config.reserve)
     try:
         return rt.run()

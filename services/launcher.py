@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from contracts.enums import ServiceName
+from services.adapter.session import archive_session
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.config.stack import STACK_FILE_ENV, load_stack
 
@@ -98,6 +99,10 @@ class LocalStack:
             time.sleep(STATUS_POLL_S)
 
     def start(self, *, with_feed: bool = True) -> None:
+        """Start a new session: the last one's journal (and simulated broker) are put aside first."""
+        archived = archive_session(self.config)
+        if archived is not None:
+            print(f"previous session's journal moved to {archived}", file=sys.stderr)
         try:
             for name in START_ORDER:
                 self._spawn(name)

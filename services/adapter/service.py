@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import zmq
 from prometheus_client import Gauge
 
@@ -19,6 +17,7 @@ from services.adapter.order_manager import OrderManager
 from services.adapter.recovery import recover
 from services.adapter.replay_server import ReplayServer
 from services.adapter.reports import ReportWriter
+from services.adapter.session import journal_path
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.stack import StackConfig
@@ -28,11 +27,6 @@ from services.runtime.sockets import Publisher
 SWEEP_INTERVAL_NS = 1_000_000_000
 CHECKPOINT_INTERVAL_S = 1.0
 BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
-
-
-def journal_path(stack: StackConfig, config: OrderAdapterConfig) -> Path:
-    path = config.journal.path
-    return path if path.is_absolute() else Path(stack.var_dir) / path
 
 
 def serve_replays(rt: ServiceRuntime, socket: zmq.Socket, server: ReplayServer) -> None:

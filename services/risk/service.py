@@ -130,7 +130,8 @@ def main(stack: StackConfig) -> int:
     books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent,), engine.on_market)
     rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
-    read_exec_stream(rt, on_execution, on_usage)
+    # At start the history is replayed from the adapter's journal: a restarted risk has its positions back.
+    read_exec_stream(rt, on_execution, on_usage, catch_up_from=1)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), on_control)
     def mark_to_market() -> None:

@@ -21,8 +21,10 @@ ExecStream: it hands each report to the service's handler strictly in seq order,
 - A report already delivered (a replay overlapping the stream) is dropped and counted
   (`exec_duplicates_total`).
 - Start: the stream begins at the first report seen, or after the `exec_seq` of the first
-  AdapterUsage if that comes first; history from before is not replayed (the service starts from
-  what it knows, as it did before replay existed).
+  AdapterUsage if that comes first. With `catch_up_from` (risk and the strategy runner use 1) the
+  history before that is replayed first, from the adapter's journal: a restarted service rebuilds
+  its positions and working orders before it trusts them; `catching_up` is true meanwhile, so a
+  service can apply history without reacting to it.
 - The adapter's numbering going back (its journal deleted or replaced) is a new stream, counted in
   `exec_stream_resets_total` and logged, started like the first one; reports held from the old
   numbering are delivered first. It shows as a report seq 1 after higher ones, a report
@@ -102,6 +104,7 @@ class ExecStream:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         reset_window: int = DEFAULT_RESET_WINDOW,
+        catch_up_from: int = 0,
     ) -> None:
         """`send_request` returns False if the request could not be sent (it is retried on the timer)."""
         self._deliver = deliver
@@ -115,6 +118,8 @@ class ExecStream:
         self.max_attempts = max_attempts
         self.max_buffered = max_buffered
         self.reset_window = reset_window
+        self.catch_up_from = catch_up_from
+        self._catch_up_until = 0
         self._expect = _NEVER
         """The seq the fast path delivers; _NEVER before the start and while a gap is open. While it
         is positive it is the next seq, and _next is stale until _sync()."""
@@ -145,6 +150,12 @@ class ExecStream:
     def next_seq(self) -> int:
         """The seq delivered next (0 before the stream started)."""
         return self._expect if self._expect > 0 else self._next
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether the report being delivered (or, between deliveries, the last one) is history from
+        before the start: a handler applies it without reacting to it."""
+        return self.next_seq - 1 <= self._catch_up_until
 
     @property
     def held(self) -> int:
@@ -416,7 +427,13 @@ class ExecStream:
         self._started = True
         self._next = self._expect = self._fast_from = next_seq
         self._known_high = self._stream_high = next_seq - 1
-        self._log.info("exec_stream_started", next_seq=next_seq, source=source)
+        catch_up = self._epoch == 0 and 0 < self.catch_up_from < next_seq
+        self._log.info("exec_stream_started", next_seq=next_seq, source=source,
+                       catch_up_from=self.catch_up_from if catch_up else None)
+        if catch_up:
+            self._next = self._fast_from = self.catch_up_from
+            self._catch_up_until = next_seq - 1
+            self._settle()
 
     def _reset(self, reason: str, **fields: int) -> None:
         """The adapter's numbering went back: deliver what is held of the old one, then forget it."""
@@ -453,13 +470,14 @@ def dealer_sender(sock: zmq.Socket) -> Callable[[ExecReplayRequest], bool]:
 
 
 def read_exec_stream(rt: ServiceRuntime, on_report: ReportHandler,
-                     on_usage: Callable[[AdapterUsage], None] | None = None) -> ExecStream:
+                     on_usage: Callable[[AdapterUsage], None] | None = None, *,
+                     catch_up_from: int = 0) -> ExecStream:
     """Subscribe to the exec stream (reports and usage) and connect a DEALER to the adapter's
     exec_replay; `on_report` gets every report in order, once; `on_usage` every AdapterUsage."""
     endpoints = rt.stack.endpoints
     replay = rt.sockets.dealer(endpoints.exec_replay, linger_ms=0, immediate=True)
     stream = ExecStream(on_report, dealer_sender(replay), rt.clock, rt.loop, rt.log, rt.metrics,
-                        client_id=str(rt.name))
+                        client_id=str(rt.name), catch_up_from=catch_up_from)
     report_type, on_stream_report = ExecutionReport, stream.on_report
 
     def on_exec(message: ExecutionReport | AdapterUsage) -> None:

@@ -30,7 +30,7 @@ from contracts.messages import (
 )
 from services.runtime.clock import Clock
 from services.runtime.metrics import Tally
-from services.strategy.api import Strategy, StrategyContext, StrategyState
+from services.strategy.api import OpenOrder, Strategy, StrategyContext, StrategyState
 from services.strategy.budget import BudgetWatch
 
 LATENCY_BUCKETS_NS = (1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 5e6)
@@ -167,11 +167,18 @@ class StrategyRunner:
                 intents.extend(self._call(sid, "on_book", event, event))
         return intents
 
-    def on_execution(self, report: ExecutionReport) -> list[OrderIntent]:
+    def on_execution(self, report: ExecutionReport, *, history: bool = False) -> list[OrderIntent]:
+        """Apply a report to the strategy's positions and open orders, then let it react to a fill.
+        `history`: a report from before this runner started (replayed at start): applied, and a
+        working order it shows is taken back into the open orders, but the strategy does not react."""
         state = self.states.get(report.strategy_id)
         if state is None:
             return []
         order = state.open_orders.get(report.client_order_id)
+        if order is None and history and report.status not in TERMINAL_STATUSES and report.leaves_qty > 0:
+            order = OpenOrder(client_order_id=report.client_order_id, symbol=report.symbol, side=report.side,
+                              qty=report.qty, price_e4=report.price_e4, leaves_qty=report.leaves_qty)
+            state.open_orders[report.client_order_id] = order
         if order is not None:
             order.status = report.status
             order.leaves_qty = report.leaves_qty
@@ -188,7 +195,7 @@ class StrategyRunner:
         signed = report.last_qty if report.side is Side.BUY else -report.last_qty
         state.positions[report.symbol] = state.positions.get(report.symbol, 0) + signed
         state.recent_fills.append(report)
-        if not self.hosted[report.strategy_id].enabled:
+        if history or not self.hosted[report.strategy_id].enabled:
             return []
         return self._call(report.strategy_id, "on_fill", None, report)
 

@@ -66,13 +66,14 @@ def main(stack: StackConfig) -> int:
             rt.log.info("strategy_toggled", strategy_id=message.target, verb=message.verb)
 
     def on_execution(report: ExecutionReport) -> None:
-        send(runner.on_execution(report))
+        send(runner.on_execution(report, history=stream.catching_up))
 
     sockets, endpoints = rt.sockets, stack.endpoints
     rt.read(sockets.subscriber(endpoints.md, [s.encode() for s in runner.symbols]), "md", (MarketEvent,),
             lambda event: send(runner.on_market(event)))
-    # Open orders and positions come from every report, in seq order, once (gaps re-asked of the adapter).
-    read_exec_stream(rt, on_execution, runner.on_usage)
+    # Open orders and positions come from every report, in seq order, once (gaps re-asked of the adapter);
+    # at start the history is replayed from the adapter's journal, so a restarted runner has them back.
+    stream = read_exec_stream(rt, on_execution, runner.on_usage, catch_up_from=1)
     rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
     rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
             (StormGuardState, ControlCommand), on_control)

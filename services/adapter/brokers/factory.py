@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from contracts.messages import MarketEvent
 from services.adapter.brokers.base import Broker
 from services.adapter.brokers.sim import SimBroker
+from services.adapter.session import under_var
 from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.stack import StackConfig
 from services.runtime.service import ServiceRuntime
@@ -24,7 +24,7 @@ class BrokerSetup:
 
 def make_broker(config: OrderAdapterConfig, stack: StackConfig, rt: ServiceRuntime) -> BrokerSetup:
     sim_config = config.sim
-    if sim_config.state_file is not None and not sim_config.state_file.is_absolute():
-        sim_config = sim_config.model_copy(update={"state_file": Path(stack.var_dir) / sim_config.state_file})
+    if sim_config.state_file is not None:
+        sim_config = sim_config.model_copy(update={"state_file": under_var(stack, sim_config.state_file)})
     sim = SimBroker(sim_config, rt.loop.call_later, clock=rt.clock)
     return BrokerSetup(sim, sim.on_market, sim.close)

@@ -36,7 +36,7 @@ class Quoter(Strategy):
         self._quote(ctx, event.symbol, Side.SELL, event.ask_prices_e4[0], may_sell, qty)
 
     def _quote(self, ctx: StrategyContext, symbol: str, side: Side, touch_e4: int, allowed: bool, qty: int) -> None:
-        client_order_id = self.quotes.get((symbol, side))
+        client_order_id = self.quotes.get((symbol, side)) or self._adopt(ctx, symbol, side)
         order = ctx.order(client_order_id) if client_order_id else None
         if order is None:
             if client_order_id is not None:
@@ -54,3 +54,12 @@ class Quoter(Strategy):
         elif self.asked.get(order.client_order_id, order.price_e4) != touch_e4:
             ctx.amend(order.client_order_id, price_e4=touch_e4)
             self.asked[order.client_order_id] = touch_e4
+
+    def _adopt(self, ctx: StrategyContext, symbol: str, side: Side) -> str | None:
+        """A working quote from before a restart (the runner rebuilt it from the adapter's history):
+        follow it rather than quote the same side twice."""
+        for order in ctx.open_orders.values():
+            if order.symbol == symbol and order.side is side and order.is_working:
+                self.quotes[(symbol, side)] = order.client_order_id
+                return order.client_order_id
+        return None

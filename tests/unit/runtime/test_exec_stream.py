@@ -439,3 +439,36 @@ def test_whatever_the_socket_drops_every_report_is_delivered_once_in_order(data:
     assert h.delivered == [seq for seq in range(1, count + 1) if seq not in lost], events(capture, "exec_reports_lost")
     assert not h.stream.gap_open
     assert h.count("exec_unrecovered_total") == len(lost)
+
+
+def test_catch_up_replays_the_history_before_the_first_report_then_goes_live(capture: LogCapture) -> None:
+    h = Harness(capture, catch_up_from=1)
+    h.feed(50)
+    assert h.delivered == []
+    assert h.asked() == [(1, 49)]
+    assert h.stream.catching_up and h.stream.gap_open
+    seen_while_catching_up: list[bool] = []
+    h.stream._deliver = lambda r: (h.delivered.append(r.seq), seen_while_catching_up.append(h.stream.catching_up))
+    h.answer(h.requests[-1], list(range(1, 50)))
+    assert h.delivered == list(range(1, 51))
+    assert seen_while_catching_up == [True] * 49 + [False], "the live report is not history"
+    assert not h.stream.catching_up and not h.stream.gap_open
+    h.feed(51)
+    assert h.delivered[-1] == 51
+
+
+def test_catch_up_from_the_adapters_heartbeat_when_no_report_comes(capture: LogCapture) -> None:
+    h = Harness(capture, catch_up_from=1)
+    h.usage(7)
+    assert h.asked() == [(1, 7)]
+    h.answer(h.requests[-1], list(range(1, 8)))
+    assert h.delivered == list(range(1, 8))
+    assert not h.stream.gap_open
+    h.feed(8)
+    assert h.delivered[-1] == 8 and not h.stream.catching_up
+
+
+def test_no_catch_up_when_the_stream_starts_at_its_beginning(capture: LogCapture) -> None:
+    h = Harness(capture, catch_up_from=1)
+    h.feed(1, 2)
+    assert h.delivered == [1, 2] and h.requests == []

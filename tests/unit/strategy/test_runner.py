@@ -606,3 +606,31 @@ def test_context_carries_recent_fills_throttling_and_broker_usage(h: Harness) ->
                                            strategy_levels={"s1": StormGuardLevel.STORM}, ts_ns=0))
     h.book()
     assert watcher.levels == (StormGuardLevel.STORM, StormGuardLevel.WARM)
+
+
+def test_history_rebuilds_positions_and_working_orders_without_the_strategy_reacting(h: Harness) -> None:
+    """A restarted runner replays the adapter's history: state comes back, no intent goes out."""
+    quoter(h)
+    before = by_side(h.book(bid="999", ask="1000"))
+    restarted = Harness()
+    quoter(restarted)
+    bid, ask = before[Side.BUY], before[Side.SELL]
+
+    def history(intent: OrderIntent, exec_type: ExecType, status: OrderStatus, **fields: int) -> list[OrderIntent]:
+        cum_qty = fields.get("cum_qty", 0)
+        return restarted.runner.on_execution(ExecutionReport(
+            seq=1, client_order_id=intent.client_order_id, intent_id=intent.intent_id, strategy_id="q1",
+            symbol="2330", side=intent.side, exec_type=exec_type, status=status, price_e4=intent.price_e4,
+            qty=intent.qty, cum_qty=cum_qty, leaves_qty=intent.qty - cum_qty, last_qty=fields.get("last_qty", 0),
+            last_price_e4=intent.price_e4, ts_ns=0), history=True)
+
+    assert history(bid, ExecType.ACK, OrderStatus.WORKING) == []
+    assert history(bid, ExecType.FILL, OrderStatus.PARTIALLY_FILLED, cum_qty=1, last_qty=1) == []
+    assert history(ask, ExecType.ACK, OrderStatus.WORKING) == []
+    assert history(ask, ExecType.CANCELLED, OrderStatus.CANCELLED) == []
+    state = restarted.runner.states["q1"]
+    assert state.positions == {"2330": 1}
+    assert list(state.open_orders) == [bid.client_order_id]
+    assert state.open_orders[bid.client_order_id].leaves_qty == 1
+    again = by_side(restarted.book(bid="999", ask="1000"))
+    assert set(again) == {Side.SELL}, "the rebuilt bid is followed, not quoted twice"

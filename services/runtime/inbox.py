@@ -55,7 +55,7 @@ class Inbox(Generic[M]):
             return None
         try:
             message = self._decoder.decode(frames[1])
-        except DecodeError as exc:
+        except (DecodeError, RecursionError) as exc:  # msgspec raises RecursionError on deeply nested input
             self.reject(type(exc).__name__, str(exc))
             return None
         if self.sequenced:

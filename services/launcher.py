@@ -60,10 +60,10 @@ class LocalStack:
         self.processes: dict[ServiceName, ServiceProcess] = {}
         self.final_status: dict[str, Any] | None = None
 
-    def _spawn(self, name: ServiceName) -> None:
+    def _spawn(self, name: ServiceName, log_mode: str = "w") -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
-        log_file = log_path.open("w", encoding="utf-8")
+        log_file = log_path.open(log_mode, encoding="utf-8")
         popen = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "run", str(name)],
             env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
@@ -83,13 +83,14 @@ class LocalStack:
             if code is not None:
                 raise StackError(f"{proc.name} exited with code {code}; see {proc.log_path}")
 
-    def _wait_for(self, names: tuple[ServiceName, ...]) -> None:
+    def _wait_for(self, names: tuple[ServiceName, ...], pid: int | None = None) -> None:
+        """Until control hears each of `names` alive and connected (from process `pid`, if given)."""
         deadline = time.monotonic() + self.ready_timeout_s
         while True:
             self.check_alive()
             try:
                 services = self.status()["services"]
-                if all(_ready(services.get(n)) for n in names):
+                if all(_ready(services.get(n)) and (pid is None or services[n]["pid"] == pid) for n in names):
                     return
             except ControlUnreachable:
                 pass
@@ -127,6 +128,15 @@ class LocalStack:
                 proc.popen.wait()
         proc.log_file.close()
         return proc.popen.returncode
+
+    def restart_service(self, name: ServiceName) -> int | None:
+        """Stop one service (SIGTERM) and start it again while the others keep running, as
+        `docker compose up -d --no-deps NAME` would; returns the old process's exit code once
+        the new one is alive again (heartbeating and connected)."""
+        code = self.stop_service(name)
+        self._spawn(name, log_mode="a")
+        self._wait_for((name,), pid=self.processes[name].popen.pid)
+        return code
 
     def stop(self) -> dict[ServiceName, int | None]:
         """Stop everything in path order; keeps control's last status in `final_status`."""

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from services.local_config import REPO, write_stack_config
 
-__all__ = ["QUOTER", "REPO", "write_stack_config"]
+__all__ = ["QUOTER", "REPO", "RESTER", "write_stack_config"]
 
 QUOTER = {
     "id": "mm1",
     "class": "services.strategy.strategies.quoter:Quoter",
     "symbols": ["2330", "2317", "2454"],
     "params": {"qty": 1, "max_position": 5},
+    "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
+}
+# Bids and asks at the deepest displayed level: some orders are always resting at the broker.
+RESTER = {
+    "id": "rest1",
+    "class": "tests.e2e.resting_strategy:Rester",
+    "symbols": ["2330", "2317", "2454"],
     "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
 }

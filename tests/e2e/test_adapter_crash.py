@@ -41,7 +41,7 @@ from services.adapter.brokers.sim import SimBroker, max_calls_in_window
 from services.control.client import ControlUnreachable
 from services.launcher import LocalStack, ServiceProcess
 from services.runtime.config.order_adapter import SimBrokerConfig
-from tests.e2e.stack_config import QUOTER, REPO, write_stack_config
+from tests.e2e.stack_config import QUOTER, REPO, RESTER, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +50,6 @@ POLL_S = 0.05
 STATE_FILE = "sim-broker.sqlite"
 JOURNAL_FILE = "adapter-journal.sqlite"  # OrderAdapterConfig's default journal.path, under var_dir
 ORDER_ADAPTER = {"broker": "sim", "sim": {"ack_latency_us": 1000, "state_file": STATE_FILE}, "soft_cap": 250}
-RESTER = {
-    "id": "rest1",
-    "class": "tests.e2e.resting_strategy:Rester",
-    "symbols": ["2330", "2317", "2454"],
-    "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
-}
 CALLS_BEFORE_KILL = 30
 PLACES_AFTER_RESTART = 5
 _TERMINAL = tuple(str(status) for status in TERMINAL_STATUSES)

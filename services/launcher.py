@@ -109,11 +109,15 @@ class LocalStack:
                 self._spawn(name)
             self._wait_for(START_ORDER)
             if with_feed:
-                self._spawn(ServiceName.FEED)
-                self._wait_for((ServiceName.FEED,))
+                self.start_feed()
         except BaseException:
             self.stop()
             raise
+
+    def start_feed(self) -> None:
+        """The feed last: what it publishes first must find every subscriber connected."""
+        self._spawn(ServiceName.FEED)
+        self._wait_for((ServiceName.FEED,))
 
     def stop_service(self, name: ServiceName, timeout_s: float = 10.0) -> int | None:
         proc = self.processes.get(name)

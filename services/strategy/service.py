@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import deque
+from collections.abc import Mapping
 
 import zmq
 
@@ -18,21 +21,46 @@ from contracts.messages import (
 )
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
-from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.config.strategy_limits import StrategyEntry, StrategyLimitsConfig
 from services.runtime.exec_stream import read_exec_stream
 from services.runtime.service import ServiceRuntime
 from services.strategy.loader import load_strategy
 from services.strategy.runner import RunnerMetrics, StrategyRunner
 
 INTENT_TOPIC = b"intent"
+STRATEGY_IDS_ENV = "ORDERPATH_STRATEGY_IDS"
+
+
+class UnknownStrategies(ValueError):
+    """ORDERPATH_STRATEGY_IDS names a strategy the desk's file does not have."""
+
+
+def hosted_entries(limits: StrategyLimitsConfig, environ: Mapping[str, str]) -> list[StrategyEntry]:
+    """The strategies this runner hosts: all of the desk's, or the ones ORDERPATH_STRATEGY_IDS names
+    (comma-separated), so several runners can each host their own and PUSH into one risk."""
+    wanted = [sid.strip() for sid in environ.get(STRATEGY_IDS_ENV, "").split(",") if sid.strip()]
+    if not wanted:
+        return list(limits.strategies)
+    known = {entry.id: entry for entry in limits.strategies}
+    unknown = [sid for sid in wanted if sid not in known]
+    if unknown:
+        raise UnknownStrategies(f"{STRATEGY_IDS_ENV} names {', '.join(unknown)}, not in the strategy limits file; "
+                                f"known: {', '.join(sorted(known))}")
+    return [known[sid] for sid in wanted]
 
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.STRATEGY, stack)
     limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
+    try:
+        entries = hosted_entries(limits, os.environ)
+    except UnknownStrategies as error:
+        rt.log.error("strategy_ids_refused", reason=str(error))
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     runner = StrategyRunner(rt.clock, RunnerMetrics(rt.metrics.registry), rt.log,
                             epoch=format(rt.clock.wall_ns() // 1_000_000, "x"))
-    for entry in limits.strategies:
+    for entry in entries:
         runner.add(load_strategy(entry), budget_us=entry.budget_us, intent_ttl_ms=entry.intent_ttl_ms,
                    enabled=entry.enabled, disable_on_budget=entry.disable_on_budget_violations)
 

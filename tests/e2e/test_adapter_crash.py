@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import zmq
@@ -42,34 +42,16 @@ from services.control.client import ControlUnreachable
 from services.launcher import LocalStack, ServiceProcess
 from services.runtime.config.order_adapter import SimBrokerConfig
 from tests.e2e.stack_config import QUOTER, REPO, RESTER, write_stack_config
+from tests.e2e.waiting import DEADLINE_S, wait_until
 
 pytestmark = pytest.mark.e2e
 
-DEADLINE_S = 30.0
-POLL_S = 0.05
 STATE_FILE = "sim-broker.sqlite"
 JOURNAL_FILE = "adapter-journal.sqlite"  # OrderAdapterConfig's default journal.path, under var_dir
 ORDER_ADAPTER = {"broker": "sim", "sim": {"ack_latency_us": 1000, "state_file": STATE_FILE}, "soft_cap": 250}
 CALLS_BEFORE_KILL = 30
 PLACES_AFTER_RESTART = 5
 _TERMINAL = tuple(str(status) for status in TERMINAL_STATUSES)
-
-T = TypeVar("T")
-
-
-def wait_until(what: str, condition: Callable[[], T | None], deadline_s: float = DEADLINE_S,
-               check: Callable[[], None] = lambda: None) -> T:
-    """Poll `condition` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        check()
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {deadline_s}s: {what}")
-        time.sleep(POLL_S)
-
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     """A query on a SQLite file another process is writing (WAL: a reader never blocks the writer)."""

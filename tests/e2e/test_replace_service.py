@@ -14,10 +14,9 @@ Every wait is on a condition with a deadline; nothing is timed.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import zmq
@@ -27,6 +26,7 @@ from contracts.enums import ServiceName, Side
 from contracts.messages import RiskSnapshot
 from services.launcher import LocalStack
 from tests.e2e.stack_config import QUOTER, REPO, RESTER, write_stack_config
+from tests.e2e.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -36,21 +36,6 @@ STATE_FILE = "sim-broker.sqlite"
 ORDER_ADAPTER = {"broker": "sim", "sim": {"ack_latency_us": 1000, "state_file": STATE_FILE}}
 CALLS_AFTER_EACH_RESTART = 3
 REPLACED = (ServiceName.STRATEGY, ServiceName.RISK, ServiceName.ADAPTER, ServiceName.CONTROL, ServiceName.FEED)
-
-T = TypeVar("T")
-
-
-def wait_until(what: str, condition: Callable[[], T | None], check: Callable[[], None]) -> T:
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        check()
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_S}s: {what}")
-        time.sleep(POLL_S)
-
 
 def broker_rows(state_file: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(f"file:{state_file}?mode=ro", uri=True) as connection:
@@ -115,7 +100,7 @@ def test_each_service_is_replaced_while_the_others_trade_on(stack: LocalStack) -
     state_file = Path(stack.config.var_dir) / STATE_FILE
     stack.start()
     wait_until("the first orders at the broker", lambda: order_calls(state_file) >= CALLS_AFTER_EACH_RESTART,
-               stack.check_alive)
+               check=stack.check_alive)
     for name in REPLACED:
         before = order_calls(state_file)
         old_pid = stack.processes[name].popen.pid
@@ -124,7 +109,7 @@ def test_each_service_is_replaced_while_the_others_trade_on(stack: LocalStack) -
         stack.check_alive()  # no other service died meanwhile
         wait_until(f"orders reach the broker after {name} was replaced",
                    lambda before=before: order_calls(state_file) >= before + CALLS_AFTER_EACH_RESTART,
-                   stack.check_alive)
+                   check=stack.check_alive)
 
     counts = broker_rows(state_file, "SELECT client_order_id, places FROM orders WHERE places != 1")
     assert counts == [], "an order was placed twice"
@@ -142,6 +127,6 @@ def test_each_service_is_replaced_while_the_others_trade_on(stack: LocalStack) -
             for name, process in stack.processes.items():
                 assert name is ServiceName.FEED or process.popen.poll() is None, f"{name} died"
 
-        wait_until("risk's positions equal the broker's fills", settled, others_alive)
+        wait_until("risk's positions equal the broker's fills", settled, check=others_alive)
     finally:
         snapshots.close()

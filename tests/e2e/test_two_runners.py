@@ -1,0 +1,60 @@
+"""Several strategy runners, each hosting its own strategies, PUSH into one risk (fan-in): both are
+approved and traded, and neither runner trades the other's strategy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contracts.enums import ServiceName
+from services.launcher import LocalStack
+from tests.e2e.stack_config import QUOTER, REPO, RESTER, write_stack_config
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE_S = 30.0
+
+
+def approved_by_strategy(stack: LocalStack) -> dict[str, float]:
+    risk = stack.status()["services"].get(str(ServiceName.RISK))
+    if risk is None:
+        return {}
+    return {labels["strategy"]: value for name, labels, value in risk["metrics"] if name == "risk_approved_total"}
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    local = LocalStack(write_stack_config(tmp_path, strategies=[QUOTER, RESTER]),
+                       env={"PYTHONPATH": str(REPO), "ORDERPATH_STRATEGY_IDS": "mm1"})
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def test_two_runners_feed_one_risk(stack: LocalStack, tmp_path: Path) -> None:
+    stack.start(with_feed=False)
+    second_log = (tmp_path / "strategy-2.log").open("w", encoding="utf-8")
+    second = subprocess.Popen([sys.executable, "-m", "services.cli", "run", "strategy"],
+                              env={**stack.env, "ORDERPATH_STRATEGY_IDS": "rest1"},
+                              stdout=second_log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        stack.start_feed()
+        deadline = time.monotonic() + DEADLINE_S
+        while not {"mm1", "rest1"} <= {sid for sid, n in approved_by_strategy(stack).items() if n > 0}:
+            stack.check_alive()
+            assert second.poll() is None, f"the second runner exited; see {second_log.name}"
+            assert time.monotonic() < deadline, f"both runners' intents approved: {approved_by_strategy(stack)}"
+            time.sleep(0.05)
+    finally:
+        second.terminate()
+        assert second.wait(10) == 0
+        second_log.close()
+    first_log = stack.processes[ServiceName.STRATEGY].log_path.read_text(encoding="utf-8")
+    second_text = Path(second_log.name).read_text(encoding="utf-8")
+    assert '"strategies": ["mm1"]' in first_log and '"strategies": ["rest1"]' in second_text

@@ -43,6 +43,14 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
         "orders": _total(status, "adapter", "order_actions_count_total", action="place"),
         "order_actions": _total(status, "adapter", "order_actions_count_total"),
         "fills": _total(status, "adapter", "fills_total"),
+        "amends": {
+            "commands": _total(status, "adapter", "amend_commands_total"),
+            "sent": _total(status, "adapter", "order_actions_count_total", action="update_price")
+            + _total(status, "adapter", "order_actions_count_total", action="update_qty"),
+            "coalesced": _total(status, "adapter", "amends_coalesced_total"),
+            "unchanged": _total(status, "adapter", "amends_unchanged_total"),
+        },
+        "broker_usage_peak": int(_gauge(status, "adapter", "broker_usage_peak")),
         "bad_messages": sum(_total(status, s, "bad_messages_total") for s in services),
         "tick_to_trade_us": {
             "p50": round(_gauge(status, "adapter", "tick_to_trade_p50_us"), 1),
@@ -84,6 +92,9 @@ def report(summary: dict[str, Any]) -> str:
         + "".join(f"\n    {reason:<22}{count}" for reason, count in summary["rejected"].items()),
         f"  orders placed     {summary['orders']}  (broker actions {summary['order_actions']})",
         f"  fills             {summary['fills']}",
+        f"  amends            {summary['amends']['commands']} asked, {summary['amends']['sent']} sent "
+        f"(coalesced {summary['amends']['coalesced']}, unchanged {summary['amends']['unchanged']})",
+        f"  broker calls      at most {summary['broker_usage_peak']} in a 10 s window",
         f"  bad messages      {summary['bad_messages']}",
         f"  tick-to-trade     p50 {t2t['p50']} µs  p99 {t2t['p99']} µs  over {t2t['n']} orders",
         "  resident memory   " + "  ".join(f"{s} {mb} MB" for s, mb in summary["rss_mb"].items()),

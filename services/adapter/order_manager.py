@@ -35,7 +35,15 @@ import msgspec
 import structlog
 
 from contracts.codec import encode
-from contracts.enums import TERMINAL_STATUSES, ExecType, IntentAction, OrderStatus, Reason, StormGuardLevel
+from contracts.enums import (
+    TERMINAL_STATUSES,
+    ExecType,
+    IntentAction,
+    OrderStatus,
+    Reason,
+    StormGuardLevel,
+    stricter,
+)
 from contracts.messages import ControlCommand, ExecutionReport, OrderCommand, StormGuardState
 from services.adapter.broker_calls import BrokerCalls, CallKind, SentCall
 from services.adapter.brokers.base import (
@@ -112,6 +120,7 @@ class OrderManager:
         self.coalesce_window_ns = int(config.coalesce_window_ms * 1_000_000)
         self.slow_down_at = int(config.soft_cap * config.slow_down_at)
         self.stormguard_level = StormGuardLevel.NORMAL
+        self.strategy_levels: dict[str, StormGuardLevel] = {}
         self.gate: set[str] = set()
         self._outbox: list[Callable[[], None]] = []
         # The adapter's own share of tick-to-trade: its batch of commands read → the broker call.
@@ -150,6 +159,7 @@ class OrderManager:
     def on_control(self, message: StormGuardState | ControlCommand) -> None:
         if isinstance(message, StormGuardState):
             self.stormguard_level = message.global_level
+            self.strategy_levels = message.strategy_levels
             self._set_gate("halt", message.global_level is StormGuardLevel.HALT)
             self._set_gate("hold_fire", message.hold_fire)
         elif message.verb == "cancel_all":
@@ -183,6 +193,8 @@ class OrderManager:
             self._refuse(command, Reason.TOO_LATE, "order already filled, cancelled or rejected")
         elif order is None or order.unresolved:
             self._refuse(command, Reason.UNKNOWN_ORDER, "no live order with this id")
+        elif order.strategy_id != command.strategy_id:
+            self._refuse(command, Reason.UNKNOWN_ORDER, f"order {order.client_order_id} is not {command.strategy_id}'s")
         elif command.action is IntentAction.AMEND:
             self._amend(order, command)
         elif order.cancel_pending or order.cancel_wanted:
@@ -758,7 +770,8 @@ class OrderManager:
                 f"order_{report.exec_type}", intent_id=report.intent_id, strategy_id=report.strategy_id,
                 client_order_id=report.client_order_id, reason=report.reason, detail=report.detail,
                 last_qty=report.last_qty, last_price_e4=report.last_price_e4,
-                stormguard_state=self.stormguard_level,
+                stormguard_state=stricter(self.stormguard_level,
+                                          self.strategy_levels.get(report.strategy_id, StormGuardLevel.NORMAL)),
             )
 
 

@@ -136,8 +136,9 @@ class RiskEngine:
             level = self.stormguard.effective_level(strategy_id) if strategy_id in self.chain.enabled \
                 else self.stormguard.level(GLOBAL_SCOPE)
             level = stricter(level, self.control_levels.get(GLOBAL_SCOPE, StormGuardLevel.NORMAL))
-            level = self._levels[strategy_id] = stricter(
-                level, self.control_levels.get(strategy_id, StormGuardLevel.NORMAL))
+            level = stricter(level, self.control_levels.get(strategy_id, StormGuardLevel.NORMAL))
+            if strategy_id in self.chain.enabled:  # unknown ids from the wire are not cached: unbounded
+                self._levels[strategy_id] = level
         return level
 
     def _rate_multiplier(self, scope: str) -> Decimal:

@@ -341,3 +341,12 @@ def test_the_adapters_own_latency_runs_from_reading_the_batch_to_the_broker_call
     h.clock.advance(1_000)
     h.broker.answer(ExecType.ACK, "c1")
     assert h.manager.adapter_latency.count == 1, "answers are not commands"
+
+
+def test_an_amend_or_cancel_from_another_strategy_is_refused(h: Harness) -> None:
+    h.working()
+    h.manager.on_command(command(IntentAction.CANCEL, strategy_id="mo1", intent_id="theirs"))
+    refused = h.reports[-1]
+    assert (refused.exec_type, refused.reason, refused.intent_id) == (ExecType.CANCEL_REJECT, Reason.UNKNOWN_ORDER,
+                                                                      "theirs")
+    assert calls(h) == ["place"]

@@ -198,13 +198,29 @@ class ExecReplay(Message, tag="exec_replay", kw_only=True):
 
 
 class StormGuardState(Message, tag="sg", kw_only=True):
-    """Control's authoritative StormGuard state for every scope."""
+    """Control's authoritative state: the StormGuard level of every scope and the operator's standing
+    orders. Every message is the whole state, so a service applies the newest it has seen.
+
+    `seq` is the state's version: it goes up by one on every change and the periodic re-broadcast
+    repeats it, so a subscriber that sees it skip missed an update, and one that starts late asks
+    control for the current state on the ops socket (ControlRequest verb "snapshot", the ZeroMQ
+    guide's clone pattern). `epoch` names the lineage of the numbering: control keeps its state (and
+    seq) across restarts in a file; a new epoch means the numbering started again, and a subscriber
+    takes the new state whatever its seq. The levels are the effective ones (risk's proposal or the
+    operator's forced level, the stricter); `forced_levels` shows which scopes an operator forced.
+    """
 
     seq: int
     global_level: StormGuardLevel
     strategy_levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
     hold_fire: bool = False
     ts_ns: int
+    epoch: int = 0
+    cancel_all: bool = False
+    """The operator's kill switch: the adapter cancels every working order and takes no NEW until `resume`."""
+    strategy_enabled: dict[str, bool] = msgspec.field(default_factory=dict)
+    """The operator's enable/disable per strategy id; a strategy not listed runs as its config says."""
+    forced_levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
 
 
 class StormGuardProposal(Message, tag="sg_proposal", kw_only=True):
@@ -226,9 +242,13 @@ class PositionRow(msgspec.Struct, kw_only=True):
 
 
 class RiskSnapshot(Message, tag="risk_snapshot", kw_only=True):
+    """Risk's positions and its own StormGuard level per scope, every heartbeat interval. Control
+    takes `levels` as proposals it may have missed (a dropped proposal, control restarted)."""
+
     seq: int
     positions: list[PositionRow]
     ts_ns: int
+    levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
 
 
 class ControlCommand(Message, tag="command", kw_only=True):
@@ -258,11 +278,13 @@ class Heartbeat(Message, tag="hb", kw_only=True):
 
 
 class ControlRequest(Message, tag="request", kw_only=True):
-    """A request on the ops socket (status, …)."""
+    """A request on the ops socket (status, …). `who` is what the client says it is (user@host, or a
+    service name), recorded in the audit beside the CURVE key it was authenticated with."""
 
     request_id: str
     verb: str
     args: dict[str, str] = msgspec.field(default_factory=dict)
+    who: str = ""
 
 
 class ControlReply(Message, tag="reply", kw_only=True):

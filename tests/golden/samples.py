@@ -198,6 +198,10 @@ _SAMPLES: tuple[Message, ...] = (
         strategy_levels={"mm1": StormGuardLevel.STORM, "arb2": StormGuardLevel.HALT},
         hold_fire=True,
         ts_ns=WALL_NS + 5_000,
+        epoch=WALL_NS - 86_400_000_000_000,
+        cancel_all=True,
+        strategy_enabled={"mm1": False, "mo1": True},
+        forced_levels={"arb2": StormGuardLevel.HALT},
     ),
     StormGuardProposal(
         seq=3,
@@ -213,6 +217,7 @@ _SAMPLES: tuple[Message, ...] = (
             PositionRow(strategy_id="mm1", symbol="2317", position=-2, outstanding_buy=0, outstanding_sell=4),
         ],
         ts_ns=WALL_NS + 7_000,
+        levels={"global": StormGuardLevel.WARM, "mm1": StormGuardLevel.STORM},
     ),
     ControlCommand(seq=2, verb="disable", target="mm1", ts_ns=WALL_NS + 8_000),
     Heartbeat(
@@ -228,7 +233,7 @@ _SAMPLES: tuple[Message, ...] = (
         ],
         final=True,
     ),
-    ControlRequest(request_id="req-7", verb="status", args={"service": "risk", "verbose": "1"}),
+    ControlRequest(request_id="req-7", verb="status", args={"service": "risk", "verbose": "1"}, who="ops@desk-1"),
     ControlReply(
         request_id="req-7",
         ok=False,

@@ -92,7 +92,8 @@ LITERALS: dict[str, dict[str, Any]] = {
              "broker_order_id": "SIM-00000123", "ts_ns": 1_760_000_000_123_459_789},
         ],
     },
-    "sg": {"global_level": "WARM", "strategy_levels": {"mm1": "STORM", "arb2": "HALT"}, "hold_fire": True},
+    "sg": {"global_level": "WARM", "strategy_levels": {"mm1": "STORM", "arb2": "HALT"}, "hold_fire": True,
+           "cancel_all": True, "strategy_enabled": {"mm1": False, "mo1": True}, "forced_levels": {"arb2": "HALT"}},
     "sg_proposal": {"scope": "mm1", "level": "HALT"},
     "risk_snapshot": {
         "positions": [
@@ -100,7 +101,8 @@ LITERALS: dict[str, dict[str, Any]] = {
              "outstanding_buy": 1, "outstanding_sell": 0},
             {"strategy_id": "mm1", "symbol": "2317", "position": -2,
              "outstanding_buy": 0, "outstanding_sell": 4},
-        ]
+        ],
+        "levels": {"global": "WARM", "mm1": "STORM"},
     },
     "command": {"seq": 2, "verb": "disable", "target": "mm1"},
     "hb": {
@@ -112,7 +114,7 @@ LITERALS: dict[str, dict[str, Any]] = {
             {"name": "intents_in_flight", "labels": {}, "value": 12.5},
         ],
     },
-    "request": {"verb": "status", "args": {"service": "risk", "verbose": "1"}},
+    "request": {"verb": "status", "args": {"service": "risk", "verbose": "1"}, "who": "ops@desk-1"},
     "reply": {
         "ok": False,
         "error": "risk is silent",

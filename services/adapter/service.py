@@ -6,10 +6,11 @@ import zmq
 from prometheus_client import Gauge
 
 from contracts.enums import ServiceName
-from contracts.messages import AdapterUsage, ControlCommand, MarketEvent, OrderCommand, StormGuardState
+from contracts.messages import AdapterUsage, MarketEvent, OrderCommand
 from services.adapter.brokers.factory import make_broker
 from services.adapter.checkpointer import Checkpointer
 from services.adapter.circuit_breaker import BreakerState
+from services.adapter.control_watch import follow_control_state
 from services.adapter.journal import Journal
 from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
@@ -86,6 +87,10 @@ def main(stack: StackConfig) -> int:
     broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
     queued_calls = Gauge("broker_calls_waiting", "Broker calls waiting for the order budget", registry=registry)
     breaker_state = Gauge("breaker_state", "Circuit breaker: 0 closed, 1 half open, 2 open", registry=registry)
+    usage_peak = Gauge("broker_usage_peak", "Most broker calls seen in the limiter's window, sampled each heartbeat",
+                       registry=registry)
+
+    peak = [0]
 
     def refresh_gauges() -> None:
         summary = latency.summary()
@@ -97,7 +102,10 @@ def main(stack: StackConfig) -> int:
         added_p50.set(added.p50_ns / 1000)
         added_p99.set(added.p99_ns / 1000)
         live_orders.set(len(manager.orders.live))
-        broker_usage.set(manager.limiter.in_window())
+        in_window = manager.limiter.in_window()
+        broker_usage.set(in_window)
+        peak[0] = max(peak[0], in_window)
+        usage_peak.set(peak[0])
         queued_calls.set(manager.calls.waiting)
         breaker_state.set(BREAKER_STATES[manager.breaker.state])
 
@@ -110,8 +118,7 @@ def main(stack: StackConfig) -> int:
         # md first: the simulator must see a book before an order that was priced off it.
         rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), setup.on_market)
     rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
-    rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
-            (StormGuardState, ControlCommand), manager.on_control)
+    follow_control_state(rt, manager)
     serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,
                                                                           clock=rt.clock))
     rt.log.info("adapter_ready", broker=config.broker, soft_cap=config.soft_cap, reserve=config.reserve)

@@ -1,16 +1,24 @@
-"""The control service: StormGuard authority, heartbeats, and the ops socket operators talk to."""
+"""The control service: StormGuard authority, heartbeats, and the ops socket operators talk to.
+
+Sockets: the control PUB (the state on every change and every state_broadcast_interval_ms, commands),
+the ops ROUTER (heartbeats, requests from operators and services, answers to dumps), and a SUB on risk
+(proposals, and the periodic snapshot whose levels resync what a dropped proposal left behind).
+"""
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import zmq
 
 from contracts.codec import encode
 from contracts.enums import ServiceName
-from contracts.messages import ControlCommand, ControlReply, ControlRequest, Heartbeat, StormGuardProposal
-from services.control.authority import StormGuardAuthority
+from contracts.messages import ControlRequest, Heartbeat, RiskSnapshot, StormGuardProposal
+from services.control.audit import AuditLog
+from services.control.authority import RecordedTransition, StormGuardAuthority
+from services.control.desk import ControlDesk
 from services.control.heartbeats import HeartbeatTracker
+from services.control.state_file import StateFileError, load_state, save_state
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
@@ -18,32 +26,12 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 REPLY_TOPIC = b"reply"
-VERBS = ("status", "ping", "stormguard_release", "enable_strategy", "disable_strategy")
+NO_KEY = "none"
+"""The key name recorded for a request on an ops socket without CURVE: nobody was authenticated."""
 
 
-def ping_reply(request_id: str, service: str, tracker: HeartbeatTracker) -> ControlReply:
-    """Whether `service` is alive: control always is (it is answering); any other service when its last
-    heartbeat is not a final one and is younger than service_silent_after_ms. Healthchecks ask this."""
-    if service == ServiceName.CONTROL:
-        return ControlReply(request_id=request_id, ok=True,
-                            body={"service": service, "state": "alive", "pid": os.getpid(), "heartbeat_age_s": 0.0})
-    if service not in {str(name) for name in ServiceName}:
-        return ControlReply(request_id=request_id, ok=False,
-                            error=f"unknown service {service!r}; services: {', '.join(ServiceName)}")
-    entry = tracker.status().get(service)
-    if entry is None:
-        return ControlReply(request_id=request_id, ok=False,
-                            error=f"{service}: no heartbeat since control started")
-    age_s = entry["heartbeat_age_s"]
-    if entry["state"] == "stopped":
-        return ControlReply(request_id=request_id, ok=False,
-                            error=f"{service} stopped: its last heartbeat, {age_s:.1f}s ago, was its final one")
-    if entry["state"] != "alive":
-        return ControlReply(request_id=request_id, ok=False,
-                            error=f"{service} is {entry['state']}: last heartbeat {age_s:.1f}s ago, alive means "
-                                  f"within {tracker.silent_after_ns / 1e9:g}s")
-    return ControlReply(request_id=request_id, ok=True,
-                        body={"service": service, "state": "alive", "pid": entry["pid"], "heartbeat_age_s": age_s})
+def under_var(stack: StackConfig, path: Path) -> Path:
+    return path if path.is_absolute() else stack.var_dir / path
 
 
 def main(stack: StackConfig) -> int:
@@ -51,61 +39,61 @@ def main(stack: StackConfig) -> int:
     limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
     strategy_ids = [entry.id for entry in limits.strategies]
     authority = StormGuardAuthority(rt.clock, strategy_ids)
+    state_path = under_var(stack, stack.control.state_file)
+    try:
+        saved = load_state(state_path)
+    except StateFileError as exc:
+        rt.log.error("control_state_unreadable", error=str(exc), reason="starting from a fresh state")
+        saved = None
+    if saved is not None:
+        authority.restore(saved)
+        rt.log.warning("control_state_restored", path=str(state_path), seq=authority.seq, forced=authority.forced,
+                       hold_fire=authority.hold_fire, cancel_all=authority.cancel_all,
+                       strategy_enabled=authority.strategy_enabled)
     tracker = HeartbeatTracker(rt.clock, stack.service_silent_after_ms * 1_000_000)
+    audit = AuditLog(under_var(stack, stack.control.audit_file), rt.clock)
     control_out = Publisher(rt.sockets.publisher(stack.endpoints.control))
 
     def broadcast_state() -> None:
-        control_out.send(authority.broadcast())
+        control_out.send(authority.current())
 
-    def on_proposal(proposal: StormGuardProposal) -> None:
-        transition = authority.apply_proposal(proposal)
-        if transition is None:
-            return
-        rt.log.info("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
-                    stormguard_state=transition.to_level, reason=transition.reason)
+    def state_changed() -> None:
+        """Every change: saved first (a crash right after must not forget it), then broadcast at once."""
+        try:
+            save_state(state_path, authority.saved())
+        except OSError as exc:
+            rt.log.error("control_state_not_saved", path=str(state_path), error=str(exc))
         broadcast_state()
 
-    def status() -> dict[str, object]:
-        return {
-            "control": {"pid": os.getpid(), "stormguard_seq": authority.seq},
-            "stormguard": {
-                "levels": dict(authority.levels),
-                "hold_fire": authority.hold_fire,
-                "transitions": [
-                    {"scope": t.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason, "ts_ns": t.ts_ns}
-                    for t in authority.transitions
-                ],
-            },
-            "services": tracker.status(),
-        }
+    desk = ControlDesk(rt.clock, rt.log, authority, tracker, strategy_ids, audit,
+                       state_changed=state_changed, send_command=control_out.send)
 
-    def answer(request: ControlRequest) -> ControlReply:
-        if request.verb == "status":
-            return ControlReply(request_id=request.request_id, ok=True, body=status())
-        if request.verb == "ping":
-            return ping_reply(request.request_id, request.args.get("service", ""), tracker)
-        if request.verb == "stormguard_release":
-            scope = request.args.get("scope", "")
-            if scope not in authority.levels:
-                return ControlReply(request_id=request.request_id, ok=False,
-                                    error=f"unknown scope {scope!r}; scopes: {', '.join(authority.levels)}")
-            control_out.send(ControlCommand(seq=0, verb="stormguard_release", target=scope,
-                                            ts_ns=rt.clock.wall_ns()))
-            return ControlReply(request_id=request.request_id, ok=True,
-                                body={"released": scope, "level": authority.levels[scope]})
-        if request.verb in ("enable_strategy", "disable_strategy"):
-            strategy_id = request.args.get("strategy", "")
-            if strategy_id not in strategy_ids:
-                return ControlReply(request_id=request.request_id, ok=False,
-                                    error=f"unknown strategy {strategy_id!r}; strategies: {', '.join(strategy_ids)}")
-            control_out.send(ControlCommand(seq=0, verb=request.verb, target=strategy_id, ts_ns=rt.clock.wall_ns()))
-            return ControlReply(request_id=request.request_id, ok=True, body={"strategy": strategy_id,
-                                                                              "verb": request.verb})
-        return ControlReply(request_id=request.request_id, ok=False,
-                            error=f"unknown verb {request.verb!r}; this control answers: {', '.join(VERBS)}")
+    def on_transitions(transitions: list[RecordedTransition]) -> None:
+        for transition in transitions:
+            rt.log.info("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
+                        stormguard_state=transition.to_level, reason=transition.reason)
+        state_changed()
+
+    def on_risk(message: StormGuardProposal | RiskSnapshot) -> None:
+        if isinstance(message, StormGuardProposal):
+            seq = authority.seq
+            transition = authority.apply_proposal(message)
+            if authority.seq != seq:
+                on_transitions([transition] if transition is not None else [])
+        elif message.levels:
+            seq = authority.seq
+            transitions = authority.resync(message.levels)
+            if authority.seq != seq:
+                on_transitions(transitions)
 
     ops = rt.sockets.router(stack.endpoints.ops)
     inbox = rt.inbox("ops", Heartbeat, ControlRequest)
+
+    def reply_to(identity: bytes, payload: bytes, verb: str) -> None:
+        try:
+            ops.send_multipart((identity, REPLY_TOPIC, payload), zmq.NOBLOCK)
+        except zmq.Again:
+            rt.log.warning("ops_reply_dropped", verb=verb, reason="client_gone")
 
     def on_ops(frames: list[bytes]) -> None:
         identity, rest = frames[0], frames[1:]
@@ -113,17 +101,15 @@ def main(stack: StackConfig) -> int:
         if isinstance(message, Heartbeat):
             tracker.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
-            reply = answer(message)
-            # Healthchecks ping every few seconds: their answers are not worth an info line each.
-            log = rt.log.debug if message.verb == "ping" else rt.log.info
-            log("ops_request", verb=message.verb, args=message.args, ok=reply.ok, error=reply.error)
-            try:
-                ops.send_multipart((identity, REPLY_TOPIC, encode(reply)), zmq.NOBLOCK)
-            except zmq.Again:
-                rt.log.warning("ops_reply_dropped", verb=message.verb, reason="client_gone")
+            reply = desk.handle(message, NO_KEY)
+            reply_to(identity, encode(reply), message.verb)
 
     rt.loop.add_reader(ops, on_ops)
-    rt.read(rt.sockets.subscriber(stack.endpoints.risk, [b"sg_proposal"]), "risk", (StormGuardProposal,),
-            on_proposal)
+    rt.read(rt.sockets.subscriber(stack.endpoints.risk, [b"sg_proposal", b"risk_snapshot"]), "risk",
+            (StormGuardProposal, RiskSnapshot), on_risk)
     rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
-    return rt.run()
+    rt.loop.call_later(0, state_changed)
+    try:
+        return rt.run()
+    finally:
+        audit.close()

@@ -26,6 +26,7 @@ from services.runtime.config.instruments import load_instruments
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.control_link import follow_control
 from services.runtime.exec_stream import read_exec_stream
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
@@ -109,20 +110,29 @@ def main(stack: StackConfig) -> int:
     def on_usage(usage: AdapterUsage) -> None:
         on_transitions(engine.on_usage(usage))
 
-    def on_control(message: StormGuardState | ControlCommand) -> None:
-        if isinstance(message, StormGuardState):
-            engine.on_stormguard(message)
-        elif message.verb in ("enable_strategy", "disable_strategy"):
-            engine.set_enabled(message.target, message.verb == "enable_strategy")
-            rt.log.warning("strategy_toggled", strategy_id=message.target, verb=message.verb, reason="operator",
-                           intent_id=None, stormguard_state=engine.level_for(message.target))
-        elif message.verb == "stormguard_release":
+    operator_enabled: dict[str, bool] = {}
+
+    def on_state(state: StormGuardState, source: str) -> None:
+        """Control's state (broadcast or snapshot): levels and hold fire, and the operator's strategy switches
+        that changed since the last state applied."""
+        engine.on_stormguard(state)
+        for strategy_id, enabled in state.strategy_enabled.items():
+            if operator_enabled.get(strategy_id) is enabled:
+                continue
+            operator_enabled[strategy_id] = enabled
+            engine.set_enabled(strategy_id, enabled)
+            verb = "enable_strategy" if enabled else "disable_strategy"
+            rt.log.warning("strategy_toggled", strategy_id=strategy_id, verb=verb, reason="operator", source=source,
+                           intent_id=None, stormguard_state=engine.level_for(strategy_id))
+
+    def on_command(message: ControlCommand) -> None:
+        if message.verb == "stormguard_release":
             rt.log.warning("stormguard_release", scope=message.target, reason="operator release",
                            strategy_id=message.target, intent_id=None, stormguard_state=None)
             on_transitions(engine.release(message.target))
 
     def publish_snapshot() -> None:
-        risk_out.send(RiskSnapshot(seq=0, positions=engine.positions.rows(),
+        risk_out.send(RiskSnapshot(seq=0, positions=engine.positions.rows(), levels=engine.stormguard.levels(),
                                    ts_ns=rt.clock.wall_ns()))
 
     sockets, endpoints = rt.sockets, stack.endpoints
@@ -132,8 +142,8 @@ def main(stack: StackConfig) -> int:
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
     # At start the history is replayed from the adapter's journal: a restarted risk has its positions back.
     read_exec_stream(rt, on_execution, on_usage, catch_up_from=1)
-    rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
-            (StormGuardState, ControlCommand), on_control)
+    # Control's state by the clone pattern: a snapshot at start, then broadcasts; a gap asks again.
+    follow_control(rt, on_state, on_command)
     def mark_to_market() -> None:
         books.refresh()
         on_transitions(engine.mark_to_market())

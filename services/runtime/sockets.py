@@ -93,6 +93,10 @@ class SocketFactory:
         sock.connect(endpoint)
         return sock
 
+    def ops_dealer(self, endpoint: str, *, linger_ms: int = 1000) -> zmq.Socket:
+        """A DEALER to control's ops socket (heartbeats, snapshot and config requests, dump answers)."""
+        return self.dealer(endpoint, linger_ms=linger_ms)
+
     def close_all(self) -> None:
         for sock in self._sockets:
             sock.close()

@@ -22,6 +22,7 @@ from contracts.messages import (
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyEntry, StrategyLimitsConfig
+from services.runtime.control_link import follow_control
 from services.runtime.exec_stream import read_exec_stream
 from services.runtime.service import ServiceRuntime
 from services.strategy.loader import load_strategy
@@ -86,12 +87,22 @@ def main(stack: StackConfig) -> int:
         if not decision.approved:
             send(runner.on_reject(decision))
 
-    def on_control(message: StormGuardState | ControlCommand) -> None:
-        if isinstance(message, StormGuardState):
-            runner.on_stormguard(message)
-        elif message.target in runner.hosted and message.verb in ("enable_strategy", "disable_strategy"):
-            runner.set_enabled(message.target, message.verb == "enable_strategy")
-            rt.log.info("strategy_toggled", strategy_id=message.target, verb=message.verb)
+    operator_enabled: dict[str, bool] = {}
+
+    def on_state(state: StormGuardState, source: str) -> None:
+        """Control's state: levels, and the operator's switches that changed since the last state applied
+        (applied once: a strategy the runner disabled for raising stays disabled on a re-broadcast)."""
+        runner.on_stormguard(state)
+        for strategy_id, enabled in state.strategy_enabled.items():
+            if operator_enabled.get(strategy_id) is enabled or strategy_id not in runner.hosted:
+                continue
+            operator_enabled[strategy_id] = enabled
+            runner.set_enabled(strategy_id, enabled)
+            rt.log.info("strategy_toggled", strategy_id=strategy_id,
+                        verb="enable_strategy" if enabled else "disable_strategy", source=source)
+
+    def on_command(message: ControlCommand) -> None:
+        """Nothing the runner does is a one-off command today: what it obeys is in the state."""
 
     def on_execution(report: ExecutionReport) -> None:
         send(runner.on_execution(report, history=stream.catching_up))
@@ -103,7 +114,6 @@ def main(stack: StackConfig) -> int:
     # at start the history is replayed from the adapter's journal, so a restarted runner has them back.
     stream = read_exec_stream(rt, on_execution, runner.on_usage, catch_up_from=1)
     rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
-    rt.read(sockets.subscriber(endpoints.control, [b"sg", b"command"]), "control",
-            (StormGuardState, ControlCommand), on_control)
+    follow_control(rt, on_state, on_command)
     rt.log.info("strategies_loaded", strategies=sorted(runner.hosted), symbols=runner.symbols)
     return rt.run()

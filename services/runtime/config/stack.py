@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contracts.enums import ServiceName
+from services.runtime.config.control import ControlConfig
 from services.runtime.config.loader import ConfigError, load_yaml_model
 
 DEFAULT_STACK_FILE = Path("config/stack.yaml")
@@ -54,7 +55,9 @@ class SocketTuning(Strict):
 
 
 class FeedConfig(Strict):
-    source: Literal["synthetic", "replay"] = "synthetic"
+    source: Literal["synthetic", "replay", "shioaji", "fake-shioaji"] = Field(
+        "synthetic", description="shioaji: the broker's quote stream (session from order_adapter.yaml's "
+                                 "shioaji: section); fake-shioaji: the same bridge over the fake server")
     symbols: list[str] = Field(default_factory=lambda: ["2330", "2317", "2454"])
     rate_hz: float = Field(200.0, gt=0, description="synthetic events per second, all symbols")
     seed: int = 7
@@ -81,6 +84,7 @@ class StackConfig(Strict):
     order_adapter_file: Path = Path("order_adapter.yaml")
     instruments_file: Path = Path("instruments.yaml")
     var_dir: Path = Path("../var")
+    control: ControlConfig = ControlConfig()
 
     @field_validator("metrics_ports")
     @classmethod

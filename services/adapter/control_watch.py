@@ -1,0 +1,41 @@
+"""The adapter's side of control: control's state into the order manager.
+
+Control's state reaches the adapter by the clone pattern (services/runtime/control_link.py): a
+snapshot at start, every change, a re-broadcast every second. A global HALT and hold fire are in the
+state and the manager reads them from it; the operator's kill switch is in the state too (so a
+restarted adapter learns it from the snapshot), and its changes become the manager's `cancel_all`
+and `resume` commands. Commands control sends as such go to the manager unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from contracts.messages import ControlCommand, StormGuardState
+from services.adapter.order_manager import OrderManager
+from services.runtime.control_link import follow_control
+from services.runtime.service import ServiceRuntime
+
+
+class KillSwitchFollower:
+    """Turns the state's `cancel_all` into the manager's commands, once per change."""
+
+    def __init__(self, manager: OrderManager, log_warning: Callable[..., None]) -> None:
+        self.manager = manager
+        self._log_warning = log_warning
+        self.cancelling = False
+
+    def on_state(self, state: StormGuardState, source: str) -> None:
+        self.manager.on_control(state)
+        if state.cancel_all is self.cancelling:
+            return
+        self.cancelling = state.cancel_all
+        verb = "cancel_all" if self.cancelling else "resume"
+        self._log_warning("operator_kill_switch", verb=verb, source=source, seq=state.seq)
+        self.manager.on_control(ControlCommand(seq=state.seq, verb=verb, ts_ns=state.ts_ns))
+
+
+def follow_control_state(rt: ServiceRuntime, manager: OrderManager) -> KillSwitchFollower:
+    follower = KillSwitchFollower(manager, rt.log.warning)
+    follow_control(rt, follower.on_state, manager.on_control)
+    return follower

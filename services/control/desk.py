@@ -1,0 +1,239 @@
+"""ControlDesk: what control answers on its ops socket, verb by verb, and the audit of every operator command.
+
+Requests come from operators (`orderpath ctl …`) and from the services themselves (the state snapshot
+a late joiner asks for). Each operator verb is checked, applied to the StormGuardAuthority, answered,
+written to the audit file (who, what, when, result) and logged. Verbs that change nothing a service
+acts on (status, ping, snapshot) are not audited; healthchecks ping every few seconds.
+
+Plain code with an injected clock: the service module gives it the functions that publish the state
+and a command, and the socket identity (CURVE key name) each request was authenticated with.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import structlog
+
+from contracts.enums import ServiceName, StormGuardLevel
+from contracts.messages import GLOBAL_SCOPE, ControlCommand, ControlReply, ControlRequest
+from services.control.audit import AuditLog
+from services.control.authority import RecordedTransition, StormGuardAuthority
+from services.control.heartbeats import HeartbeatTracker
+from services.runtime.clock import Clock
+
+SERVICE_VERBS = frozenset({"snapshot"})
+"""What the services ask for themselves (their link to control)."""
+READ_VERBS = frozenset({"status", "ping"})
+OPERATOR_VERBS = frozenset({
+    "stormguard_force", "stormguard_release", "hold", "resume", "cancel_all", "enable_strategy", "disable_strategy",
+})
+DESTRUCTIVE_VERBS = frozenset({"cancel_all"})
+"""Refused unless the request says confirmed=yes (the CLI's --yes, or the operator's answer to its question);
+forcing HALT is destructive too."""
+UNAUDITED = SERVICE_VERBS | {"ping"}
+
+Handler = Callable[[ControlRequest, str], ControlReply]
+
+
+class ControlDesk:
+    def __init__(self, clock: Clock, log: structlog.stdlib.BoundLogger, authority: StormGuardAuthority,
+                 tracker: HeartbeatTracker, strategy_ids: list[str], audit: AuditLog, *,
+                 state_changed: Callable[[], None], send_command: Callable[[ControlCommand], None]) -> None:
+        self.clock = clock
+        self.log = log
+        self.authority = authority
+        self.tracker = tracker
+        self.strategy_ids = strategy_ids
+        self.audit = audit
+        self._state_changed = state_changed
+        self._send_command = send_command
+        self._verbs: dict[str, Handler] = {
+            "status": self._status, "ping": self._ping, "snapshot": self._snapshot,
+            "stormguard_force": self._force, "stormguard_release": self._release, "hold": self._hold,
+            "resume": self._resume, "cancel_all": self._cancel_all,
+            "enable_strategy": self._switch_strategy, "disable_strategy": self._switch_strategy,
+        }
+
+    @property
+    def verbs(self) -> list[str]:
+        return sorted(self._verbs)
+
+    def add_verb(self, verb: str, handler: Handler) -> None:
+        self._verbs[verb] = handler
+
+    def handle(self, request: ControlRequest, key: str) -> ControlReply:
+        """Answer one request authenticated as `key` (the CURVE key's name, or "none" without CURVE)."""
+        handler = self._verbs.get(request.verb)
+        if handler is None:
+            reply = self._refuse(request, f"unknown verb {request.verb!r}; this control answers: "
+                                          f"{', '.join(self.verbs)}")
+        else:
+            reply = handler(request, key)
+        self.account(request, key, reply)
+        return reply
+
+    def account(self, request: ControlRequest, key: str, reply: ControlReply) -> None:
+        """The log line of every request, and the audit record of every operator command."""
+        # Healthchecks ping every few seconds and services ask for snapshots: not worth an info line each.
+        log = self.log.debug if request.verb in UNAUDITED else self.log.info
+        log("ops_request", verb=request.verb, args=request.args, key=key, who=request.who, ok=reply.ok,
+            error=reply.error)
+        if request.verb not in UNAUDITED:
+            self.audit.record(key=key, who=request.who, verb=request.verb, args=dict(request.args), ok=reply.ok,
+                              result=reply.error or _summary(reply.body))
+
+    # -- reading
+
+    def status(self) -> dict[str, Any]:
+        authority = self.authority
+        return {
+            "control": {"pid": os.getpid(), "stormguard_seq": authority.seq, "epoch": authority.epoch},
+            "stormguard": {
+                "levels": authority.levels,
+                "risk_levels": dict(authority.risk_levels),
+                "forced": dict(authority.forced),
+                "hold_fire": authority.hold_fire,
+                "cancel_all": authority.cancel_all,
+                "strategy_enabled": dict(authority.strategy_enabled),
+                "transitions": [
+                    {"scope": t.scope, "from": t.from_level, "to": t.to_level, "reason": t.reason, "ts_ns": t.ts_ns}
+                    for t in authority.transitions
+                ],
+            },
+            "services": self.tracker.status(),
+        }
+
+    def _status(self, request: ControlRequest, key: str) -> ControlReply:
+        return ControlReply(request_id=request.request_id, ok=True, body=self.status())
+
+    def _snapshot(self, request: ControlRequest, key: str) -> ControlReply:
+        state = self.authority.current()
+        return ControlReply(request_id=request.request_id, ok=True, body={"state": msgspec.to_builtins(state)})
+
+    def _ping(self, request: ControlRequest, key: str) -> ControlReply:
+        return ping_reply(request.request_id, request.args.get("service", ""), self.tracker)
+
+    # -- the operator's verbs
+
+    def _scope(self, request: ControlRequest) -> str | ControlReply:
+        scope = request.args.get("scope", GLOBAL_SCOPE)
+        if scope not in self.authority.risk_levels:
+            return self._refuse(request, f"unknown scope {scope!r}; scopes: {', '.join(self.authority.risk_levels)}")
+        return scope
+
+    def _force(self, request: ControlRequest, key: str) -> ControlReply:
+        scope = self._scope(request)
+        if isinstance(scope, ControlReply):
+            return scope
+        try:
+            level = StormGuardLevel(request.args.get("level", "").upper())
+        except ValueError:
+            return self._refuse(request, f"unknown level {request.args.get('level', '')!r}; levels: "
+                                         f"{', '.join(StormGuardLevel)}")
+        if level is StormGuardLevel.HALT and not _confirmed(request):
+            return self._refuse(request, "forcing HALT cancels every working order of the scope: it needs "
+                                         "confirmed=yes (ctl … --yes)")
+        transition = self.authority.force(scope, level, _who(request, key))
+        self._changed(transition)
+        effective = self.authority.level(scope)
+        note = "" if effective is level else (
+            f"risk's own level {self.authority.risk_levels[scope]} is stricter and counts"
+            if level is not StormGuardLevel.NORMAL else
+            f"the operator's floor is lifted; risk's own level {effective} counts (`stormguard release` leaves HALT)")
+        return self._ok(request, {"scope": scope, "forced": level, "level": effective, "note": note})
+
+    def _release(self, request: ControlRequest, key: str) -> ControlReply:
+        scope = self._scope(request)
+        if isinstance(scope, ControlReply):
+            return scope
+        before = self.authority.level(scope)
+        self._changed(self.authority.release(scope, _who(request, key)))
+        # Risk's own HALT is latched in risk: it steps it down to STORM and proposes the change.
+        self._send_command(ControlCommand(seq=0, verb="stormguard_release", target=scope, ts_ns=self.clock.wall_ns()))
+        return self._ok(request, {"released": scope, "was": before, "level": self.authority.level(scope)})
+
+    def _hold(self, request: ControlRequest, key: str) -> ControlReply:
+        self._changed(None, self.authority.set_hold_fire(True))
+        return self._ok(request, {"hold_fire": True})
+
+    def _resume(self, request: ControlRequest, key: str) -> ControlReply:
+        released_hold = self.authority.set_hold_fire(False)
+        released_kill = self.authority.set_cancel_all(False)
+        self._changed(None, released_hold or released_kill)
+        return self._ok(request, {"hold_fire": False, "cancel_all": False,
+                                  "was_holding": released_hold, "was_cancelling": released_kill})
+
+    def _cancel_all(self, request: ControlRequest, key: str) -> ControlReply:
+        if not _confirmed(request):
+            return self._refuse(request, "cancel_all cancels every working order and takes no new one until resume: "
+                                         "it needs confirmed=yes (ctl cancel-all --yes)")
+        self._changed(None, self.authority.set_cancel_all(True))
+        return self._ok(request, {"cancel_all": True})
+
+    def _switch_strategy(self, request: ControlRequest, key: str) -> ControlReply:
+        strategy_id = request.args.get("strategy", "")
+        if strategy_id not in self.strategy_ids:
+            return self._refuse(request, f"unknown strategy {strategy_id!r}; strategies: "
+                                         f"{', '.join(self.strategy_ids)}")
+        enabled = request.verb == "enable_strategy"
+        self._changed(None, self.authority.set_enabled(strategy_id, enabled))
+        return self._ok(request, {"strategy": strategy_id, "verb": request.verb, "enabled": enabled})
+
+    # -- helpers
+
+    def _changed(self, transition: RecordedTransition | None, changed: bool = True) -> None:
+        """Log a transition the operator caused; broadcast and save the state if anything changed."""
+        if transition is not None:
+            self.log.warning("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
+                             stormguard_state=transition.to_level, reason=transition.reason)
+        if changed or transition is not None:
+            self._state_changed()
+
+    def _ok(self, request: ControlRequest, body: dict[str, Any]) -> ControlReply:
+        return ControlReply(request_id=request.request_id, ok=True, body={**body, "seq": self.authority.seq})
+
+    @staticmethod
+    def _refuse(request: ControlRequest, error: str) -> ControlReply:
+        return ControlReply(request_id=request.request_id, ok=False, error=error)
+
+
+def _confirmed(request: ControlRequest) -> bool:
+    return request.args.get("confirmed") == "yes"
+
+
+def _who(request: ControlRequest, key: str) -> str:
+    return f"{request.who or 'unknown'} (key {key})"
+
+
+def _summary(body: dict[str, Any]) -> str:
+    """What an audit record keeps of an answer: its small fields, not a whole status."""
+    return ", ".join(f"{k}={v}" for k, v in body.items() if isinstance(v, str | int | float | bool) and k != "note")
+
+
+def ping_reply(request_id: str, service: str, tracker: HeartbeatTracker) -> ControlReply:
+    """Whether `service` is alive: control always is (it is answering); any other service when its last
+    heartbeat is not a final one and is younger than service_silent_after_ms. Healthchecks ask this."""
+    if service == ServiceName.CONTROL:
+        return ControlReply(request_id=request_id, ok=True,
+                            body={"service": service, "state": "alive", "pid": os.getpid(), "heartbeat_age_s": 0.0})
+    if service not in {str(name) for name in ServiceName}:
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"unknown service {service!r}; services: {', '.join(ServiceName)}")
+    entry = tracker.status().get(service)
+    if entry is None:
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"{service}: no heartbeat since control started")
+    age_s = entry["heartbeat_age_s"]
+    if entry["state"] == "stopped":
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"{service} stopped: its last heartbeat, {age_s:.1f}s ago, was its final one")
+    if entry["state"] != "alive":
+        return ControlReply(request_id=request_id, ok=False,
+                            error=f"{service} is {entry['state']}: last heartbeat {age_s:.1f}s ago, alive means "
+                                  f"within {tracker.silent_after_ns / 1e9:g}s")
+    return ControlReply(request_id=request_id, ok=True,
+                        body={"service": service, "state": "alive", "pid": entry["pid"], "heartbeat_age_s": age_s})

@@ -1,0 +1,103 @@
+"""ControlLink: a service's requests to control's ops socket that need an answer, and its follow of control's state.
+
+A service already sends heartbeats to control's ops ROUTER on a DEALER nobody reads (they need no
+answer). This is a second DEALER, read by the service loop, for what does: the state snapshot a late
+joiner or a service that saw a gap asks for (services/runtime/control_state.py), the text of a config
+version it must switch to, and the answers to control's dump requests (sent unasked, relayed by control
+to the operator who asked). `follow_control` wires a service to control: the control SUB, this link,
+and a ControlStateFollower.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import msgspec
+import zmq
+
+from contracts.codec import encode, topic_for
+from contracts.messages import ControlCommand, ControlReply, ControlRequest, Message, StormGuardState
+from services.runtime.control_state import ControlStateFollower
+
+if TYPE_CHECKING:
+    from services.runtime.service import ServiceRuntime
+
+ReplyHandler = Callable[[ControlReply], None]
+PENDING_KEPT = 256
+CONTROL_TOPICS = [b"sg", b"command"]
+
+
+class ControlLink:
+    def __init__(self, rt: ServiceRuntime) -> None:
+        self.rt = rt
+        self.socket = rt.sockets.ops_dealer(rt.stack.endpoints.ops, linger_ms=0)
+        self._inbox = rt.inbox("control_link", ControlReply)
+        self._pending: OrderedDict[str, ReplyHandler] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._prefix = f"{rt.name}.{rt.clock.wall_ns():x}"
+        rt.loop.add_reader(self.socket, self._on_frames)
+
+    def request(self, verb: str, args: dict[str, str], on_reply: ReplyHandler) -> bool:
+        """Send a request; `on_reply` gets the answer, if one comes. False if it could not be queued."""
+        request_id = f"{self._prefix}.{next(self._ids)}"
+        request = ControlRequest(request_id=request_id, verb=verb, args=args, who=str(self.rt.name))
+        if not self.send(request):
+            return False
+        self._pending[request_id] = on_reply
+        while len(self._pending) > PENDING_KEPT:  # answers that never came: forget the oldest
+            self._pending.popitem(last=False)
+        return True
+
+    def send(self, message: Message) -> bool:
+        try:
+            self.socket.send_multipart((topic_for(message), encode(message)), zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        reply = self._inbox.decode(frames)
+        if reply is None:
+            return
+        handler = self._pending.pop(reply.request_id, None)
+        if handler is not None:
+            handler(reply)
+
+
+def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str], None],
+                   on_command: Callable[[ControlCommand], None]) -> tuple[ControlStateFollower, ControlLink]:
+    """Subscribe to control's state and commands, keep the state by the clone pattern, and start by
+    asking for a snapshot. `on_state` gets each newer state; `on_command` every command."""
+    link = ControlLink(rt)
+    bad_snapshot = rt.inbox("control_link", ControlReply)
+
+    def on_snapshot_reply(reply: ControlReply) -> None:
+        if not reply.ok:
+            rt.log.warning("control_snapshot_refused", error=reply.error)
+            return
+        try:
+            state = msgspec.convert(reply.body.get("state"), StormGuardState)
+        except msgspec.ValidationError as exc:
+            bad_snapshot.reject("snapshot", str(exc))
+            return
+        follower.on_snapshot(state)
+
+    follower = ControlStateFollower(
+        on_state, lambda: link.request("snapshot", {}, on_snapshot_reply), rt.clock, rt.loop, rt.log, rt.metrics,
+        retry_after_ns=rt.stack.control.snapshot_retry_ms * 1_000_000,
+    )
+
+    def on_message(message: StormGuardState | ControlCommand) -> None:
+        if isinstance(message, StormGuardState):
+            follower.on_broadcast(message)
+        else:
+            follower.on_command(message)
+            on_command(message)
+
+    rt.read(rt.sockets.subscriber(rt.stack.endpoints.control, CONTROL_TOPICS), "control",
+            (StormGuardState, ControlCommand), on_message)
+    rt.loop.call_later(0, follower.start)
+    return follower, link

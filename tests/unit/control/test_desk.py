@@ -1,0 +1,127 @@
+"""ControlDesk: each operator verb checked, applied, answered, audited and logged."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import msgspec
+import pytest
+import structlog
+from structlog.testing import LogCapture
+
+from contracts.enums import StormGuardLevel
+from contracts.messages import ControlCommand, ControlReply, ControlRequest, StormGuardState
+from services.control.audit import AuditLog, read_audit
+from services.control.authority import StormGuardAuthority
+from services.control.desk import ControlDesk
+from services.control.heartbeats import HeartbeatTracker
+from services.runtime.clock import FakeClock
+
+
+class Desk:
+    def __init__(self, tmp_path: Path) -> None:
+        self.clock = FakeClock()
+        self.capture = LogCapture()
+        log = structlog.wrap_logger(structlog.ReturnLogger(), processors=[self.capture],
+                                    wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+        self.authority = StormGuardAuthority(self.clock, ["mm1", "mo1"], epoch=1)
+        self.audit_path = tmp_path / "audit.jsonl"
+        self.broadcasts = 0
+        self.commands: list[ControlCommand] = []
+        self.desk = ControlDesk(self.clock, log, self.authority, HeartbeatTracker(self.clock, 3_000_000_000),
+                                ["mm1", "mo1"], AuditLog(self.audit_path, self.clock),
+                                state_changed=self._changed, send_command=self.commands.append)
+
+    def _changed(self) -> None:
+        self.broadcasts += 1
+
+    def ask(self, verb: str, key: str = "operator", **args: str) -> ControlReply:
+        return self.desk.handle(ControlRequest(request_id=f"r-{verb}", verb=verb, args=args, who="ann@desk"), key)
+
+    def audit(self) -> list[dict]:
+        return read_audit(self.audit_path)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    return Desk(tmp_path)
+
+
+def test_hold_and_resume_change_the_state_and_are_audited(desk: Desk) -> None:
+    held = desk.ask("hold")
+    assert held.ok and desk.authority.hold_fire and desk.broadcasts == 1
+    again = desk.ask("hold")
+    assert again.ok and desk.broadcasts == 1, "holding twice changes nothing, so nothing is broadcast"
+    resumed = desk.ask("resume")
+    assert resumed.ok and resumed.body["was_holding"] and not desk.authority.hold_fire
+    records = desk.audit()
+    assert [r["verb"] for r in records] == ["hold", "hold", "resume"]
+    assert records[0]["who"] == "ann@desk" and records[0]["key"] == "operator" and records[0]["ok"] is True
+    assert records[0]["ts"].endswith("+00:00") and records[0]["ts_ns"] == desk.clock.wall_ns()
+    logged = [e for e in desk.capture.entries if e["event"] == "ops_request"]
+    assert len(logged) == 3 and logged[0]["who"] == "ann@desk"
+
+
+def test_cancel_all_needs_confirmation(desk: Desk) -> None:
+    refused = desk.ask("cancel_all")
+    assert not refused.ok and "confirmed=yes" in refused.error
+    assert not desk.authority.cancel_all and desk.broadcasts == 0
+    done = desk.ask("cancel_all", confirmed="yes")
+    assert done.ok and desk.authority.cancel_all and desk.broadcasts == 1
+    resumed = desk.ask("resume")
+    assert resumed.body["was_cancelling"] and not desk.authority.cancel_all
+    assert [(r["verb"], r["ok"]) for r in desk.audit()] == [("cancel_all", False), ("cancel_all", True),
+                                                             ("resume", True)]
+    assert "confirmed=yes" in desk.audit()[0]["result"], "the refusal's reason is in the audit"
+
+
+def test_force_halt_needs_confirmation_and_other_levels_do_not(desk: Desk) -> None:
+    assert not desk.ask("stormguard_force", scope="mm1", level="HALT").ok
+    warm = desk.ask("stormguard_force", scope="mm1", level="warm")
+    assert warm.ok and warm.body["level"] == StormGuardLevel.WARM
+    halt = desk.ask("stormguard_force", scope="mm1", level="HALT", confirmed="yes")
+    assert halt.ok and desk.authority.level("mm1") is StormGuardLevel.HALT
+    transitions = [e for e in desk.capture.entries if e["event"] == "stormguard_transition"]
+    assert transitions[-1]["stormguard_state"] is StormGuardLevel.HALT
+    assert "ann@desk (key operator)" in transitions[-1]["reason"]
+
+
+def test_force_refuses_unknown_scopes_and_levels(desk: Desk) -> None:
+    assert "unknown scope 'ghost'" in desk.ask("stormguard_force", scope="ghost", level="WARM").error
+    assert "unknown level 'HOT'" in desk.ask("stormguard_force", scope="mm1", level="HOT").error
+    assert desk.broadcasts == 0
+
+
+def test_force_below_risks_level_says_risks_counts(desk: Desk) -> None:
+    desk.authority.resync({"mm1": StormGuardLevel.STORM})
+    reply = desk.ask("stormguard_force", scope="mm1", level="WARM")
+    assert reply.ok and reply.body["level"] == StormGuardLevel.STORM
+    assert "stricter" in reply.body["note"]
+
+
+def test_release_lifts_the_floor_and_tells_risk(desk: Desk) -> None:
+    desk.ask("stormguard_force", scope="global", level="HALT", confirmed="yes")
+    reply = desk.ask("stormguard_release", scope="global")
+    assert reply.ok and reply.body["was"] == StormGuardLevel.HALT and reply.body["level"] == StormGuardLevel.NORMAL
+    assert [(c.verb, c.target) for c in desk.commands] == [("stormguard_release", "global")]
+
+
+def test_strategy_switches_are_state(desk: Desk) -> None:
+    assert desk.ask("disable_strategy", strategy="mm1").ok
+    assert desk.authority.current().strategy_enabled == {"mm1": False}
+    refused = desk.ask("enable_strategy", strategy="ghost")
+    assert not refused.ok and "mm1" in refused.error
+
+
+def test_snapshot_is_the_current_state_and_not_audited(desk: Desk) -> None:
+    desk.ask("hold")
+    reply = desk.ask("snapshot", key="services")
+    state = msgspec.convert(reply.body["state"], StormGuardState)
+    assert state == desk.authority.current()
+    assert [r["verb"] for r in desk.audit()] == ["hold"]
+
+
+def test_unknown_verb_lists_the_verbs(desk: Desk) -> None:
+    reply = desk.ask("launch")
+    assert not reply.ok and "cancel_all" in reply.error and "hold" in reply.error

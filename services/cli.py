@@ -12,24 +12,21 @@ import os
 import signal
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from contracts.enums import ServiceName
-from services.control.client import ControlUnreachable, OpsClient
+from services.control.client import ControlUnreachable
+from services.control.ctl import ctl
 from services.launcher import LocalStack, StackError
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import load_stack, stack_file
 from services.summary import progress_line, report, summarize
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="orderpath: strategy → risk → broker")
-ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
 app.add_typer(ctl, name="ctl")
-stormguard = typer.Typer(no_args_is_help=True, help="StormGuard state: only an operator leaves HALT.")
-ctl.add_typer(stormguard, name="stormguard")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
 app.add_typer(bench, name="bench")
 
@@ -168,82 +165,6 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
         typer.echo(f"orderpath: {failure}", err=True)
     typer.echo(json.dumps(summary) if as_json else report(summary))
     raise typer.Exit(0 if failure is None else 1)
-
-
-@ctl.command()
-def status(
-    config: ConfigOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the raw status as JSON")] = False,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
-) -> None:
-    """Each service's liveness, last heartbeat and counters."""
-    body = _ops_request(config, "status", {}, timeout_s)
-    if as_json:
-        typer.echo(json.dumps(body))
-        return
-    for name, entry in body["services"].items():
-        typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
-                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
-    typer.echo(report(summarize(body)))
-
-
-@ctl.command()
-def ping(
-    name: Annotated[ServiceName, typer.Argument(help="the service to ask about; `control` checks control answers")],
-    config: ConfigOption = None,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
-) -> None:
-    """Exit 0 if control has a recent heartbeat from NAME, 1 if it has not, 2 if control cannot be asked
-    (the container healthcheck)."""
-    try:
-        stack = load_stack(config)
-        reply = OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000)).request("ping", {"service": name})
-    except (ConfigError, ControlUnreachable) as exc:
-        raise _fail(str(exc)) from exc
-    if not reply.ok:
-        raise _fail(f"{name} is not alive: {reply.error}", 1)
-    typer.echo(f"{name} alive: pid {reply.body['pid']}, last heartbeat {reply.body['heartbeat_age_s']:.1f}s ago")
-
-
-def _ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
-    """Send one request to control; a clear message and exit code when it cannot be done."""
-    try:
-        stack = load_stack(config)
-        reply = OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000)).request(verb, args)
-    except (ConfigError, ControlUnreachable) as exc:
-        raise _fail(str(exc)) from exc
-    if not reply.ok:
-        raise _fail(f"control refused {verb}: {reply.error}", 1)
-    return reply.body
-
-
-class StrategySwitch(StrEnum):
-    enable = "enable"
-    disable = "disable"
-
-
-@ctl.command("strategy")
-def strategy_switch(
-    action: Annotated[StrategySwitch, typer.Argument(help="enable: trade again; disable: the runner stops "
-                                                     "calling it and risk refuses its new orders (cancels pass)")],
-    strategy_id: Annotated[str, typer.Argument(help="the strategy id from strategy_limits.yaml")],
-    config: ConfigOption = None,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
-) -> None:
-    """Enable or disable a strategy in the runner and in risk."""
-    body = _ops_request(config, f"{action}_strategy", {"strategy": strategy_id}, timeout_s)
-    typer.echo(f"{action}d: {body['strategy']}")
-
-
-@stormguard.command("release")
-def stormguard_release(
-    scope: Annotated[str, typer.Option(help="'global' or a strategy id")] = "global",
-    config: ConfigOption = None,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for control")] = 2.0,
-) -> None:
-    """Release a scope from HALT: it steps down to at most STORM, then recovers one level at a time."""
-    body = _ops_request(config, "stormguard_release", {"scope": scope}, timeout_s)
-    typer.echo(f"release of {body['released']} sent (it was {body['level']}); risk steps it down if it is in HALT")
 
 
 @bench.command("tick-to-trade")

@@ -1,0 +1,205 @@
+"""`orderpath ctl …`: the operator's commands, each one request to control's ops socket.
+
+Human-readable output by default, `--json` for scripts. Exit codes: 0 done, 1 control refused (the
+reason on stderr) or the operator said no, 2 control could not be asked (unreachable within
+--timeout, or a configuration problem). Destructive commands (cancel-all, force HALT) ask first, or
+take --yes; without a terminal to ask on they need --yes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from contracts.enums import ServiceName, StormGuardLevel
+from services.control.client import ControlUnreachable, OpsClient
+from services.runtime.config.loader import ConfigError
+from services.runtime.config.stack import load_stack
+from services.summary import report, summarize
+
+ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
+stormguard = typer.Typer(no_args_is_help=True, help="StormGuard state: force a level, release one; only an "
+                                                    "operator leaves HALT.")
+ctl.add_typer(stormguard, name="stormguard")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="stack.yaml (default: $ORDERPATH_CONFIG or config/stack.yaml)")
+]
+TimeoutOption = Annotated[float, typer.Option("--timeout", help="seconds to wait for control")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print control's answer as one JSON object")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do it without asking")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"orderpath: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _client(config: Path | None, timeout_s: float) -> OpsClient:
+    try:
+        stack = load_stack(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    return OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000))
+
+
+def ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Send one request to control; a clear message and exit code when it cannot be done."""
+    try:
+        reply = _client(config, timeout_s).request(verb, args)
+    except ControlUnreachable as exc:
+        raise _fail(str(exc)) from exc
+    if not reply.ok:
+        raise _fail(f"control refused {verb}: {reply.error}", 1)
+    return reply.body
+
+
+def _confirm(yes: bool, question: str) -> dict[str, str]:
+    """The confirmation control wants for a destructive verb: --yes, or the operator's answer."""
+    if yes:
+        return {"confirmed": "yes"}
+    if not sys.stdin.isatty():
+        raise _fail(f"{question} Not run from a terminal, so nothing asked: add --yes to do it.", 1)
+    if not typer.confirm(question, default=False):
+        raise _fail("not done", 1)
+    return {"confirmed": "yes"}
+
+
+def _echo(body: dict[str, Any], as_json: bool, human: str) -> None:
+    typer.echo(json.dumps(body, sort_keys=True) if as_json else human)
+
+
+@ctl.command()
+def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 2.0) -> None:
+    """Each service's liveness, last heartbeat and counters; control's state (levels, hold, kill switch)."""
+    body = ops_request(config, "status", {}, timeout_s)
+    if as_json:
+        typer.echo(json.dumps(body))
+        return
+    for name, entry in body["services"].items():
+        typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
+                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
+    typer.echo(state_lines(body))
+    typer.echo(report(summarize(body)))
+
+
+def state_lines(body: dict[str, Any]) -> str:
+    sg = body.get("stormguard", {})
+    lines = [f"control   state seq {body.get('control', {}).get('stormguard_seq')}"
+             f"  hold fire {'ON' if sg.get('hold_fire') else 'off'}"
+             f"  kill switch {'ON (cancel all)' if sg.get('cancel_all') else 'off'}"]
+    if sg.get("forced"):
+        lines.append("  forced by an operator: " + "  ".join(f"{s} {lvl}" for s, lvl in sg["forced"].items()))
+    if sg.get("strategy_enabled"):
+        lines.append("  strategy switches: " + "  ".join(
+            f"{sid} {'enabled' if on else 'DISABLED'}" for sid, on in sg["strategy_enabled"].items()))
+    return "\n".join(lines)
+
+
+@ctl.command()
+def ping(
+    name: Annotated[ServiceName, typer.Argument(help="the service to ask about; `control` checks control answers")],
+    config: ConfigOption = None,
+    timeout_s: TimeoutOption = 2.0,
+) -> None:
+    """Exit 0 if control has a recent heartbeat from NAME, 1 if it has not, 2 if control cannot be asked
+    (the container healthcheck)."""
+    try:
+        reply = _client(config, timeout_s).request("ping", {"service": name})
+    except ControlUnreachable as exc:
+        raise _fail(str(exc)) from exc
+    if not reply.ok:
+        raise _fail(f"{name} is not alive: {reply.error}", 1)
+    typer.echo(f"{name} alive: pid {reply.body['pid']}, last heartbeat {reply.body['heartbeat_age_s']:.1f}s ago")
+
+
+class StrategySwitch(StrEnum):
+    enable = "enable"
+    disable = "disable"
+
+
+@ctl.command("strategy")
+def strategy_switch(
+    action: Annotated[StrategySwitch, typer.Argument(help="enable: trade again; disable: the runner stops "
+                                                     "calling it and risk refuses its new orders (cancels pass)")],
+    strategy_id: Annotated[str, typer.Argument(help="the strategy id from strategy_limits.yaml")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    timeout_s: TimeoutOption = 2.0,
+) -> None:
+    """Enable or disable a strategy in the runner and in risk (kept by control across restarts)."""
+    body = ops_request(config, f"{action}_strategy", {"strategy": strategy_id}, timeout_s)
+    _echo(body, as_json, f"{action}d: {body['strategy']}")
+
+
+@stormguard.command("release")
+def stormguard_release(
+    scope: Annotated[str, typer.Option(help="'global' or a strategy id")] = "global",
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    timeout_s: TimeoutOption = 2.0,
+) -> None:
+    """Release a scope: lift an operator's forced level, and step risk's own HALT down to STORM, from where
+    it recovers one level at a time."""
+    body = ops_request(config, "stormguard_release", {"scope": scope}, timeout_s)
+    _echo(body, as_json, f"release of {body['released']} sent (it was {body['was']}, now {body['level']}); "
+                         "risk steps its own HALT down to STORM")
+
+
+class ForceLevel(StrEnum):
+    NORMAL = "NORMAL"
+    WARM = "WARM"
+    STORM = "STORM"
+    HALT = "HALT"
+
+
+@stormguard.command("force")
+def stormguard_force(
+    level: Annotated[ForceLevel, typer.Argument(help="the level to hold the scope at, at least; NORMAL lifts it",
+                                                case_sensitive=False)],
+    scope: Annotated[str, typer.Option(help="'global' or a strategy id")] = "global",
+    yes: YesOption = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    timeout_s: TimeoutOption = 2.0,
+) -> None:
+    """Force a scope to at least LEVEL (the stricter of risk's level and this counts) until released.
+    HALT cancels every working order of the scope: it asks first (or --yes)."""
+    args = {"scope": scope, "level": str(level)}
+    if level == StormGuardLevel.HALT:
+        args |= _confirm(yes, f"Force {scope} to HALT: cancel its working orders and pass nothing new?")
+    body = ops_request(config, "stormguard_force", args, timeout_s)
+    note = f" ({body['note']})" if body.get("note") else ""
+    _echo(body, as_json, f"{body['scope']} forced {body['forced']}: now {body['level']}{note}")
+
+
+@ctl.command()
+def hold(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 2.0) -> None:
+    """Hold fire: no new orders anywhere (risk and the adapter refuse them); cancels still pass. Until resume."""
+    body = ops_request(config, "hold", {}, timeout_s)
+    _echo(body, as_json, "holding fire: no new orders until `orderpath ctl resume`; cancels still pass")
+
+
+@ctl.command()
+def resume(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 2.0) -> None:
+    """End hold fire and the kill switch: new orders may go again (StormGuard levels still apply)."""
+    body = ops_request(config, "resume", {}, timeout_s)
+    ended = [name for name, key in (("hold fire", "was_holding"), ("kill switch", "was_cancelling")) if body.get(key)]
+    _echo(body, as_json, f"resumed: ended {' and '.join(ended)}" if ended else "resumed (nothing was held)")
+
+
+@ctl.command("cancel-all")
+def cancel_all(
+    yes: YesOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+    timeout_s: TimeoutOption = 2.0,
+) -> None:
+    """The kill switch: the adapter cancels every working order and takes no new one until resume."""
+    args = _confirm(yes, "Cancel every working order of the desk, and take no new one until resume?")
+    body = ops_request(config, "cancel_all", args, timeout_s)
+    _echo(body, as_json, "kill switch on: the adapter is cancelling every working order; "
+                         "`orderpath ctl resume` lets orders go again")

@@ -19,7 +19,7 @@ import typer
 
 from contracts.enums import ServiceName
 from services.control.client import ControlUnreachable
-from services.control.ctl import ctl
+from services.control.ctl import ctl, keys
 from services.launcher import LocalStack, StackError
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import load_stack, stack_file
@@ -27,6 +27,7 @@ from services.summary import progress_line, report, summarize
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="orderpath: strategy → risk → broker")
 app.add_typer(ctl, name="ctl")
+app.add_typer(keys, name="keys")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
 app.add_typer(bench, name="bench")
 

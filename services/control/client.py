@@ -1,20 +1,37 @@
-"""OpsClient: a short-lived client of control's ops socket, used by `orderpath ctl` and `orderpath up`."""
+"""OpsClient: a short-lived client of control's ops socket, used by `orderpath ctl` and `orderpath up`.
+
+With CURVE on the ops socket the client connects with a key pair (the operator's by default); a key
+control does not allow, or a client without CURVE talking to a CURVE control, fails the handshake, and
+the client says so at once (the socket's monitor reports it) instead of waiting out its timeout.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
 import socket
+import time
 import uuid
+from pathlib import Path
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from contracts.codec import DecodeError, Decoder, encode
 from contracts.messages import ControlReply, ControlRequest
+from services.runtime.config.stack import StackConfig
+from services.runtime.curve import ClientKeys, client_keys
+
+_HANDSHAKE_FAILED = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
 
 
 class ControlUnreachable(RuntimeError):
     """Control did not answer in time; the message says where it was looked for and what to do."""
+
+
+class ControlRefusedKey(ControlUnreachable):
+    """Control's ops socket refused this client's CURVE handshake: its key is not allowed, or one side
+    speaks CURVE and the other does not."""
 
 
 def local_operator() -> str:
@@ -27,34 +44,67 @@ def local_operator() -> str:
 
 
 class OpsClient:
-    def __init__(self, endpoint: str, timeout_ms: int = 2000, *, who: str | None = None) -> None:
+    def __init__(self, endpoint: str, timeout_ms: int = 2000, *, who: str | None = None,
+                 curve: ClientKeys | None = None) -> None:
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self.who = who if who is not None else local_operator()
+        self.curve = curve
         self._context = zmq.Context.instance()
         self._decoder = Decoder(ControlReply)
+
+    @classmethod
+    def for_stack(cls, stack: StackConfig, timeout_ms: int = 2000, *, key_file: Path | None = None,
+                  who: str | None = None) -> OpsClient:
+        """A client as the stack says: with the operator's CURVE key (or `key_file`) when curve.ops is on.
+        ConfigError if the keys are missing."""
+        curve = client_keys(stack.curve.keys_dir, stack.curve.operator_key, key_file) if stack.curve.ops else None
+        return cls(stack.endpoints.ops, timeout_ms, who=who, curve=curve)
 
     def request(self, verb: str, args: dict[str, str] | None = None) -> ControlReply:
         request = ControlRequest(request_id=uuid.uuid4().hex, verb=verb, args=args or {}, who=self.who)
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
+        if self.curve is not None:
+            self.curve.apply(sock)
+        monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED)
         try:
             sock.connect(self.endpoint)
             sock.send_multipart((b"request", encode(request)))
-            while True:
-                try:
-                    frames = sock.recv_multipart()
-                except zmq.Again as exc:
-                    raise ControlUnreachable(
-                        f"no answer from control at {self.endpoint} within {self.timeout_ms / 1000:g}s; "
-                        "is the stack running? Start it with `orderpath up` or `orderpath run control`."
-                    ) from exc
+            return self._await(sock, monitor, request.request_id)
+        finally:
+            sock.disable_monitor()
+            monitor.close(linger=0)
+            sock.close()
+
+    def _await(self, sock: zmq.Socket, monitor: zmq.Socket, request_id: str) -> ControlReply:
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while (remaining_ms := int((deadline - time.monotonic()) * 1000)) > 0:
+            ready = dict(poller.poll(remaining_ms))
+            if monitor in ready:
+                event = recv_monitor_message(monitor)
+                raise ControlRefusedKey(self._refusal(event["event"]))
+            if sock in ready:
+                frames = sock.recv_multipart()
                 try:
                     reply = self._decoder.decode(frames[-1])
                 except DecodeError:
                     continue
-                if reply.request_id == request.request_id:
+                if reply.request_id == request_id:
                     return reply
-        finally:
-            sock.close()
+        raise ControlUnreachable(
+            f"no answer from control at {self.endpoint} within {self.timeout_ms / 1000:g}s; "
+            "is the stack running? Start it with `orderpath up` or `orderpath run control`."
+        )
+
+    def _refusal(self, event: int) -> str:
+        where = f"control at {self.endpoint}"
+        if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return (f"{where} refused this client's CURVE key ({self.curve.name if self.curve else '?'}): it is not "
+                    "in control's allow-list (keys/allowed/); `orderpath keys add NAME` makes an allowed one")
+        if self.curve is None:
+            return f"{where} speaks CURVE and this client does not: set curve.ops in the stack.yaml given"
+        return f"{where} does not speak CURVE (curve.ops is off on its side), and this client does"

@@ -2,13 +2,16 @@
 
 Human-readable output by default, `--json` for scripts. Exit codes: 0 done, 1 control refused (the
 reason on stderr) or the operator said no, 2 control could not be asked (unreachable within
---timeout, or a configuration problem). Destructive commands (cancel-all, force HALT) ask first, or
-take --yes; without a terminal to ask on they need --yes.
+--timeout, its CURVE handshake refused, or a configuration problem). With curve.ops on, ctl connects
+with the operator's key from the keys folder, or the secret key file $ORDERPATH_CTL_KEY names.
+Destructive commands (cancel-all, force HALT) ask first, or take --yes; without a terminal to ask on
+they need --yes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,8 +21,10 @@ import typer
 
 from contracts.enums import ServiceName, StormGuardLevel
 from services.control.client import ControlUnreachable, OpsClient
+from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import load_stack
+from services.runtime.curve import KeysExist, init_keys, make_keypair, secret_path
 from services.summary import report, summarize
 
 ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
@@ -33,6 +38,7 @@ ConfigOption = Annotated[
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="seconds to wait for control")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print control's answer as one JSON object")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do it without asking")]
+CTL_KEY_ENV = "ORDERPATH_CTL_KEY"
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -41,11 +47,15 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _client(config: Path | None, timeout_s: float) -> OpsClient:
+    """A client of the stack's control; with curve.ops, it connects with the operator's key, or the secret key
+    file $ORDERPATH_CTL_KEY names."""
+    key_file = os.environ.get(CTL_KEY_ENV)
     try:
         stack = load_stack(config)
+        return OpsClient.for_stack(stack, timeout_ms=int(timeout_s * 1000),
+                                   key_file=Path(key_file) if key_file else None)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    return OpsClient(stack.endpoints.ops, timeout_ms=int(timeout_s * 1000))
 
 
 def ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
@@ -203,3 +213,51 @@ def cancel_all(
     body = ops_request(config, "cancel_all", args, timeout_s)
     _echo(body, as_json, "kill switch on: the adapter is cancelling every working order; "
                          "`orderpath ctl resume` lets orders go again")
+
+
+keys = typer.Typer(no_args_is_help=True, help="CURVE keys for the ops socket (and, with curve.data, every socket).")
+DirOption = Annotated[Path | None, typer.Option("--dir", help="the keys folder (default: curve.keys_dir of the stack)")]
+
+
+def _keys_dir(config: Path | None, folder: Path | None) -> tuple[Path, CurveConfig]:
+    try:
+        curve = load_stack(config).curve
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    return (folder or curve.keys_dir), curve
+
+
+@keys.command("init")
+def keys_init(
+    config: ConfigOption = None,
+    folder: DirOption = None,
+    force: Annotated[bool, typer.Option("--force", help="replace existing keys (every service and operator then "
+                                                        "needs the new ones)")] = False,
+) -> None:
+    """Make the server key pair, the services' and the operator's (both allowed); private keys mode 0600."""
+    keys_dir, curve = _keys_dir(config, folder)
+    try:
+        written = init_keys(keys_dir, curve, force=force)
+    except KeysExist as exc:
+        raise _fail(str(exc), 1) from exc
+    for path in written:
+        typer.echo(f"wrote {path} ({oct(path.stat().st_mode & 0o777)})")
+    typer.echo(f"turn CURVE on with `curve: {{ops: true}}` in stack.yaml; give operators their own pair with "
+               f"`orderpath keys add NAME` and remove {secret_path(keys_dir, curve.operator_key).name} from here")
+
+
+@keys.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="the operator's name, as the audit will record it")],
+    config: ConfigOption = None,
+    folder: DirOption = None,
+) -> None:
+    """Make a key pair for one more operator and allow its public key; hand NAME.key_secret to that operator
+    (who sets $ORDERPATH_CTL_KEY to it)."""
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise _fail(f"{name!r}: a name is letters, digits, - and _", 1)
+    keys_dir, _ = _keys_dir(config, folder)
+    if secret_path(keys_dir, name).exists():
+        raise _fail(f"{secret_path(keys_dir, name)} exists; remove it and allowed/{name}.key first to replace it", 1)
+    for path in make_keypair(keys_dir, name, allow=True):
+        typer.echo(f"wrote {path} ({oct(path.stat().st_mode & 0o777)})")

@@ -42,8 +42,12 @@ Handler = Callable[[ControlRequest, str], ControlReply]
 class ControlDesk:
     def __init__(self, clock: Clock, log: structlog.stdlib.BoundLogger, authority: StormGuardAuthority,
                  tracker: HeartbeatTracker, strategy_ids: list[str], audit: AuditLog, *,
-                 state_changed: Callable[[], None], send_command: Callable[[ControlCommand], None]) -> None:
+                 state_changed: Callable[[], None], send_command: Callable[[ControlCommand], None],
+                 service_key: str | None = None) -> None:
+        """`service_key`: the name of the services' CURVE key, which may not run operator verbs (None
+        without CURVE on ops: nobody is authenticated, so nobody can be told apart)."""
         self.clock = clock
+        self.service_key = service_key
         self.log = log
         self.authority = authority
         self.tracker = tracker
@@ -68,7 +72,10 @@ class ControlDesk:
     def handle(self, request: ControlRequest, key: str) -> ControlReply:
         """Answer one request authenticated as `key` (the CURVE key's name, or "none" without CURVE)."""
         handler = self._verbs.get(request.verb)
-        if handler is None:
+        if self.service_key is not None and key == self.service_key and request.verb in OPERATOR_VERBS:
+            reply = self._refuse(request, f"the services' key ({key}) may not run {request.verb}: use an "
+                                          "operator's key")
+        elif handler is None:
             reply = self._refuse(request, f"unknown verb {request.verb!r}; this control answers: "
                                           f"{', '.join(self.verbs)}")
         else:

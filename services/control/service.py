@@ -66,7 +66,8 @@ def main(stack: StackConfig) -> int:
         broadcast_state()
 
     desk = ControlDesk(rt.clock, rt.log, authority, tracker, strategy_ids, audit,
-                       state_changed=state_changed, send_command=control_out.send)
+                       state_changed=state_changed, send_command=control_out.send,
+                       service_key=stack.curve.service_key if stack.curve.ops else None)
 
     def on_transitions(transitions: list[RecordedTransition]) -> None:
         for transition in transitions:
@@ -86,7 +87,7 @@ def main(stack: StackConfig) -> int:
             if authority.seq != seq:
                 on_transitions(transitions)
 
-    ops = rt.sockets.router(stack.endpoints.ops)
+    ops = rt.sockets.ops_router(stack.endpoints.ops)
     inbox = rt.inbox("ops", Heartbeat, ControlRequest)
 
     def reply_to(identity: bytes, payload: bytes, verb: str) -> None:
@@ -101,7 +102,8 @@ def main(stack: StackConfig) -> int:
         if isinstance(message, Heartbeat):
             tracker.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
-            reply = desk.handle(message, NO_KEY)
+            # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.
+            reply = desk.handle(message, ops.peer_key or NO_KEY)
             reply_to(identity, encode(reply), message.verb)
 
     rt.loop.add_reader(ops, on_ops)

@@ -22,12 +22,14 @@ from contracts.messages import Heartbeat, Message
 from services.runtime.affinity import pin_to_cpus
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import StackConfig
+from services.runtime.curve import CurveSettings
 from services.runtime.inbox import Inbox
 from services.runtime.latest import LatestByTopic
 from services.runtime.logs import setup_logging
 from services.runtime.loop import ServiceLoop
 from services.runtime.metrics import ServiceMetrics
 from services.runtime.sockets import SocketFactory
+from services.runtime.zap import ZapHandler
 
 M = TypeVar("M", bound=Message)
 
@@ -42,9 +44,15 @@ class ServiceRuntime:
         self.log = log or setup_logging(name, os.environ.get("ORDERPATH_LOG_LEVEL", "INFO"))
         self.metrics = ServiceMetrics(name)
         self.context = zmq.Context()
-        self.sockets = SocketFactory(self.context, stack.sockets)
+        self.curve = CurveSettings.for_service(stack.curve, binds_ops=name == ServiceName.CONTROL)
+        self.sockets = SocketFactory(self.context, stack.sockets, self.curve)
         self.loop = ServiceLoop(self.clock)
-        self._ops = self.sockets.dealer(stack.endpoints.ops)
+        if self.curve is not None and self.curve.server is not None:
+            # Bound before any CURVE server socket, and read on the loop: services/runtime/zap.py.
+            zap = ZapHandler(self.context, self.curve.keys_dir, self.metrics.registry, self.log, self.clock)
+            self.sockets.own(zap.socket)
+            self.loop.add_reader(zap.socket, zap.on_frames)
+        self._ops = self.sockets.ops_dealer(stack.endpoints.ops)
         self._heartbeat_seq = 0
         self.exit_code = 0
         self._before_heartbeat: list[Callable[[], None]] = []

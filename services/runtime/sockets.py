@@ -10,6 +10,10 @@ receiver enforces, so it is sized for bursts (1000): at 16, risk approving a dra
 512 intents outran its own IO thread and refused half of them as queue_backpressure while the
 adapter was healthy (bench/risk_service.py). Receivers of PUSH/PULL and all publishers bind; the
 rest connect.
+
+CURVE (stack.yaml `curve:`, keys from services/runtime/curve.py): with `ops`, control's ops ROUTER is a
+CURVE server and every DEALER to it a client; with `data`, every other socket is, servers where it
+binds and clients where it connects. Options are set before bind/connect, as ZeroMQ requires.
 """
 
 from __future__ import annotations
@@ -19,25 +23,58 @@ import zmq
 from contracts.codec import encode, topic_for
 from contracts.messages import Message
 from services.runtime.config.stack import SocketTuning
+from services.runtime.curve import CurveSettings
+
+_DATA, _OPS = "data", "ops"
+
+
+class PeerKeySocket(zmq.Socket):
+    """A socket that keeps the User-Id of the last message it received: the name the ZAP handler gave
+    the client's allow-listed CURVE key ("" without CURVE). Read it in the handler of that message."""
+
+    peer_key = ""
+
+    def recv_multipart(self, flags: int = 0, copy: bool = True, track: bool = False) -> list:  # type: ignore[override]
+        frames = super().recv_multipart(flags, copy=False, track=track)
+        try:
+            self.peer_key = frames[-1].get("User-Id")
+        except zmq.ZMQError:  # no ZAP handler gave one: not a CURVE connection
+            self.peer_key = ""
+        return [frame.bytes for frame in frames] if copy else frames
 
 
 class SocketFactory:
-    def __init__(self, context: zmq.Context, tuning: SocketTuning) -> None:
+    def __init__(self, context: zmq.Context, tuning: SocketTuning, curve: CurveSettings | None = None) -> None:
         self.context = context
         self.tuning = tuning
+        self.curve = curve
         self._sockets: list[zmq.Socket] = []
         self._monitors: dict[zmq.Socket, zmq.Socket] = {}
 
-    def _make(self, kind: int, *, linger_ms: int | None = None) -> zmq.Socket:
-        sock = self.context.socket(kind)
+    def _make(self, kind: int, *, linger_ms: int | None = None, role: tuple[str, str] | None = None,
+              socket_class: type[zmq.Socket] | None = None) -> zmq.Socket:
+        """`role`: (which CURVE setting covers it, "server" or "client")."""
+        sock = self.context.socket(kind, socket_class=socket_class)
         sock.setsockopt(zmq.MAXMSGSIZE, self.tuning.max_msg_size_bytes)
         sock.setsockopt(zmq.LINGER, self.tuning.linger_ms if linger_ms is None else linger_ms)
         self._sockets.append(sock)
+        curve = self.curve
+        if curve is not None and role is not None and (curve.ops if role[0] == _OPS else curve.data):
+            keys = curve.server if role[1] == "server" else curve.client
+            if keys is None:
+                raise ValueError(f"no CURVE {role[1]} keys for a {role[0]} socket")
+            keys.apply(sock)
+            if role[1] == "server":
+                sock.setsockopt(zmq.ZAP_DOMAIN, role[0].encode())
         return sock
+
+    def own(self, sock: zmq.Socket) -> None:
+        """Close `sock` with the factory's sockets (one made elsewhere in the same context)."""
+        self._sockets.append(sock)
 
     def publisher(self, endpoint: str, *, await_subscribers: bool = False) -> zmq.Socket:
         """A bound PUB (or XPUB that reports every subscription, to wait for subscribers)."""
-        sock = self._make(zmq.XPUB if await_subscribers else zmq.PUB)
+        sock = self._make(zmq.XPUB if await_subscribers else zmq.PUB, role=(_DATA, "server"))
         if await_subscribers:
             sock.setsockopt(zmq.XPUB_VERBOSE, 1)
         sock.setsockopt(zmq.SNDHWM, self.tuning.stream_hwm)
@@ -46,7 +83,7 @@ class SocketFactory:
 
     def subscriber(self, endpoint: str, topics: list[bytes] | None = None) -> zmq.Socket:
         """A connected SUB; no topics means everything."""
-        sock = self._make(zmq.SUB)
+        sock = self._make(zmq.SUB, role=(_DATA, "client"))
         sock.setsockopt(zmq.RCVHWM, self.tuning.stream_hwm)
         for topic in topics or [b""]:
             sock.setsockopt(zmq.SUBSCRIBE, topic)
@@ -56,7 +93,7 @@ class SocketFactory:
     def order_sender(self, endpoint: str) -> zmq.Socket:
         """A connected PUSH for orders: queues only toward a live peer. Its connection events are
         watched from before the connect (`monitor_of`), so the first handshake is never missed."""
-        sock = self._make(zmq.PUSH, linger_ms=0)
+        sock = self._make(zmq.PUSH, linger_ms=0, role=(_DATA, "client"))
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.SNDHWM, self.tuning.order_send_hwm)
         monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
@@ -71,22 +108,30 @@ class SocketFactory:
         return self._monitors[sock]
 
     def order_receiver(self, endpoint: str) -> zmq.Socket:
-        sock = self._make(zmq.PULL)
+        sock = self._make(zmq.PULL, role=(_DATA, "server"))
         sock.setsockopt(zmq.RCVHWM, self.tuning.order_recv_hwm)
         sock.bind(endpoint)
         return sock
 
     def router(self, endpoint: str) -> zmq.Socket:
-        sock = self._make(zmq.ROUTER)
+        sock = self._make(zmq.ROUTER, role=(_DATA, "server"))
         sock.setsockopt(zmq.RCVHWM, self.tuning.order_recv_hwm)
         sock.bind(endpoint)
         return sock
+
+    def ops_router(self, endpoint: str) -> PeerKeySocket:
+        """Control's ops ROUTER: with curve.ops, only allow-listed keys get through, and each message says
+        which key it came with (`peer_key`)."""
+        sock = self._make(zmq.ROUTER, role=(_OPS, "server"), socket_class=PeerKeySocket)
+        sock.setsockopt(zmq.RCVHWM, self.tuning.order_recv_hwm)
+        sock.bind(endpoint)
+        return sock  # type: ignore[return-value]
 
     def dealer(self, endpoint: str, *, linger_ms: int = 1000, immediate: bool = False) -> zmq.Socket:
         """A connected DEALER; lingers so a last heartbeat still leaves on close. `immediate`: refuse to
         queue (zmq.Again) while the peer is not connected, for requests that are retried anyway and
         would be stale by the time a restarted peer got them."""
-        sock = self._make(zmq.DEALER, linger_ms=linger_ms)
+        sock = self._make(zmq.DEALER, linger_ms=linger_ms, role=(_DATA, "client"))
         sock.setsockopt(zmq.SNDHWM, 1000)
         if immediate:
             sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -94,8 +139,12 @@ class SocketFactory:
         return sock
 
     def ops_dealer(self, endpoint: str, *, linger_ms: int = 1000) -> zmq.Socket:
-        """A DEALER to control's ops socket (heartbeats, snapshot and config requests, dump answers)."""
-        return self.dealer(endpoint, linger_ms=linger_ms)
+        """A DEALER to control's ops socket (heartbeats, snapshot and config requests, dump answers); a CURVE
+        client with the services' key when curve.ops is on."""
+        sock = self._make(zmq.DEALER, linger_ms=linger_ms, role=(_OPS, "client"))
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        sock.connect(endpoint)
+        return sock
 
     def close_all(self) -> None:
         for sock in self._sockets:

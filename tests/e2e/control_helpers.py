@@ -17,9 +17,9 @@ POLL_S = 0.05
 T = TypeVar("T")
 
 
-def ctl(stack_file: Path, *args: str, input: str | None = None) -> Result:
+def ctl(stack_file: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     """`orderpath ctl ARGS --config STACK` in this process (its stdin is not a terminal)."""
-    return CliRunner().invoke(app, ["ctl", *args, "--config", str(stack_file)], input=input)
+    return CliRunner().invoke(app, ["ctl", *args, "--config", str(stack_file)], input=input, env=env)
 
 
 def ctl_json(stack_file: Path, *args: str) -> dict[str, Any]:

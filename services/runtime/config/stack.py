@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contracts.enums import ServiceName
 from services.runtime.config.control import ControlConfig
+from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError, load_yaml_model
 
 DEFAULT_STACK_FILE = Path("config/stack.yaml")
@@ -85,6 +86,7 @@ class StackConfig(Strict):
     instruments_file: Path = Path("instruments.yaml")
     var_dir: Path = Path("../var")
     control: ControlConfig = ControlConfig()
+    curve: CurveConfig = CurveConfig()
 
     @field_validator("metrics_ports")
     @classmethod
@@ -157,5 +159,6 @@ def load_stack(path: Path | None = None, environ: Mapping[str, str] | None = Non
             "order_adapter_file": _resolve(base, config.order_adapter_file),
             "instruments_file": _resolve(base, config.instruments_file),
             "var_dir": _resolve(base, config.var_dir),
+            "curve": config.curve.model_copy(update={"keys_dir": _resolve(base, config.curve.keys_dir)}),
         }
     )

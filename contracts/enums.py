@@ -125,3 +125,10 @@ class ServiceName(StrEnum):
     RISK = "risk"
     ADAPTER = "adapter"
     CONTROL = "control"
+
+
+class AlertSeverity(StrEnum):
+    """How loud an alert is: a page wakes whoever is on call, a warning is for the desk's screen."""
+
+    WARNING = "warning"
+    PAGE = "page"

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from contracts.enums import (
+    AlertSeverity,
     ExecType,
     InstrumentKind,
     IntentAction,
@@ -260,6 +261,19 @@ class ControlCommand(Message, tag="command", kw_only=True):
     ts_ns: int
 
 
+class Alert(Message, tag="alert", kw_only=True):
+    """An alert control raised (budget violations, StormGuard HALT, broker usage, a refused config, …),
+    published on the control PUB for whoever watches the desk. `rule` names the rule (docs/operations.md
+has a section per rule)."""
+
+    seq: int
+    rule: str
+    severity: AlertSeverity
+    subject: str
+    summary: str
+    ts_ns: int
+
+
 class MetricSample(msgspec.Struct, kw_only=True):
     name: str
     labels: dict[str, str] = msgspec.field(default_factory=dict)
@@ -308,6 +322,7 @@ WIRE_MESSAGES: tuple[type[Message], ...] = (
     StormGuardProposal,
     RiskSnapshot,
     ControlCommand,
+    Alert,
     Heartbeat,
     ControlRequest,
     ControlReply,

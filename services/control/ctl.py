@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -214,6 +215,29 @@ def cancel_all(
     _echo(body, as_json, "kill switch on: the adapter is cancelling every working order; "
                          "`orderpath ctl resume` lets orders go again")
 
+
+
+@ctl.command()
+def alerts(
+    limit: Annotated[int, typer.Option(help="at most this many recent alerts")] = 20,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    timeout_s: TimeoutOption = 2.0,
+) -> None:
+    """The alerts control raised lately (newest last), the conditions that still hold, and totals per rule."""
+    body = ops_request(config, "alerts", {"limit": str(limit)}, timeout_s)
+    if as_json:
+        typer.echo(json.dumps(body, sort_keys=True))
+        return
+    if not body["alerts"]:
+        typer.echo("no alerts since control started")
+    for alert in body["alerts"]:
+        when = datetime.fromtimestamp(alert["ts_ns"] / 1e9, UTC).strftime("%H:%M:%S")
+        typer.echo(f"{when}Z {alert['severity'].upper():<8} {alert['rule']:<18} {alert['subject']:<9} "
+                   f"{alert['summary']}")
+    typer.echo("still holding: " + (", ".join(body["active"]) or "nothing"))
+    typer.echo("totals: " + (", ".join(f"{rule} {n}" for rule, n in sorted(body["totals"].items())) or "none")
+               + f"  (sinks: {', '.join(body['sinks'])})")
 
 keys = typer.Typer(no_args_is_help=True, help="CURVE keys for the ops socket (and, with curve.data, every socket).")
 DirOption = Annotated[Path | None, typer.Option("--dir", help="the keys folder (default: curve.keys_dir of the stack)")]

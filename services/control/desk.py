@@ -27,7 +27,7 @@ from services.runtime.clock import Clock
 
 SERVICE_VERBS = frozenset({"snapshot"})
 """What the services ask for themselves (their link to control)."""
-READ_VERBS = frozenset({"status", "ping"})
+READ_VERBS = frozenset({"status", "ping", "alerts"})
 OPERATOR_VERBS = frozenset({
     "stormguard_force", "stormguard_release", "hold", "resume", "cancel_all", "enable_strategy", "disable_strategy",
 })
@@ -43,6 +43,7 @@ class ControlDesk:
     def __init__(self, clock: Clock, log: structlog.stdlib.BoundLogger, authority: StormGuardAuthority,
                  tracker: HeartbeatTracker, strategy_ids: list[str], audit: AuditLog, *,
                  state_changed: Callable[[], None], send_command: Callable[[ControlCommand], None],
+                 on_transition: Callable[[RecordedTransition], None] = lambda t: None,
                  service_key: str | None = None) -> None:
         """`service_key`: the name of the services' CURVE key, which may not run operator verbs (None
         without CURVE on ops: nobody is authenticated, so nobody can be told apart)."""
@@ -55,6 +56,7 @@ class ControlDesk:
         self.audit = audit
         self._state_changed = state_changed
         self._send_command = send_command
+        self._on_transition = on_transition
         self._verbs: dict[str, Handler] = {
             "status": self._status, "ping": self._ping, "snapshot": self._snapshot,
             "stormguard_force": self._force, "stormguard_release": self._release, "hold": self._hold,
@@ -197,6 +199,7 @@ class ControlDesk:
         if transition is not None:
             self.log.warning("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
                              stormguard_state=transition.to_level, reason=transition.reason)
+            self._on_transition(transition)
         if changed or transition is not None:
             self._state_changed()
 

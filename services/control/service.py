@@ -14,6 +14,7 @@ import zmq
 from contracts.codec import encode
 from contracts.enums import ServiceName
 from contracts.messages import ControlRequest, Heartbeat, RiskSnapshot, StormGuardProposal
+from services.control.alerting import AlertCenter
 from services.control.audit import AuditLog
 from services.control.authority import RecordedTransition, StormGuardAuthority
 from services.control.desk import ControlDesk
@@ -65,14 +66,22 @@ def main(stack: StackConfig) -> int:
             rt.log.error("control_state_not_saved", path=str(state_path), error=str(exc))
         broadcast_state()
 
+    alerts = AlertCenter(rt.clock, stack.control.alerts, limits.stormguard, rt.log, rt.metrics.registry,
+                         control_out.send)
+
+    def on_transition(transition: RecordedTransition) -> None:
+        alerts.rules.on_level(transition.scope, transition.to_level, transition.reason)
+
     desk = ControlDesk(rt.clock, rt.log, authority, tracker, strategy_ids, audit,
-                       state_changed=state_changed, send_command=control_out.send,
+                       state_changed=state_changed, send_command=control_out.send, on_transition=on_transition,
                        service_key=stack.curve.service_key if stack.curve.ops else None)
+    desk.add_verb("alerts", alerts.answer)
 
     def on_transitions(transitions: list[RecordedTransition]) -> None:
         for transition in transitions:
             rt.log.info("stormguard_transition", scope=transition.scope, from_level=transition.from_level,
                         stormguard_state=transition.to_level, reason=transition.reason)
+            on_transition(transition)
         state_changed()
 
     def on_risk(message: StormGuardProposal | RiskSnapshot) -> None:
@@ -101,6 +110,7 @@ def main(stack: StackConfig) -> int:
         message = inbox.decode(rest)
         if isinstance(message, Heartbeat):
             tracker.on_heartbeat(message)
+            alerts.rules.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.
             reply = desk.handle(message, ops.peer_key or NO_KEY)
@@ -110,8 +120,10 @@ def main(stack: StackConfig) -> int:
     rt.read(rt.sockets.subscriber(stack.endpoints.risk, [b"sg_proposal", b"risk_snapshot"]), "risk",
             (StormGuardProposal, RiskSnapshot), on_risk)
     rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
+    rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, lambda: alerts.rules.on_services(tracker.status()))
     rt.loop.call_later(0, state_changed)
     try:
         return rt.run()
     finally:
+        alerts.sinks.close()
         audit.close()

@@ -6,38 +6,60 @@ Every wait is on a log line or an answer, with a deadline; nothing is timed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+import zmq
 
 from contracts.enums import ServiceName
+from contracts.messages import Alert, StormGuardState
 from services.control.audit import read_audit
 from services.launcher import LocalStack
-from tests.e2e.control_helpers import ctl, ctl_json, log_lines, wait_logged
+from tests.e2e.control_helpers import ctl, ctl_json, log_lines, wait_logged, wait_until
+from tests.e2e.harness import Listener
 from tests.e2e.stack_config import QUOTER, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
 
-def slow_broadcast(stack_file: Path) -> None:
-    """Control re-broadcasts its state only every ten minutes: what a late joiner has came from its snapshot."""
+PAGER = ("import os, sys; open(sys.argv[1], 'a').write(os.environ['ORDERPATH_ALERT_RULE'] + ' ' "
+         "+ os.environ['ORDERPATH_ALERT_SUBJECT'] + '\\n')")
+
+
+def configure(stack_file: Path, paged: Path, *, slow_broadcast: bool) -> None:
+    """Control pages by running a command that appends the alert's rule and subject to `paged`; with
+    `slow_broadcast` it re-broadcasts its state only every ten minutes (what a late joiner has then came
+    from its snapshot)."""
     stack = yaml.safe_load(stack_file.read_text())
-    stack["state_broadcast_interval_ms"] = 600_000
+    if slow_broadcast:
+        stack["state_broadcast_interval_ms"] = 600_000
+    stack["control"] = {"alerts": {"command": [sys.executable, "-c", PAGER, str(paged)]}}
     stack_file.write_text(yaml.safe_dump(stack))
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
+def started(tmp_path: Path, *, slow_broadcast: bool) -> Iterator[LocalStack]:
     config = write_stack_config(tmp_path, strategies=[QUOTER])
-    slow_broadcast(config)
+    configure(config, tmp_path / "paged.txt", slow_broadcast=slow_broadcast)
     local = LocalStack(config)
     local.start(with_feed=False)
     try:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    yield from started(tmp_path, slow_broadcast=True)
+
+
+@pytest.fixture
+def chatty_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """Control re-broadcasts every heartbeat interval (100 ms): a subscriber knows soon that it has joined."""
+    yield from started(tmp_path, slow_broadcast=False)
 
 
 def log_of(stack: LocalStack, name: ServiceName) -> Path:
@@ -95,6 +117,26 @@ def test_every_operator_verb_reaches_the_services_and_is_audited(stack: LocalSta
         ("stormguard_force", False), ("disable_strategy", True), ("enable_strategy", True),
     ], "one record per command control received; the unconfirmed ones never left the CLI"
     assert all(r["key"] == "none" and "@" in r["who"] for r in records), "no CURVE here: who the client says"
+
+
+def test_a_halt_pages_through_every_sink_and_shows_in_ctl_alerts(chatty_stack: LocalStack, tmp_path: Path) -> None:
+    stack, config = chatty_stack, chatty_stack.stack_file
+    bus = Listener(zmq.Context.instance(), stack.config.endpoints.control, Alert, StormGuardState)
+    try:
+        bus.wait_for(StormGuardState, 1)  # a re-broadcast came: the subscription is in place
+        assert ctl(config, "stormguard", "force", "HALT", "--scope", "mm1", "--yes").exit_code == 0
+        published = bus.wait_for(Alert, 1)[0]
+    finally:
+        bus.socket.close()
+    assert (published.rule, published.severity, published.subject) == ("stormguard_halt", "page", "mm1")
+    wait_until("the pager command ran", lambda: (tmp_path / "paged.txt").exists()
+               and (tmp_path / "paged.txt").read_text() == "stormguard_halt mm1\n")
+    wait_logged(log_of(stack, ServiceName.CONTROL), "alert", rule="stormguard_halt", severity="page")
+    shown = ctl(config, "alerts")
+    assert shown.exit_code == 0 and "PAGE" in shown.stdout and "stormguard_halt" in shown.stdout
+    assert "still holding: stormguard_halt:mm1" in shown.stdout
+    body = ctl_json(config, "alerts")
+    assert body["totals"] == {"stormguard_halt": 1} and body["sinks"] == ["log", "bus", "command"]
 
 
 def test_a_late_joiner_gets_the_operators_state_from_its_snapshot(stack: LocalStack) -> None:

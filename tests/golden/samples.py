@@ -20,6 +20,7 @@ from pathlib import Path
 
 from contracts.codec import encode
 from contracts.enums import (
+    AlertSeverity,
     ExecType,
     InstrumentKind,
     IntentAction,
@@ -33,6 +34,7 @@ from contracts.enums import (
 )
 from contracts.messages import (
     AdapterUsage,
+    Alert,
     ControlCommand,
     ControlReply,
     ControlRequest,
@@ -220,6 +222,8 @@ _SAMPLES: tuple[Message, ...] = (
         levels={"global": StormGuardLevel.WARM, "mm1": StormGuardLevel.STORM},
     ),
     ControlCommand(seq=2, verb="disable", target="mm1", ts_ns=WALL_NS + 8_000),
+    Alert(seq=4, rule="stormguard_halt", severity=AlertSeverity.PAGE, subject="mm1",
+          summary="StormGuard HALT on mm1: drawdown 1.52% >= 1.5%", ts_ns=WALL_NS + 8_500),
     Heartbeat(
         service=ServiceName.RISK,
         pid=4242,

@@ -105,6 +105,7 @@ LITERALS: dict[str, dict[str, Any]] = {
         "levels": {"global": "WARM", "mm1": "STORM"},
     },
     "command": {"seq": 2, "verb": "disable", "target": "mm1"},
+    "alert": {"rule": "stormguard_halt", "severity": "page", "subject": "mm1"},
     "hb": {
         "service": "risk",
         "pid": 4242,

@@ -20,12 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import structlog
-
 from contracts.codec import encode
 from contracts.enums import ExecType, IntentAction, OrderStatus, Side
 from contracts.messages import ExecutionReport, OrderCommand
-from services.adapter.checkpointer import Checkpointer
 from services.adapter.journal import Journal
 from services.runtime.clock import SystemClock
 
@@ -103,24 +100,12 @@ def main(argv: list[str] | None = None) -> None:
             answers = timed(args.samples, broker_answer)
         finally:
             journal.close()
-        # The adapter's way: no checkpoint inside a commit, a thread does them every second.
-        path = Path(scratch) / "threaded-journal.sqlite"
-        journal = Journal(path, SystemClock(), auto_checkpoint=False)
-        checkpointer = Checkpointer(path, 1.0, structlog.get_logger())
-        checkpointer.start()
-        try:
-            timed(1000, single)
-            threaded = timed(args.samples, single)
-        finally:
-            checkpointer.stop()
-            journal.close()
 
     print(f"journal in {args.dir.resolve()}, {args.samples} commits per shape, {len(commands[0][1])}-byte commands")
     print(line("one command + commit", one))
     print(line(f"{BATCH} commands + one commit, per batch", ten))
     print(line(f"{BATCH} commands + one commit, per command", ten, per=BATCH))
     print(line("broker answer: event + order + report + commit", answers))
-    print(line("one command + commit, checkpoints on a thread", threaded))
 
 
 if __name__ == "__main__":

@@ -101,13 +101,11 @@ class Journal:
     adapter's loop thread is the only user.
     """
 
-    def __init__(self, path: Path, clock: Clock, *, auto_checkpoint: bool = True, single_writer: bool = False) -> None:
-        """`auto_checkpoint=False` leaves checkpoints to a Checkpointer thread (services/adapter/checkpointer.py),
-        so none runs inside a commit on the order path. `single_writer=True` holds an exclusive lock on
-        `<path>.lock` for the life of the handle: a second adapter started on the same journal is refused."""
+    def __init__(self, path: Path, clock: Clock, *, single_writer: bool = False) -> None:
+        """`single_writer=True` holds an exclusive lock on `<path>.lock` for the life of the handle: a
+        second adapter started on the same journal is refused."""
         self.path = path
         self.clock = clock
-        self.auto_checkpoint = auto_checkpoint
         self._pending = False
         self._lock_file: IO[bytes] | None = None
         try:
@@ -161,8 +159,6 @@ class Journal:
                                "filesystem")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
-        if not self.auto_checkpoint:
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def _failure(self, exc: sqlite3.Error) -> JournalError:
         """The JournalError for what SQLite raised: a damaged file says so and what to do."""

@@ -8,7 +8,6 @@ from prometheus_client import Gauge
 from contracts.enums import ServiceName
 from contracts.messages import AdapterUsage, MarketEvent, OrderCommand
 from services.adapter.brokers.factory import make_broker
-from services.adapter.checkpointer import Checkpointer
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.control_watch import follow_control_state
 from services.adapter.journal import Journal
@@ -26,7 +25,6 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 SWEEP_INTERVAL_NS = 1_000_000_000
-CHECKPOINT_INTERVAL_S = 1.0
 BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -50,9 +48,7 @@ def main(stack: StackConfig) -> int:
     config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
     setup = make_broker(config, stack, rt)
     broker = setup.broker
-    journal = Journal(journal_path(stack, config), rt.clock, auto_checkpoint=False, single_writer=True)
-    checkpointer = Checkpointer(journal.path, CHECKPOINT_INTERVAL_S, rt.log)
-    checkpointer.start()
+    journal = Journal(journal_path(stack, config), rt.clock, single_writer=True)
     pruned = journal.prune_reports(config.journal.keep_reports)
     journal.commit()
     exec_socket = rt.sockets.publisher(stack.endpoints.exec)
@@ -125,6 +121,5 @@ def main(stack: StackConfig) -> int:
     try:
         return rt.run()
     finally:
-        checkpointer.stop()
         journal.close()
         setup.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,3 +39,4 @@ class ControlConfig(_Strict):
                              description="append-only JSON lines, one per operator command; relative to var_dir")
     snapshot_retry_ms: int = Field(1000, gt=0, description="a service without control's state asks again this often")
     alerts: AlertsConfig = AlertsConfig()
+    config_poll_ms: int = Field(1000, gt=0, description="how often control looks at the config files for a change")

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import structlog
@@ -93,9 +93,9 @@ def test_a_failing_command_is_counted_with_its_stderr() -> None:
 
 
 class Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-    status = 200
-    hang = threading.Event()
+    received: ClassVar[list[dict]] = []
+    status: ClassVar[int] = 200
+    hang: ClassVar[threading.Event] = threading.Event()
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

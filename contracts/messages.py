@@ -222,6 +222,9 @@ class StormGuardState(Message, tag="sg", kw_only=True):
     strategy_enabled: dict[str, bool] = msgspec.field(default_factory=dict)
     """The operator's enable/disable per strategy id; a strategy not listed runs as its config says."""
     forced_levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
+    config_versions: dict[str, str] = msgspec.field(default_factory=dict)
+    """The version (a hash of the bytes) of each config file control validated last: a service running
+    another version of a file it reloads asks control for that text (ControlRequest verb "config_get")."""
 
 
 class StormGuardProposal(Message, tag="sg_proposal", kw_only=True):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contracts.messages import ControlCommand, StormGuardState
 from services.adapter.order_manager import OrderManager
 from services.runtime.control_link import follow_control
+from services.runtime.hot_config import INSTRUMENTS, ORDER_ADAPTER
 from services.runtime.service import ServiceRuntime
 
 
@@ -36,6 +37,10 @@ class KillSwitchFollower:
 
 
 def follow_control_state(rt: ServiceRuntime, manager: OrderManager) -> KillSwitchFollower:
+    """Control's state into the manager; the versions of the config files the adapter read at start are
+    reported (the order manager takes its config once: a new order_adapter.yaml applies at restart)."""
     follower = KillSwitchFollower(manager, rt.log.warning)
-    follow_control(rt, follower.on_state, manager.on_control)
+    hot = follow_control(rt, follower.on_state, manager.on_control).hot
+    hot.report(ORDER_ADAPTER, rt.stack.order_adapter_file)
+    hot.report(INSTRUMENTS, rt.stack.instruments_file)
     return follower

@@ -44,6 +44,7 @@ class StormGuardAuthority:
         self.hold_fire = False
         self.cancel_all = False
         self.strategy_enabled: dict[str, bool] = {}
+        self.config_versions: dict[str, str] = {}
         self.seq = 1
         self.transitions: deque[RecordedTransition] = deque(maxlen=TRANSITIONS_KEPT)
 
@@ -64,7 +65,7 @@ class StormGuardAuthority:
             seq=self.seq, epoch=self.epoch, global_level=levels[GLOBAL_SCOPE],
             strategy_levels={scope: level for scope, level in levels.items() if scope != GLOBAL_SCOPE},
             hold_fire=self.hold_fire, cancel_all=self.cancel_all, strategy_enabled=dict(self.strategy_enabled),
-            forced_levels=dict(self.forced), ts_ns=self.clock.wall_ns(),
+            forced_levels=dict(self.forced), config_versions=dict(self.config_versions), ts_ns=self.clock.wall_ns(),
         )
 
     # -- risk's proposals
@@ -127,6 +128,14 @@ class StormGuardAuthority:
         if self.strategy_enabled.get(strategy_id) is enabled:
             return False
         self.strategy_enabled[strategy_id] = enabled
+        self.seq += 1
+        return True
+
+    def set_config_version(self, file: str, version: str) -> bool:
+        """The version of a config file control validated; services running another one fetch it."""
+        if self.config_versions.get(file) == version:
+            return False
+        self.config_versions[file] = version
         self.seq += 1
         return True
 

@@ -109,6 +109,11 @@ def state_lines(body: dict[str, Any]) -> str:
     if sg.get("strategy_enabled"):
         lines.append("  strategy switches: " + "  ".join(
             f"{sid} {'enabled' if on else 'DISABLED'}" for sid, on in sg["strategy_enabled"].items()))
+    for file, entry in body.get("config", {}).items():
+        behind = {name: v for name, v in entry["services"].items() if v != entry["version"]}
+        running = "all on it" if not behind else "behind: " + ", ".join(f"{n} {v}" for n, v in behind.items())
+        refused = f"  (file on disk REFUSED: {entry['error'].splitlines()[0]})" if entry.get("error") else ""
+        lines.append(f"config    {file:<16} {entry['version']}  {running}{refused}")
     return "\n".join(lines)
 
 
@@ -238,6 +243,42 @@ def alerts(
     typer.echo("still holding: " + (", ".join(body["active"]) or "nothing"))
     typer.echo("totals: " + (", ".join(f"{rule} {n}" for rule, n in sorted(body["totals"].items())) or "none")
                + f"  (sinks: {', '.join(body['sinks'])})")
+
+
+config_app = typer.Typer(no_args_is_help=True, help="The config files control watches (strategy_limits.yaml, "
+                                                    "order_adapter.yaml, instruments.yaml).")
+ctl.add_typer(config_app, name="config")
+
+
+@config_app.command("reload")
+def config_reload(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 5.0) -> None:
+    """Have control read every config file now: each valid change is taken (and followed by the services that
+    reload it); an invalid file is refused with the reason and the running version stays (exit 1)."""
+    try:
+        reply = _client(config, timeout_s).request("config_reload", {})
+    except ControlUnreachable as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps({"ok": reply.ok, "error": reply.error, **reply.body}, sort_keys=True))
+    elif "files" not in reply.body:
+        raise _fail(f"control refused config_reload: {reply.error}", 1)
+    else:
+        for file, outcome in reply.body["files"].items():
+            typer.echo(f"{file}: {_reload_line(outcome)}")
+    if not reply.ok:
+        if not as_json:
+            typer.echo(f"orderpath: refused:\n{reply.error}", err=True)
+        raise typer.Exit(1)
+
+
+def _reload_line(outcome: dict[str, Any]) -> str:
+    if outcome["error"]:
+        return f"REFUSED, version {outcome['version']} stays: {outcome['error']}"
+    if not outcome["changed"]:
+        return f"version {outcome['version']}, unchanged"
+    where = ", ".join(outcome["live_in"]) or "control"
+    later = f"; at the next restart of {', '.join(outcome['at_restart_of'])}" if outcome["at_restart_of"] else ""
+    return f"reloaded {outcome['previous']} -> {outcome['version']}: live in {where}{later}"
 
 keys = typer.Typer(no_args_is_help=True, help="CURVE keys for the ops socket (and, with curve.data, every socket).")
 DirOption = Annotated[Path | None, typer.Option("--dir", help="the keys folder (default: curve.keys_dir of the stack)")]

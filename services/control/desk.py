@@ -25,11 +25,12 @@ from services.control.authority import RecordedTransition, StormGuardAuthority
 from services.control.heartbeats import HeartbeatTracker
 from services.runtime.clock import Clock
 
-SERVICE_VERBS = frozenset({"snapshot"})
+SERVICE_VERBS = frozenset({"snapshot", "config_get"})
 """What the services ask for themselves (their link to control)."""
 READ_VERBS = frozenset({"status", "ping", "alerts"})
 OPERATOR_VERBS = frozenset({
     "stormguard_force", "stormguard_release", "hold", "resume", "cancel_all", "enable_strategy", "disable_strategy",
+    "config_reload",
 })
 DESTRUCTIVE_VERBS = frozenset({"cancel_all"})
 """Refused unless the request says confirmed=yes (the CLI's --yes, or the operator's answer to its question);
@@ -57,6 +58,8 @@ class ControlDesk:
         self._state_changed = state_changed
         self._send_command = send_command
         self._on_transition = on_transition
+        self.status_parts: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        """More sections of `status`, each computed from the services' part (config versions, …)."""
         self._verbs: dict[str, Handler] = {
             "status": self._status, "ping": self._ping, "snapshot": self._snapshot,
             "stormguard_force": self._force, "stormguard_release": self._release, "hold": self._hold,
@@ -99,6 +102,7 @@ class ControlDesk:
 
     def status(self) -> dict[str, Any]:
         authority = self.authority
+        services = self.tracker.status()
         return {
             "control": {"pid": os.getpid(), "stormguard_seq": authority.seq, "epoch": authority.epoch},
             "stormguard": {
@@ -113,7 +117,8 @@ class ControlDesk:
                     for t in authority.transitions
                 ],
             },
-            "services": self.tracker.status(),
+            "services": services,
+            **{name: part(services) for name, part in self.status_parts.items()},
         }
 
     def _status(self, request: ControlRequest, key: str) -> ControlReply:

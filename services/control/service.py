@@ -1,8 +1,9 @@
 """The control service: StormGuard authority, heartbeats, and the ops socket operators talk to.
 
-Sockets: the control PUB (the state on every change and every state_broadcast_interval_ms, commands),
-the ops ROUTER (heartbeats, requests from operators and services, answers to dumps), and a SUB on risk
-(proposals, and the periodic snapshot whose levels resync what a dropped proposal left behind).
+Sockets: the control PUB (the state on every change and every state_broadcast_interval_ms, commands,
+alerts), the ops ROUTER (heartbeats, requests from operators and services, answers to dumps), and a SUB
+on risk (proposals, and the periodic snapshot whose levels resync what a dropped proposal left behind).
+Timers: the state re-broadcast, the alert rules on the heartbeats' view, the config files' poll.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from contracts.messages import ControlRequest, Heartbeat, RiskSnapshot, StormGua
 from services.control.alerting import AlertCenter
 from services.control.audit import AuditLog
 from services.control.authority import RecordedTransition, StormGuardAuthority
+from services.control.config_watch import ConfigWatcher
 from services.control.desk import ControlDesk
 from services.control.heartbeats import HeartbeatTracker
+from services.control.reload import ConfigReloader
 from services.control.state_file import StateFileError, load_state, save_state
-from services.runtime.config.loader import load_yaml_model
+from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.hot_config import STRATEGY_LIMITS, ConfigVersions, config_files
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
@@ -37,7 +41,13 @@ def under_var(stack: StackConfig, path: Path) -> Path:
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.CONTROL, stack)
-    limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
+    watcher = ConfigWatcher(config_files(stack))
+    first_read = watcher.poll(force=True)
+    limits_read = watcher.current(STRATEGY_LIMITS)
+    if limits_read is None:  # control cannot run without its strategies: refuse to start, as before
+        raise ConfigError(next(o.error for o in first_read if o.file == STRATEGY_LIMITS) or "no strategy limits")
+    limits = limits_read.model
+    assert isinstance(limits, StrategyLimitsConfig)
     strategy_ids = [entry.id for entry in limits.strategies]
     authority = StormGuardAuthority(rt.clock, strategy_ids)
     state_path = under_var(stack, stack.control.state_file)
@@ -76,6 +86,20 @@ def main(stack: StackConfig) -> int:
                        state_changed=state_changed, send_command=control_out.send, on_transition=on_transition,
                        service_key=stack.curve.service_key if stack.curve.ops else None)
     desk.add_verb("alerts", alerts.answer)
+
+    def apply_limits(new_limits: StrategyLimitsConfig) -> None:
+        """A reloaded strategy_limits.yaml in control: new strategies get a scope and can be switched, the
+        usage alerts follow StormGuard's thresholds."""
+        strategy_ids[:] = [entry.id for entry in new_limits.strategies]
+        authority.add_scopes(strategy_ids)
+        alerts.rules.set_stormguard(new_limits.stormguard)
+
+    reloader = ConfigReloader(watcher, authority, alerts.rules, ConfigVersions(rt.metrics.registry), rt.log,
+                              apply={STRATEGY_LIMITS: apply_limits}, state_changed=state_changed)
+    reloader.start(first_read)
+    desk.add_verb("config_get", reloader.config_get)
+    desk.add_verb("config_reload", reloader.config_reload)
+    desk.status_parts["config"] = reloader.status
 
     def on_transitions(transitions: list[RecordedTransition]) -> None:
         for transition in transitions:
@@ -121,6 +145,7 @@ def main(stack: StackConfig) -> int:
             (StormGuardProposal, RiskSnapshot), on_risk)
     rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, lambda: alerts.rules.on_services(tracker.status()))
+    rt.loop.every(stack.control.config_poll_ms * 1_000_000, reloader.poll)
     rt.loop.call_later(0, state_changed)
     try:
         return rt.run()

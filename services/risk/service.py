@@ -23,11 +23,11 @@ from contracts.messages import (
 from services.risk.engine import RiskEngine
 from services.risk.stormguard import Transition
 from services.runtime.config.instruments import load_instruments
-from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 from services.runtime.control_link import follow_control
 from services.runtime.exec_stream import read_exec_stream
+from services.runtime.hot_config import INSTRUMENTS, STRATEGY_LIMITS, read_versioned
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
@@ -36,7 +36,8 @@ ORDER_TOPIC = b"order"
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.RISK, stack)
-    limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
+    limits_read = read_versioned(stack.strategy_limits_file, StrategyLimitsConfig)
+    limits = limits_read.model
     engine = RiskEngine(rt.clock, limits, load_instruments(stack.instruments_file))
     registry = rt.metrics.registry
     approved_total = Counter("risk_approved", "Intents approved", ["strategy"], registry=registry)
@@ -142,8 +143,20 @@ def main(stack: StackConfig) -> int:
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
     # At start the history is replayed from the adapter's journal: a restarted risk has its positions back.
     read_exec_stream(rt, on_execution, on_usage, catch_up_from=1)
+    def apply_limits(new_limits: StrategyLimitsConfig) -> list[str]:
+        """A reloaded strategy_limits.yaml: the whole check chain swapped at once (positions, PnL, books and
+        StormGuard levels carry over: RiskEngine.replace_limits)."""
+        engine.replace_limits(new_limits)
+        for entry in new_limits.strategies:
+            approved_by_strategy.setdefault(entry.id, approved_total.labels(entry.id))
+        if new_limits.stormguard.mark_interval_ms != limits.stormguard.mark_interval_ms:
+            return ["stormguard.mark_interval_ms: restart risk to apply"]
+        return []
+
     # Control's state by the clone pattern: a snapshot at start, then broadcasts; a gap asks again.
-    follow_control(rt, on_state, on_command)
+    hot = follow_control(rt, on_state, on_command).hot
+    hot.follow(STRATEGY_LIMITS, stack.strategy_limits_file, StrategyLimitsConfig, limits_read, apply_limits)
+    hot.report(INSTRUMENTS, stack.instruments_file)
     def mark_to_market() -> None:
         books.refresh()
         on_transitions(engine.mark_to_market())

@@ -3,9 +3,9 @@
 A service already sends heartbeats to control's ops ROUTER on a DEALER nobody reads (they need no
 answer). This is a second DEALER, read by the service loop, for what does: the state snapshot a late
 joiner or a service that saw a gap asks for (services/runtime/control_state.py), the text of a config
-version it must switch to, and the answers to control's dump requests (sent unasked, relayed by control
-to the operator who asked). `follow_control` wires a service to control: the control SUB, this link,
-and a ControlStateFollower.
+version it must switch to (services/runtime/hot_config.py), and the answers to control's dump requests
+(sent unasked, relayed by control to the operator who asked). `follow_control` wires a service to
+control: the control SUB, this link, a ControlStateFollower and a HotConfig.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -21,6 +22,7 @@ import zmq
 from contracts.codec import encode, topic_for
 from contracts.messages import ControlCommand, ControlReply, ControlRequest, Message, StormGuardState
 from services.runtime.control_state import ControlStateFollower
+from services.runtime.hot_config import ConfigVersions, HotConfig
 
 if TYPE_CHECKING:
     from services.runtime.service import ServiceRuntime
@@ -67,11 +69,25 @@ class ControlLink:
             handler(reply)
 
 
+@dataclass(frozen=True)
+class ControlFollow:
+    follower: ControlStateFollower
+    link: ControlLink
+    hot: HotConfig
+    """Register the config files this service reloads (`hot.follow`) or only reports (`hot.report`)."""
+
+
 def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str], None],
-                   on_command: Callable[[ControlCommand], None]) -> tuple[ControlStateFollower, ControlLink]:
+                   on_command: Callable[[ControlCommand], None]) -> ControlFollow:
     """Subscribe to control's state and commands, keep the state by the clone pattern, and start by
-    asking for a snapshot. `on_state` gets each newer state; `on_command` every command."""
+    asking for a snapshot. `on_state` gets each newer state, then the config files registered with the
+    returned `hot` are brought to the versions it names; `on_command` gets every command."""
     link = ControlLink(rt)
+    hot = HotConfig(ConfigVersions(rt.metrics.registry), link.request, rt.log)
+
+    def on_newer_state(state: StormGuardState, source: str) -> None:
+        on_state(state, source)
+        hot.on_state(state)
     bad_snapshot = rt.inbox("control_link", ControlReply)
 
     def on_snapshot_reply(reply: ControlReply) -> None:
@@ -86,7 +102,7 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
         follower.on_snapshot(state)
 
     follower = ControlStateFollower(
-        on_state, lambda: link.request("snapshot", {}, on_snapshot_reply), rt.clock, rt.loop, rt.log, rt.metrics,
+        on_newer_state, lambda: link.request("snapshot", {}, on_snapshot_reply), rt.clock, rt.loop, rt.log, rt.metrics,
         retry_after_ns=rt.stack.control.snapshot_retry_ms * 1_000_000,
     )
 
@@ -100,4 +116,4 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
     rt.read(rt.sockets.subscriber(rt.stack.endpoints.control, CONTROL_TOPICS), "control",
             (StormGuardState, ControlCommand), on_message)
     rt.loop.call_later(0, follower.start)
-    return follower, link
+    return ControlFollow(follower, link, hot)

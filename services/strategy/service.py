@@ -19,13 +19,14 @@ from contracts.messages import (
     RiskDecision,
     StormGuardState,
 )
-from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyEntry, StrategyLimitsConfig
 from services.runtime.control_link import follow_control
 from services.runtime.exec_stream import read_exec_stream
+from services.runtime.hot_config import STRATEGY_LIMITS, read_versioned
 from services.runtime.service import ServiceRuntime
 from services.strategy.loader import load_strategy
+from services.strategy.reload import apply_entries
 from services.strategy.runner import RunnerMetrics, StrategyRunner
 
 INTENT_TOPIC = b"intent"
@@ -52,7 +53,8 @@ def hosted_entries(limits: StrategyLimitsConfig, environ: Mapping[str, str]) -> 
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.STRATEGY, stack)
-    limits = load_yaml_model(stack.strategy_limits_file, StrategyLimitsConfig)
+    limits_read = read_versioned(stack.strategy_limits_file, StrategyLimitsConfig)
+    limits = limits_read.model
     try:
         entries = hosted_entries(limits, os.environ)
     except UnknownStrategies as error:
@@ -114,6 +116,17 @@ def main(stack: StackConfig) -> int:
     # at start the history is replayed from the adapter's journal, so a restarted runner has them back.
     stream = read_exec_stream(rt, on_execution, runner.on_usage, catch_up_from=1)
     rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
-    follow_control(rt, on_state, on_command)
+    in_force = {entry.id: entry for entry in entries}
+
+    def apply_limits(new_limits: StrategyLimitsConfig) -> list[str]:
+        """A reloaded strategy_limits.yaml (validated by control, fetched and validated again here)."""
+        try:
+            new_entries = hosted_entries(new_limits, os.environ)
+        except UnknownStrategies as error:
+            return [f"not applied: {error}"]
+        return apply_entries(runner, in_force, new_entries, operator_enabled)
+
+    follow_control(rt, on_state, on_command).hot.follow(STRATEGY_LIMITS, stack.strategy_limits_file,
+                                                        StrategyLimitsConfig, limits_read, apply_limits)
     rt.log.info("strategies_loaded", strategies=sorted(runner.hosted), symbols=runner.symbols)
     return rt.run()

@@ -204,6 +204,7 @@ _SAMPLES: tuple[Message, ...] = (
         cancel_all=True,
         strategy_enabled={"mm1": False, "mo1": True},
         forced_levels={"arb2": StormGuardLevel.HALT},
+        config_versions={"strategy_limits": "5f2c9a0d1e3b", "order_adapter": "a81b07c4d2e9"},
     ),
     StormGuardProposal(
         seq=3,

@@ -31,6 +31,12 @@ def load_yaml_model(path: Path, model: type[ModelT]) -> ModelT:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_yaml_model(text, path, model)
+
+
+def parse_yaml_model(text: str, path: Path, model: type[ModelT]) -> ModelT:
+    """Like load_yaml_model, for the text of `path` already read (a hot reload validates exactly the bytes
+    it versions); ConfigError names `path`."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -93,7 +93,8 @@ LITERALS: dict[str, dict[str, Any]] = {
         ],
     },
     "sg": {"global_level": "WARM", "strategy_levels": {"mm1": "STORM", "arb2": "HALT"}, "hold_fire": True,
-           "cancel_all": True, "strategy_enabled": {"mm1": False, "mo1": True}, "forced_levels": {"arb2": "HALT"}},
+           "cancel_all": True, "strategy_enabled": {"mm1": False, "mo1": True}, "forced_levels": {"arb2": "HALT"},
+           "config_versions": {"strategy_limits": "5f2c9a0d1e3b", "order_adapter": "a81b07c4d2e9"}},
     "sg_proposal": {"scope": "mm1", "level": "HALT"},
     "risk_snapshot": {
         "positions": [

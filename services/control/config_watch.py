@@ -1,0 +1,103 @@
+"""ConfigWatcher: control's watch over the config files, validated with the services' own pydantic models.
+
+Polled on a timer (control.config_poll_ms): a file whose size, mtime or inode moved is read, versioned
+(services/runtime/hot_config.py: a hash of its bytes) and, if the version is new, validated. A valid
+file becomes the current version (control puts it in its state; the services that reload it fetch the
+text); an invalid one is refused with the reason (file, field, value) and the current version stays,
+so a half-saved or mistyped file never reaches a service. `poll(force=True)` (orderpath ctl config
+reload) reads every file whatever its stat says.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydantic
+
+from services.runtime.config.loader import ConfigError, parse_yaml_model
+from services.runtime.hot_config import Versioned, version_of
+
+Stat = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file: str
+    version: str | None
+    """The version now current (None: no valid version was ever read)."""
+    changed: bool
+    """A new version was taken."""
+    error: str | None = None
+    """Why the file on disk was refused (the current version stays)."""
+    previous: str | None = None
+
+
+@dataclass
+class _Watched:
+    path: Path
+    model: type[pydantic.BaseModel]
+    current: Versioned[pydantic.BaseModel] | None = None
+    error: str | None = None
+    refused_version: str | None = None
+    stat: Stat | None = None
+
+
+class ConfigWatcher:
+    def __init__(self, files: dict[str, tuple[Path, type[pydantic.BaseModel]]]) -> None:
+        self._files = {name: _Watched(path, model) for name, (path, model) in files.items()}
+
+    def poll(self, *, force: bool = False) -> list[Outcome]:
+        """What changed since the last poll (everything, with `force`), one outcome per file looked at."""
+        return [outcome for name in self._files if (outcome := self._check(name, force)) is not None]
+
+    def current(self, file: str) -> Versioned[pydantic.BaseModel] | None:
+        return self._files[file].current
+
+    def versions(self) -> dict[str, str]:
+        return {name: w.current.version for name, w in self._files.items() if w.current is not None}
+
+    def errors(self) -> dict[str, str]:
+        return {name: w.error for name, w in self._files.items() if w.error is not None}
+
+    def text(self, file: str, version: str) -> str | None:
+        """The text of the current version of `file`, if `version` is it."""
+        watched = self._files.get(file)
+        if watched is None or watched.current is None or watched.current.version != version:
+            return None
+        return watched.current.text
+
+    def _check(self, name: str, force: bool) -> Outcome | None:
+        watched = self._files[name]
+        try:
+            st = os.stat(watched.path)
+            stat: Stat | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stat = None
+        if not force and stat is not None and stat == watched.stat:
+            return None
+        watched.stat = stat
+        current = watched.current.version if watched.current else None
+        try:
+            text = watched.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            return self._refused(name, f"{watched.path}: cannot read: {exc.strerror}", None)
+        version = version_of(text)
+        if version == current:
+            watched.error = None
+            return Outcome(name, current, changed=False)
+        if version == watched.refused_version and not force:
+            return None
+        try:
+            model = parse_yaml_model(text, watched.path, watched.model)
+        except ConfigError as exc:
+            return self._refused(name, str(exc), version)
+        watched.current, watched.error, watched.refused_version = Versioned(model, version, text), None, None
+        return Outcome(name, version, changed=True, previous=current)
+
+    def _refused(self, name: str, error: str, version: str | None) -> Outcome:
+        watched = self._files[name]
+        watched.error, watched.refused_version = error, version
+        return Outcome(name, watched.current.version if watched.current else None, changed=False, error=error)
+

@@ -1,0 +1,72 @@
+"""ConfigWatcher: a valid change is taken, an invalid one refused with the reason while the old version stays."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from services.control.config_watch import ConfigWatcher
+from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.hot_config import version_of
+
+STRATEGY = {"id": "mm1", "class": "services.strategy.strategies.quoter:Quoter", "symbols": ["2330"]}
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    # A new mtime for each write, whatever the filesystem's clock granularity.
+    stamp = path.stat().st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
+def limits_text(budget_us: int) -> str:
+    return yaml.safe_dump({"strategies": [{**STRATEGY, "budget_us": budget_us}]})
+
+
+def watcher(tmp_path: Path) -> tuple[ConfigWatcher, Path]:
+    path = tmp_path / "strategy_limits.yaml"
+    write(path, limits_text(500))
+    watch = ConfigWatcher({"strategy_limits": (path, StrategyLimitsConfig)})
+    first = watch.poll(force=True)
+    assert first[0].changed and first[0].version == version_of(limits_text(500))
+    return watch, path
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_touch_changes_no_version(tmp_path: Path) -> None:
+    watch, path = watcher(tmp_path)
+    assert watch.poll() == []
+    write(path, limits_text(500))
+    touched = watch.poll()
+    assert len(touched) == 1 and not touched[0].changed and touched[0].error is None
+
+
+def test_a_valid_change_is_taken(tmp_path: Path) -> None:
+    watch, path = watcher(tmp_path)
+    before = watch.versions()["strategy_limits"]
+    write(path, limits_text(800))
+    outcome = watch.poll()[0]
+    assert outcome.changed and outcome.previous == before and outcome.version == version_of(limits_text(800))
+    current = watch.current("strategy_limits")
+    assert current is not None and current.model.strategies[0].budget_us == 800
+    assert watch.text("strategy_limits", outcome.version) == limits_text(800)
+    assert watch.text("strategy_limits", before) is None, "only the current version is served"
+
+
+def test_an_invalid_file_is_refused_with_field_and_value_and_the_old_version_stays(tmp_path: Path) -> None:
+    watch, path = watcher(tmp_path)
+    before = watch.versions()["strategy_limits"]
+    write(path, limits_text(-5))
+    refused = watch.poll()[0]
+    assert not refused.changed and refused.version == before
+    assert "strategies.0.budget_us" in refused.error and "-5" in refused.error
+    assert watch.errors() == {"strategy_limits": refused.error}
+    write(path, limits_text(-5))
+    assert watch.poll() == [], "the same refused text is not reported on every poll"
+    assert watch.poll(force=True)[0].error == refused.error, "but it is when asked"
+    write(path, "strategies: [\n")
+    assert "not valid YAML" in watch.poll()[0].error
+    write(path, limits_text(700))
+    fixed = watch.poll()[0]
+    assert fixed.changed and fixed.error is None and watch.errors() == {}

@@ -256,11 +256,77 @@ class RiskSnapshot(Message, tag="risk_snapshot", kw_only=True):
 
 
 class ControlCommand(Message, tag="command", kw_only=True):
-    """An operator command broadcast by control (enable/disable a strategy, hold, resume, cancel-all)."""
+    """A one-off command broadcast by control: a StormGuard release for risk, a dump request (`request_id`
+    set: the service answers control with an OrdersDump or a RiskDump on its ops DEALER), the kill switch's
+    cancel_all/resume for the adapter. What must outlive a restart is in StormGuardState instead."""
 
     seq: int
     verb: str
     target: str = ""
+    ts_ns: int
+    request_id: str = ""
+
+
+class OrderRow(msgspec.Struct, kw_only=True):
+    """One order of the adapter's live map, as an operator sees it."""
+
+    client_order_id: str
+    strategy_id: str
+    symbol: str
+    side: Side
+    status: OrderStatus
+    price_e4: int
+    qty: int
+    cum_qty: int
+    leaves_qty: int
+    price_type: PriceType = PriceType.LMT
+    tif: TimeInForce = TimeInForce.ROD
+    broker_order_id: str = ""
+    cancel_pending: bool = False
+    unresolved: bool = False
+    """A NEW whose fate the adapter is still finding out (it timed out at the broker)."""
+    created_ts_ns: int = 0
+    updated_ts_ns: int = 0
+
+
+class OrdersDump(Message, tag="orders_dump", kw_only=True):
+    """The adapter's answer to a dump_orders command: every live order, the gate and the broker budget."""
+
+    request_id: str
+    orders: list[OrderRow]
+    gate: list[str] = msgspec.field(default_factory=list)
+    """Why the adapter takes no NEW right now (empty: it does): halt, operator, hold_fire."""
+    breaker: str = "closed"
+    broker_usage: int = 0
+    soft_cap: int = 0
+    ts_ns: int
+
+
+class ScopeRow(msgspec.Struct, kw_only=True):
+    """One StormGuard scope (`global` or a strategy) as risk sees it."""
+
+    scope: str
+    level: StormGuardLevel
+    """What risk acts on: the stricter of its own level and control's."""
+    own_level: StormGuardLevel
+    control_level: StormGuardLevel
+    pnl_e4: int
+    """Realized plus unrealized at the book's mark, after costs, TWD ×10⁴."""
+    drawdown_pct: float
+    capital_twd: int
+    enabled: bool = True
+    limits: dict[str, str] = msgspec.field(default_factory=dict)
+    """The strategy's order limits in force, as written in the config (a strategy scope only)."""
+
+
+class RiskDump(Message, tag="risk_dump", kw_only=True):
+    """Risk's answer to a dump_risk command: positions and outstanding, PnL, StormGuard and limits per scope."""
+
+    request_id: str
+    positions: list[PositionRow]
+    scopes: list[ScopeRow]
+    hold_fire: bool = False
+    broker_usage: int = 0
     ts_ns: int
 
 
@@ -325,6 +391,8 @@ WIRE_MESSAGES: tuple[type[Message], ...] = (
     StormGuardProposal,
     RiskSnapshot,
     ControlCommand,
+    OrdersDump,
+    RiskDump,
     Alert,
     Heartbeat,
     ControlRequest,

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from contracts.enums import ServiceName, StormGuardLevel
+from contracts.prices import format_price
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError
@@ -279,6 +280,61 @@ def _reload_line(outcome: dict[str, Any]) -> str:
     where = ", ".join(outcome["live_in"]) or "control"
     later = f"; at the next restart of {', '.join(outcome['at_restart_of'])}" if outcome["at_restart_of"] else ""
     return f"reloaded {outcome['previous']} -> {outcome['version']}: live in {where}{later}"
+
+
+orders_app = typer.Typer(no_args_is_help=True, help="The adapter's live orders.")
+ctl.add_typer(orders_app, name="orders")
+risk_app = typer.Typer(no_args_is_help=True, help="Risk's view: positions, PnL, StormGuard, limits.")
+ctl.add_typer(risk_app, name="risk")
+
+
+@orders_app.command("dump")
+def orders_dump(
+    strategy: Annotated[str | None, typer.Option(help="only this strategy's orders")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    timeout_s: TimeoutOption = 3.0,
+) -> None:
+    """Every live order in the adapter (asked of the adapter through control), its gate and broker budget."""
+    body = ops_request(config, "orders_dump", {}, timeout_s)
+    if strategy is not None:
+        body["orders"] = [row for row in body["orders"] if row["strategy_id"] == strategy]
+    if as_json:
+        typer.echo(json.dumps(body, sort_keys=True))
+        return
+    gate = f"CLOSED ({', '.join(body['gate'])})" if body["gate"] else "open"
+    typer.echo(f"{len(body['orders'])} live orders  gate {gate}  breaker {body['breaker']}  "
+               f"broker calls {body['broker_usage']}/{body['soft_cap']} in 10 s")
+    if body["orders"]:
+        typer.echo(f"{'client_order_id':<28} {'strategy':<9} {'symbol':<7} {'side':<5} {'status':<17} "
+                   f"{'price':>10} {'qty':>5} {'filled':>6} {'leaves':>6}  flags")
+    for row in body["orders"]:
+        flags = " ".join(name for name in ("cancel_pending", "unresolved") if row[name])
+        typer.echo(f"{row['client_order_id']:<28} {row['strategy_id']:<9} {row['symbol']:<7} {row['side']:<5} "
+                   f"{row['status']:<17} {format_price(row['price_e4']):>10} {row['qty']:>5} {row['cum_qty']:>6} "
+                   f"{row['leaves_qty']:>6}  {flags}")
+
+
+@risk_app.command("dump")
+def risk_dump(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 3.0) -> None:
+    """Positions and outstanding per strategy and symbol, PnL, drawdown, StormGuard levels and limits."""
+    body = ops_request(config, "risk_dump", {}, timeout_s)
+    if as_json:
+        typer.echo(json.dumps(body, sort_keys=True))
+        return
+    typer.echo(f"hold fire {'ON' if body['hold_fire'] else 'off'}  broker calls {body['broker_usage']} in 10 s")
+    typer.echo(f"{'scope':<9} {'level':<6} {'own':<6} {'control':<7} {'pnl TWD':>14} {'drawdown':>9} "
+               f"{'capital TWD':>14}  enabled")
+    for scope in body["scopes"]:
+        typer.echo(f"{scope['scope']:<9} {scope['level']:<6} {scope['own_level']:<6} {scope['control_level']:<7} "
+                   f"{format_price(scope['pnl_e4']):>14} {scope['drawdown_pct']:>8.2f}% {scope['capital_twd']:>14,}  "
+                   f"{'yes' if scope['enabled'] else 'NO'}")
+    typer.echo(f"{'strategy':<9} {'symbol':<7} {'position':>9} {'buying':>7} {'selling':>8}")
+    for row in body["positions"]:
+        typer.echo(f"{row['strategy_id']:<9} {row['symbol']:<7} {row['position']:>9} {row['outstanding_buy']:>7} "
+                   f"{row['outstanding_sell']:>8}")
+    for scope in body["scopes"]:
+        typer.echo(f"limits {scope['scope']}: " + ", ".join(f"{k}={v}" for k, v in scope["limits"].items()))
 
 keys = typer.Typer(no_args_is_help=True, help="CURVE keys for the ops socket (and, with curve.data, every socket).")
 DirOption = Annotated[Path | None, typer.Option("--dir", help="the keys folder (default: curve.keys_dir of the stack)")]

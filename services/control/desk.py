@@ -27,7 +27,7 @@ from services.runtime.clock import Clock
 
 SERVICE_VERBS = frozenset({"snapshot", "config_get"})
 """What the services ask for themselves (their link to control)."""
-READ_VERBS = frozenset({"status", "ping", "alerts"})
+READ_VERBS = frozenset({"status", "ping", "alerts", "orders_dump", "risk_dump"})
 OPERATOR_VERBS = frozenset({
     "stormguard_force", "stormguard_release", "hold", "resume", "cancel_all", "enable_strategy", "disable_strategy",
     "config_reload",
@@ -38,6 +38,8 @@ forcing HALT is destructive too."""
 UNAUDITED = SERVICE_VERBS | {"ping"}
 
 Handler = Callable[[ControlRequest, str], ControlReply]
+DeferredHandler = Callable[[bytes, ControlRequest, str], ControlReply | None]
+"""Gets the client's identity too; None: the answer comes later, through `account` and the caller's send."""
 
 
 class ControlDesk:
@@ -66,20 +68,30 @@ class ControlDesk:
             "resume": self._resume, "cancel_all": self._cancel_all,
             "enable_strategy": self._switch_strategy, "disable_strategy": self._switch_strategy,
         }
+        self._deferred: dict[str, DeferredHandler] = {}
 
     @property
     def verbs(self) -> list[str]:
-        return sorted(self._verbs)
+        return sorted([*self._verbs, *self._deferred])
 
     def add_verb(self, verb: str, handler: Handler) -> None:
         self._verbs[verb] = handler
 
-    def handle(self, request: ControlRequest, key: str) -> ControlReply:
-        """Answer one request authenticated as `key` (the CURVE key's name, or "none" without CURVE)."""
+    def add_deferred_verb(self, verb: str, handler: DeferredHandler) -> None:
+        self._deferred[verb] = handler
+
+    def handle(self, request: ControlRequest, key: str, identity: bytes = b"") -> ControlReply | None:
+        """Answer one request authenticated as `key` (the CURVE key's name, or "none" without CURVE); None
+        when a deferred verb answers later."""
         handler = self._verbs.get(request.verb)
         if self.service_key is not None and key == self.service_key and request.verb in OPERATOR_VERBS:
             reply = self._refuse(request, f"the services' key ({key}) may not run {request.verb}: use an "
                                           "operator's key")
+        elif request.verb in self._deferred:
+            deferred = self._deferred[request.verb](identity, request, key)
+            if deferred is None:
+                return None
+            reply = deferred
         elif handler is None:
             reply = self._refuse(request, f"unknown verb {request.verb!r}; this control answers: "
                                           f"{', '.join(self.verbs)}")

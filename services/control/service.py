@@ -14,12 +14,21 @@ import zmq
 
 from contracts.codec import encode
 from contracts.enums import ServiceName
-from contracts.messages import ControlRequest, Heartbeat, RiskSnapshot, StormGuardProposal
+from contracts.messages import (
+    ControlReply,
+    ControlRequest,
+    Heartbeat,
+    OrdersDump,
+    RiskDump,
+    RiskSnapshot,
+    StormGuardProposal,
+)
 from services.control.alerting import AlertCenter
 from services.control.audit import AuditLog
 from services.control.authority import RecordedTransition, StormGuardAuthority
 from services.control.config_watch import ConfigWatcher
 from services.control.desk import ControlDesk
+from services.control.dumps import DUMPS, DumpRelay
 from services.control.heartbeats import HeartbeatTracker
 from services.control.reload import ConfigReloader
 from services.control.state_file import StateFileError, load_state, save_state
@@ -31,6 +40,7 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 REPLY_TOPIC = b"reply"
+DUMP_CHECK_NS = 100_000_000
 NO_KEY = "none"
 """The key name recorded for a request on an ops socket without CURVE: nobody was authenticated."""
 
@@ -121,13 +131,21 @@ def main(stack: StackConfig) -> int:
                 on_transitions(transitions)
 
     ops = rt.sockets.ops_router(stack.endpoints.ops)
-    inbox = rt.inbox("ops", Heartbeat, ControlRequest)
+    inbox = rt.inbox("ops", Heartbeat, ControlRequest, OrdersDump, RiskDump)
 
     def reply_to(identity: bytes, payload: bytes, verb: str) -> None:
         try:
             ops.send_multipart((identity, REPLY_TOPIC, payload), zmq.NOBLOCK)
         except zmq.Again:
             rt.log.warning("ops_reply_dropped", verb=verb, reason="client_gone")
+
+    def relay(identity: bytes, request: ControlRequest, key: str, reply: ControlReply) -> None:
+        desk.account(request, key, reply)
+        reply_to(identity, encode(reply), request.verb)
+
+    dumps = DumpRelay(rt.clock, tracker, control_out.send, relay, stack.control.dump_timeout_ms * 1_000_000)
+    for verb in DUMPS:
+        desk.add_deferred_verb(verb, dumps.ask)
 
     def on_ops(frames: list[bytes]) -> None:
         identity, rest = frames[0], frames[1:]
@@ -137,8 +155,11 @@ def main(stack: StackConfig) -> int:
             alerts.rules.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.
-            reply = desk.handle(message, ops.peer_key or NO_KEY)
-            reply_to(identity, encode(reply), message.verb)
+            reply = desk.handle(message, ops.peer_key or NO_KEY, identity)
+            if reply is not None:
+                reply_to(identity, encode(reply), message.verb)
+        elif isinstance(message, OrdersDump | RiskDump) and not dumps.on_dump(message):
+            rt.log.info("dump_unclaimed", request_id=message.request_id, reason="answered too late")
 
     rt.loop.add_reader(ops, on_ops)
     rt.read(rt.sockets.subscriber(stack.endpoints.risk, [b"sg_proposal", b"risk_snapshot"]), "risk",
@@ -146,6 +167,7 @@ def main(stack: StackConfig) -> int:
     rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, lambda: alerts.rules.on_services(tracker.status()))
     rt.loop.every(stack.control.config_poll_ms * 1_000_000, reloader.poll)
+    rt.loop.every(DUMP_CHECK_NS, dumps.expire)
     rt.loop.call_later(0, state_changed)
     try:
         return rt.run()

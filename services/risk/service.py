@@ -20,6 +20,7 @@ from contracts.messages import (
     StormGuardProposal,
     StormGuardState,
 )
+from services.risk.dump import risk_dump
 from services.risk.engine import RiskEngine
 from services.risk.stormguard import Transition
 from services.runtime.config.instruments import load_instruments
@@ -131,6 +132,9 @@ def main(stack: StackConfig) -> int:
             rt.log.warning("stormguard_release", scope=message.target, reason="operator release",
                            strategy_id=message.target, intent_id=None, stormguard_state=None)
             on_transitions(engine.release(message.target))
+        elif message.verb == "dump_risk" and message.request_id:
+            books.refresh()
+            control.link.send(risk_dump(engine, in_force[0], operator_enabled, message.request_id, rt.clock))
 
     def publish_snapshot() -> None:
         risk_out.send(RiskSnapshot(seq=0, positions=engine.positions.rows(), levels=engine.stormguard.levels(),
@@ -143,10 +147,13 @@ def main(stack: StackConfig) -> int:
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
     # At start the history is replayed from the adapter's journal: a restarted risk has its positions back.
     read_exec_stream(rt, on_execution, on_usage, catch_up_from=1)
+    in_force = [limits]
+
     def apply_limits(new_limits: StrategyLimitsConfig) -> list[str]:
         """A reloaded strategy_limits.yaml: the whole check chain swapped at once (positions, PnL, books and
         StormGuard levels carry over: RiskEngine.replace_limits)."""
         engine.replace_limits(new_limits)
+        in_force[0] = new_limits
         for entry in new_limits.strategies:
             approved_by_strategy.setdefault(entry.id, approved_total.labels(entry.id))
         if new_limits.stormguard.mark_interval_ms != limits.stormguard.mark_interval_ms:
@@ -154,7 +161,8 @@ def main(stack: StackConfig) -> int:
         return []
 
     # Control's state by the clone pattern: a snapshot at start, then broadcasts; a gap asks again.
-    hot = follow_control(rt, on_state, on_command).hot
+    control = follow_control(rt, on_state, on_command)
+    hot = control.hot
     hot.follow(STRATEGY_LIMITS, stack.strategy_limits_file, StrategyLimitsConfig, limits_read, apply_limits)
     hot.report(INSTRUMENTS, stack.instruments_file)
     def mark_to_market() -> None:

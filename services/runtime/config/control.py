@@ -40,3 +40,5 @@ class ControlConfig(_Strict):
     snapshot_retry_ms: int = Field(1000, gt=0, description="a service without control's state asks again this often")
     alerts: AlertsConfig = AlertsConfig()
     config_poll_ms: int = Field(1000, gt=0, description="how often control looks at the config files for a change")
+    dump_timeout_ms: int = Field(1500, gt=0, description="how long control waits for the adapter's or risk's "
+                                                         "answer to an orders or risk dump")

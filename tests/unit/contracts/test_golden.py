@@ -105,7 +105,9 @@ LITERALS: dict[str, dict[str, Any]] = {
         ],
         "levels": {"global": "WARM", "mm1": "STORM"},
     },
-    "command": {"seq": 2, "verb": "disable", "target": "mm1"},
+    "command": {"seq": 2, "verb": "disable", "target": "mm1", "request_id": "ops.19a3.7"},
+    "orders_dump": {"request_id": "ops.19a3.7", "gate": ["hold_fire"], "breaker": "half_open", "broker_usage": 151},
+    "risk_dump": {"request_id": "ops.19a3.8", "hold_fire": True, "broker_usage": 42},
     "alert": {"rule": "stormguard_halt", "severity": "page", "subject": "mm1"},
     "hb": {
         "service": "risk",

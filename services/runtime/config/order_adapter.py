@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from services.runtime.config.shioaji import ShioajiConfig
 from services.runtime.config.stack import Strict
+
+BrokerName = Literal["sim", "shioaji", "fake-shioaji"]
 
 
 class SimBrokerConfig(Strict):
@@ -53,8 +56,10 @@ class JournalConfig(Strict):
 
 
 class OrderAdapterConfig(Strict):
-    broker: Literal["sim"] = "sim"
+    broker: BrokerName = "sim"
     sim: SimBrokerConfig = SimBrokerConfig()
+    shioaji: ShioajiConfig | None = Field(None, description="the Shioaji session (broker shioaji or fake-shioaji, "
+                                                            "and the feed's quote bridge)")
     soft_cap: int = Field(250, gt=0, description="broker calls per 10 s (Shioaji: 250, shared by all order calls)")
     window_guard_ms: int = Field(500, ge=0, description="added to the limiter's 10 s window, so network jitter "
                                                          "or a clock difference never lets the broker count one "

@@ -1,0 +1,35 @@
+"""The one import of the Shioaji SDK, and the conversions at its edge.
+
+`import shioaji` writes ./shioaji.log unless SJ_LOG_PATH says otherwise, so it is set (if unset) to
+/dev/null before the import. The SDK carries prices as floats: they are converted here, exactly,
+to and from the fixed-point ×10⁴ integers every other module uses (contracts/prices.py).
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+os.environ.setdefault("SJ_LOG_PATH", os.devnull)
+
+import shioaji as sj  # after SJ_LOG_PATH is set
+
+from contracts.prices import PRICE_SCALE, to_e4
+
+__all__ = ["price_from_sdk", "price_to_sdk", "sj"]
+
+_E4 = PRICE_SCALE
+_QUANTUM = Decimal(1) / _E4
+
+
+def price_to_sdk(price_e4: int) -> float:
+    """A fixed-point price as the float the SDK wants; every legal price (ticks of 0.01 and up) round-trips."""
+    return price_e4 / _E4
+
+
+def price_from_sdk(price: float | str) -> int:
+    """A price the SDK gave (float, or a decimal string in quotes) as fixed-point ×10⁴.
+
+    A float goes through its shortest repr, which for a two-decimal price is that price exactly.
+    """
+    return to_e4(Decimal(str(price)).quantize(_QUANTUM))

@@ -1,4 +1,5 @@
-"""The feed service process: publishes MarketEvents on md, from the synthetic market or a recording.
+"""The feed service process: publishes MarketEvents on md, from the synthetic market, a recording, or
+Shioaji's quote stream (the real one, or the fake server's: `source: shioaji` / `fake-shioaji`).
 
 This is where tick-to-trade starts: every event is stamped with `ingest_ts_ns` (monotonic) just
 before it is sent, and every intent downstream carries that stamp. With `feed.wait_subscribers`
@@ -8,9 +9,12 @@ wait times out), so a stack started together does not lose its first events to s
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -18,14 +22,23 @@ from prometheus_client import Counter, Gauge
 from contracts.enums import ServiceName
 from contracts.messages import MarketEvent
 from services.feed.replay import Record, RecordReader, ReplayBooks, ReplayError, ReplayPacer
+from services.feed.shioaji_quotes import QuoteBridge, check_subscriptions, instruments_yaml
 from services.feed.synthetic import RateSchedule, SyntheticMarket
 from services.runtime.config.instruments import load_instruments
-from services.runtime.config.loader import ConfigError
+from services.runtime.config.loader import ConfigError, load_yaml_model
+from services.runtime.config.order_adapter import OrderAdapterConfig
+from services.runtime.config.shioaji import ShioajiConfig
 from services.runtime.config.stack import StackConfig
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
+from services.shioaji.fake_api import FakeShioaji
+from services.shioaji.fake_exchange import listing_of
+from services.shioaji.fake_server import FakeSinopac
+from services.shioaji.sdk import sj
+from services.shioaji.session import fake_environ, login
 
 NS_PER_S = 1_000_000_000
+SHIOAJI_INSTRUMENTS_FILE = "shioaji-instruments.yaml"
 MIN_TIMER_INTERVAL_NS = 1_000_000
 # Events published per loop turn when replaying flat out: large enough to amortize the timer,
 # small enough that heartbeats and the XPUB still get their turn.
@@ -67,6 +80,9 @@ class SyntheticSource:
         interval_ns = max(MIN_TIMER_INTERVAL_NS, round(NS_PER_S / self._rate_hz))
         self._rt.loop.every(interval_ns, lambda: self._publish(schedule.take_due(clock.mono_ns())))
         self._rt.log.info("md_publishing", source="synthetic", rate_hz=self._rate_hz)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def _publish(self, count: int) -> None:
         clock = self._rt.clock
@@ -112,6 +128,9 @@ class ReplaySource:
             self._start_pass()
         except ReplayError as exc:
             self._fail(exc)
+
+    def close(self) -> None:
+        """Nothing to release: each pass closes the file it read."""
 
     def _fail(self, exc: ReplayError) -> None:
         """Strict mode: a malformed line ends the run (exit code 2), saying where."""
@@ -223,7 +242,81 @@ class SubscriberGate:
         self._on_open()
 
 
-SourceFactory = Callable[[ServiceRuntime, MdPublisher], SyntheticSource | ReplaySource]
+@dataclass(frozen=True, slots=True)
+class ShioajiLogin:
+    """A logged-in Shioaji client for the quote bridge, and how to end its session."""
+
+    api: Any
+    close: Callable[[], None]
+
+
+class ShioajiSource:
+    """Publishes Shioaji's quote stream through the quote bridge. On start it also writes the contracts'
+    reference data, in instruments.yaml's format, to var/shioaji-instruments.yaml: nothing reads
+    InstrumentRefs off the wire, and risk loads its instruments file when it starts."""
+
+    def __init__(self, rt: ServiceRuntime, md: MdPublisher, session: ShioajiLogin, symbols: list[str],
+                 instruments_path: Path) -> None:
+        self._rt = rt
+        self._session = session
+        self._instruments_path = instruments_path
+        self._bridge = QuoteBridge(session.api, symbols, md.send, rt.log)
+        rt.loop.add_reader(self._bridge.handover.socket, self._bridge.handover.on_wake)
+        skipped = Gauge("shioaji_quotes_skipped", "Quotes not published: trial matching, odd lots, unreadable",
+                        registry=rt.metrics.registry)
+        rt.before_heartbeat(lambda: skipped.set(self._bridge.skipped))
+
+    def start(self) -> None:
+        refs = self._bridge.instruments()
+        self._instruments_path.parent.mkdir(parents=True, exist_ok=True)
+        self._instruments_path.write_text(instruments_yaml(
+            refs, "Written by the feed's Shioaji quote bridge from the broker's contracts; point stack.yaml's "
+                  "instruments_file here for risk to use them."), encoding="utf-8")
+        self._bridge.start()
+        self._rt.log.info("md_publishing", source="shioaji", symbols=list(refs),
+                          instruments_file=str(self._instruments_path))
+
+    def close(self) -> None:
+        self._session.close()
+        self._bridge.close()
+
+
+Source = SyntheticSource | ReplaySource | ShioajiSource
+SourceFactory = Callable[[ServiceRuntime, MdPublisher], Source]
+
+
+def _shioaji_login(stack: StackConfig, *, fake: bool) -> ShioajiLogin:
+    """Log in with order_adapter.yaml's shioaji: section (the desk's one session config); the fake serves
+    the synthetic market as its quotes and needs no section."""
+    feed = stack.feed
+    check_subscriptions(feed.symbols)
+    config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig).shioaji
+    if not fake:
+        if config is None:
+            raise ConfigError(f"feed.source shioaji: {stack.order_adapter_file} needs a shioaji: section "
+                              "(simulation: true or false, and where the keys are)")
+        api, _ = login(sj.Shioaji, config, os.environ)
+
+        def logout() -> None:
+            with contextlib.suppress(sj.ShioajiError):  # the process is ending: a refused logout changes nothing
+                api.logout()
+
+        return ShioajiLogin(api, logout)
+    config = config or ShioajiConfig(simulation=True)
+    instruments = load_instruments(stack.instruments_file)
+    try:
+        market = SyntheticMarket(instruments, feed.symbols, feed.seed)
+    except ValueError as exc:
+        raise ConfigError(f"feed: {exc}") from exc
+    server = FakeSinopac(config.fake, {symbol: listing_of(ref) for symbol, ref in instruments.items()},
+                         quotes=market, quote_rate_hz=feed.rate_hz)
+    api, _ = login(partial(FakeShioaji.connected_to, server), config, fake_environ(config))
+
+    def close() -> None:
+        api.logout()
+        server.stop()
+
+    return ShioajiLogin(api, close)
 
 
 def _source_factory(stack: StackConfig) -> tuple[SourceFactory, dict[str, Any]]:
@@ -236,6 +329,11 @@ def _source_factory(stack: StackConfig) -> tuple[SourceFactory, dict[str, Any]]:
             raise ConfigError(f"feed: {exc}") from exc
         details = {"symbols": feed.symbols, "rate_hz": feed.rate_hz, "seed": feed.seed}
         return partial(SyntheticSource, market=market, rate_hz=feed.rate_hz), details
+    if feed.source in ("shioaji", "fake-shioaji"):
+        session = _shioaji_login(stack, fake=feed.source == "fake-shioaji")
+        details = {"symbols": feed.symbols}
+        return partial(ShioajiSource, session=session, symbols=feed.symbols,
+                       instruments_path=stack.var_dir / SHIOAJI_INSTRUMENTS_FILE), details
     if feed.replay_file is None:
         raise ConfigError("feed.source is replay but feed.replay_file is not set")
     if not feed.replay_file.is_file():
@@ -268,4 +366,7 @@ def main(stack: StackConfig) -> int:
         wait_subscribers=feed.wait_subscribers,
         **details,
     )
-    return rt.run()
+    try:
+        return rt.run()
+    finally:
+        source.close()

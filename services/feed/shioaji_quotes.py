@@ -1,0 +1,140 @@
+"""The Shioaji quote bridge: the broker's TickSTKv1 / BidAskSTKv1 stream as MarketEvents for md.
+
+Each configured stock takes two of Shioaji's 200 subscriptions (Tick and BidAsk): a symbol list that
+needs more is refused before anything is subscribed. The SDK calls the quote callbacks on its own
+thread; they only hand the quote over (Handover) with the moment it arrived on the monotonic clock,
+which becomes the event's ingest_ts_ns: tick-to-trade starts when the quote reaches us, so the
+hand-over to the loop thread is part of it. On the loop thread each quote updates its symbol's book
+and last trade exactly as a replayed recording does (ReplayBooks), and the event is sent.
+
+Quotes marked `simtrade` (the exchange's trial matching before the open) or `intraday_odd` are not
+the book a board-lot order trades against, and are skipped. Futures quotes (TickFOPv1) are not
+bridged: a symbol that is not a Shioaji stock is refused.
+
+`instruments()` is the contracts' reference data (reference, limit up and down, unit; stocks price on
+the TWSE ladder) as InstrumentRefs; `instruments_yaml` writes them in config/instruments.yaml's format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+import yaml
+
+from contracts.enums import InstrumentKind
+from contracts.messages import InstrumentRef, MarketEvent
+from contracts.prices import format_price
+from services.feed.replay import EPOCH, MAX_BOOK_LEVELS, TAIPEI, BidAskRecord, Record, ReplayBooks, TickRecord
+from services.runtime.config.loader import ConfigError
+from services.runtime.handover import Handover
+from services.shioaji.sdk import price_from_sdk, sj
+
+MAX_SUBSCRIPTIONS = 200
+QUOTE_TYPES = (sj.QuoteType.Tick, sj.QuoteType.BidAsk)
+
+
+@dataclass(frozen=True, slots=True)
+class _Quote:
+    quote: Any
+    received_mono_ns: int
+
+
+def check_subscriptions(symbols: list[str]) -> None:
+    """Refuse a symbol list that needs more subscriptions than Shioaji allows."""
+    needed = len(symbols) * len(QUOTE_TYPES)
+    if needed > MAX_SUBSCRIPTIONS:
+        raise ConfigError(f"feed.symbols: {len(symbols)} symbols need {needed} Shioaji subscriptions (Tick and "
+                          f"BidAsk each); Shioaji allows {MAX_SUBSCRIPTIONS}, so at most "
+                          f"{MAX_SUBSCRIPTIONS // len(QUOTE_TYPES)} symbols")
+
+
+def exch_ts_ns(stamp: dt.datetime) -> int:
+    """Nanoseconds since the epoch of a quote's time (naive: Taipei local time)."""
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=TAIPEI)
+    since_epoch = stamp - EPOCH
+    return (since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000_000 + since_epoch.microseconds * 1_000
+
+
+def record_of(quote: Any) -> Record:
+    """A TickSTKv1 or BidAskSTKv1 as the record a recording would hold; ValueError if it is not readable."""
+    when = exch_ts_ns(quote.datetime)
+    if hasattr(quote, "bid_price"):
+        bids = [(price_from_sdk(p), int(q)) for p, q in zip(quote.bid_price, quote.bid_volume, strict=True)]
+        asks = [(price_from_sdk(p), int(q)) for p, q in zip(quote.ask_price, quote.ask_volume, strict=True)]
+        bids = [(p, q) for p, q in bids if p > 0][:MAX_BOOK_LEVELS]  # a level priced 0 is an empty one
+        asks = [(p, q) for p, q in asks if p > 0][:MAX_BOOK_LEVELS]
+        return BidAskRecord(quote.code, when, tuple(p for p, _ in bids), tuple(q for _, q in bids),
+                            tuple(p for p, _ in asks), tuple(q for _, q in asks))
+    return TickRecord(quote.code, when, price_from_sdk(quote.close), int(quote.volume), int(quote.total_volume))
+
+
+class QuoteBridge:
+    def __init__(self, api: Any, symbols: list[str], send: Callable[[MarketEvent], None],
+                 log: structlog.stdlib.BoundLogger) -> None:
+        symbols = list(dict.fromkeys(symbols))
+        check_subscriptions(symbols)
+        stocks = api.contracts.stocks
+        self._contracts = {symbol: stocks.get(symbol) for symbol in symbols}
+        missing = [symbol for symbol, contract in self._contracts.items() if contract is None]
+        if missing:
+            raise ConfigError(f"feed.symbols: Shioaji has no stock {', '.join(missing)} "
+                              "(futures quotes are not bridged)")
+        self._api = api
+        self._send = send
+        self._log = log
+        self._books = ReplayBooks()
+        self.skipped = 0
+        self.handover: Handover[_Quote] = Handover(self._on_quote)
+
+    def instruments(self) -> dict[str, InstrumentRef]:
+        """Reference data of the subscribed stocks, from the broker's contracts."""
+        return {
+            symbol: InstrumentRef(
+                symbol=symbol, kind=InstrumentKind.STOCK, reference_e4=price_from_sdk(contract.reference),
+                limit_up_e4=price_from_sdk(contract.limit_up), limit_down_e4=price_from_sdk(contract.limit_down),
+                unit=int(contract.unit))
+            for symbol, contract in self._contracts.items()
+        }
+
+    def start(self) -> None:
+        """Register the callbacks, then subscribe every symbol to Tick and BidAsk."""
+        self._api.set_on_tick_stk_v1_callback(self._arrived)
+        self._api.set_on_bidask_stk_v1_callback(self._arrived)
+        for contract in self._contracts.values():
+            for quote_type in QUOTE_TYPES:
+                self._api.subscribe(contract, quote_type=quote_type)
+
+    def close(self) -> None:
+        self.handover.close()
+
+    def _arrived(self, quote: Any) -> None:
+        """The SDK's thread: stamp the quote and hand it over."""
+        self.handover.post(_Quote(quote, time.monotonic_ns()))
+
+    def _on_quote(self, item: _Quote) -> None:
+        quote = item.quote
+        if quote.simtrade or quote.intraday_odd:
+            self.skipped += 1
+            return
+        try:
+            record = record_of(quote)
+        except (AttributeError, TypeError, ValueError) as exc:
+            self.skipped += 1
+            self._log.warning("shioaji_bad_quote", reason="bad_message", detail=f"{type(exc).__name__}: {exc}")
+            return
+        if self._books.apply(record):
+            self._send(self._books.event(record.symbol, seq=0, ingest_ts_ns=item.received_mono_ns))
+
+
+def instruments_yaml(refs: dict[str, InstrumentRef], source: str) -> str:
+    """The reference data as an instruments file (config/instruments.yaml's format), saying where it came from."""
+    entries = [{"symbol": ref.symbol, "kind": str(ref.kind), "reference": format_price(ref.reference_e4),
+                "limit_up": format_price(ref.limit_up_e4), "limit_down": format_price(ref.limit_down_e4),
+                "unit": ref.unit} for ref in refs.values()]
+    return f"# {source}\n" + yaml.safe_dump({"instruments": entries}, sort_keys=False, allow_unicode=True)

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -64,14 +65,29 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class BrokerChoice(StrEnum):
+    sim = "sim"
+    shioaji = "shioaji"
+    fake_shioaji = "fake-shioaji"
+
+
 @app.command()
 def up(
     config: ConfigOption = None,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
+    broker: Annotated[BrokerChoice | None, typer.Option(
+        help="override order_adapter.yaml's broker: sim; shioaji (SinoPac, with its shioaji: section and your "
+             "keys in the environment); fake-shioaji (ShioajiBroker over the fake SDK, md through the quote "
+             "bridge over the fake too)")] = None,
 ) -> None:
     """Run the whole stack on loopback, show progress, stop on Ctrl-C or after --duration, summarise."""
-    _run_stack(config, {}, duration, as_json, until_replayed=False)
+    from services.adapter.brokers.factory import BROKER_ENV
+
+    env = {} if broker is None else {BROKER_ENV: broker.value}
+    if broker is BrokerChoice.fake_shioaji:
+        env["ORDERPATH_FEED_SOURCE"] = "fake-shioaji"
+    _run_stack(config, env, duration, as_json, until_replayed=False)
 
 
 @app.command()

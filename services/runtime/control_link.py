@@ -78,10 +78,12 @@ class ControlFollow:
 
 
 def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str], None],
-                   on_command: Callable[[ControlCommand], None]) -> ControlFollow:
+                   on_command: Callable[[ControlCommand], None],
+                   heard: Callable[[], None] = lambda: None) -> ControlFollow:
     """Subscribe to control's state and commands, keep the state by the clone pattern, and start by
     asking for a snapshot. `on_state` gets each newer state, then the config files registered with the
-    returned `hot` are brought to the versions it names; `on_command` gets every command."""
+    returned `hot` are brought to the versions it names; `on_command` gets every command; `heard` is
+    called first for anything from control (a re-broadcast, a command, a snapshot answer): it is alive."""
     link = ControlLink(rt)
     hot = HotConfig(ConfigVersions(rt.metrics.registry), link.request, rt.log)
 
@@ -91,6 +93,7 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
     bad_snapshot = rt.inbox("control_link", ControlReply)
 
     def on_snapshot_reply(reply: ControlReply) -> None:
+        heard()
         if not reply.ok:
             rt.log.warning("control_snapshot_refused", error=reply.error)
             return
@@ -107,6 +110,7 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
     )
 
     def on_message(message: StormGuardState | ControlCommand) -> None:
+        heard()
         if isinstance(message, StormGuardState):
             follower.on_broadcast(message)
         else:

@@ -42,3 +42,6 @@ class ControlConfig(_Strict):
     config_poll_ms: int = Field(1000, gt=0, description="how often control looks at the config files for a change")
     dump_timeout_ms: int = Field(1500, gt=0, description="how long control waits for the adapter's or risk's "
                                                          "answer to an orders or risk dump")
+    adapter_hold_after_silence_ms: int = Field(
+        5000, ge=0, description="the adapter holds fire (no new orders; cancels go) once nothing has come from "
+                                "control for this long, until control is heard again; 0 never")

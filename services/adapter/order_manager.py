@@ -390,6 +390,8 @@ class OrderManager:
             order.want_price_e4 = order.want_leaves = None
         order.cancel_wanted = True
         order.last_intent_id = intent_id
+        if order.cancel_pending:
+            return  # one cancel at the broker at a time
         if not order.placed or order.status is OrderStatus.PENDING_NEW:
             self._save(order)  # cancelled when the NEW leaves the queue, or when its ack arrives
             return
@@ -551,6 +553,10 @@ class OrderManager:
 
     def _event(self, event: BrokerEvent) -> None:
         order = self.orders.get(event.client_order_id)
+        closed = self.orders.closed(event.client_order_id) if order is None else None
+        if closed is not None and event.kind is ExecType.FILL and event.exec_id not in closed.exec_ids:
+            self._late_fill(closed, event)
+            return
         if order is None:
             self.metrics.late_events.inc()
             self.log.info("broker_event_for_closed_order", client_order_id=event.client_order_id,
@@ -572,6 +578,17 @@ class OrderManager:
             self.close(order)
         else:
             self._save(order)
+
+    def _late_fill(self, order: LiveOrder, event: BrokerEvent) -> None:
+        """A deal for an order already closed (Shioaji's deal and order streams are not ordered: an
+        IOC's EXPIRED can come before its last deal). The position is real: report it."""
+        if event.exec_id:
+            order.exec_ids.add(event.exec_id)
+        self.journal.record_event(order.client_order_id, event.kind, _event_encoder.encode(event))
+        order.cum_qty += event.qty
+        self.metrics.fills.inc()
+        self._report(order, ExecType.FILL, last_price_e4=event.price_e4, last_qty=event.qty,
+                     detail="deal after the order was closed")
 
     def _on_ack(self, order: LiveOrder, event: BrokerEvent) -> None:
         self.calls.settle(order.client_order_id, CallKind.PLACE)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.enums import TERMINAL_STATUSES, ExecType, IntentAction, OrderStatus, Reason, TimeInForce
-from contracts.messages import MarketEvent
+from contracts.enums import TERMINAL_STATUSES, ExecType, IntentAction, OrderStatus, Reason, StormGuardLevel, TimeInForce
+from contracts.messages import MarketEvent, StormGuardState
 from contracts.prices import to_e4
 from services.adapter.brokers.sim import SimBroker
 from services.runtime.config.order_adapter import SimBrokerConfig
@@ -350,3 +350,21 @@ def test_an_amend_or_cancel_from_another_strategy_is_refused(h: Harness) -> None
     assert (refused.exec_type, refused.reason, refused.intent_id) == (ExecType.CANCEL_REJECT, Reason.UNKNOWN_ORDER,
                                                                       "theirs")
     assert calls(h) == ["place"]
+
+
+def test_a_deal_after_the_order_expired_is_still_reported(h: Harness) -> None:
+    """Shioaji's deal and order streams are not ordered: an IOC's EXPIRED can beat its last deal."""
+    h.manager.on_command(command(qty=3, tif=TimeInForce.IOC))
+    h.broker.answer(ExecType.ACK, "c1")
+    h.broker.answer(ExecType.EXPIRED, "c1", qty=2)
+    h.broker.answer(ExecType.FILL, "c1", price_e4=to_e4("1000"), qty=1, exec_id="d1")
+    h.broker.answer(ExecType.FILL, "c1", price_e4=to_e4("1000"), qty=1, exec_id="d1")
+    fills = [r for r in h.reports if r.exec_type is ExecType.FILL]
+    assert [(r.last_qty, r.cum_qty) for r in fills] == [(1, 1)], "reported once, duplicate dropped"
+
+
+def test_a_second_cancel_request_while_one_is_at_the_broker_sends_nothing(h: Harness) -> None:
+    h.working()
+    h.manager.on_control(StormGuardState(seq=1, global_level=StormGuardLevel.HALT, ts_ns=0))
+    h.broker.status("c1", status=OrderStatus.WORKING, qty=3)
+    assert calls(h).count("cancel") == 1

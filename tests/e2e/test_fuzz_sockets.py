@@ -59,7 +59,9 @@ from contracts.messages import (
     Message,
     OrderCommand,
     OrderIntent,
+    OrdersDump,
     RiskDecision,
+    RiskDump,
     RiskSnapshot,
 )
 from services.control.client import OpsClient
@@ -110,7 +112,8 @@ class Target:
 TARGETS = {
     "intents": Target("intents", "risk", zmq.PUSH, (OrderIntent,)),
     "orders": Target("orders", "adapter", zmq.PUSH, (OrderCommand,)),
-    "ops": Target("ops", "control", zmq.DEALER, (Heartbeat, ControlRequest)),
+    # services answer dumps on ops too: an unasked-for dump is a valid message (logged unclaimed), not bad
+    "ops": Target("ops", "control", zmq.DEALER, (Heartbeat, ControlRequest, OrdersDump, RiskDump)),
     "exec_replay": Target("exec_replay", "adapter", zmq.DEALER, (ExecReplayRequest,)),
 }
 PUBLISHERS = ("md", "exec", "risk", "control")

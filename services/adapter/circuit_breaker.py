@@ -6,7 +6,8 @@ sliding window (a failure at mono time t counts from t up to, but not including,
 session going down) open it at once through `trip`. OPEN refuses new orders (cancels are not its
 business) until `cooldown_ns` after it opened; it then reads HALF_OPEN and lets exactly one probe
 order through: the probe's success closes it with an empty failure window, its failure opens it
-again with a fresh cooldown. A probe that never answers is the caller's to time out and record.
+again with a fresh cooldown. A probe that never answers is the caller's to time out and record;
+one that never reached the broker is given back with `release_probe`.
 
 The breaker does not match outcomes to orders: in HALF_OPEN a success closes it only once the
 probe has been let through, while any failure reopens it, probe or not (the safe side). While
@@ -94,11 +95,11 @@ class CircuitBreaker:
         self._open(reason)
         return not was_open
 
-    def reopens_at_ns(self) -> int | None:
-        """The mono_ns at which an OPEN breaker turns HALF_OPEN and lets a probe through; None unless OPEN."""
-        if self.state is BreakerState.OPEN:
-            return self.opened_at_ns + self.cooldown_ns
-        return None
+    def release_probe(self) -> None:
+        """The probe never reached the broker (refused while it waited, cancelled first, or not there
+        when asked): the next new order may probe instead. Nothing unless HALF_OPEN."""
+        if self.state is BreakerState.HALF_OPEN:
+            self._probe_in_flight = False
 
     def _open(self, reason: str) -> None:
         self._state = BreakerState.OPEN

@@ -45,6 +45,7 @@ class RateLimiter:
         self.window_ns = window_ns
         self._limits = (cap, cap - reserve)  # indexed by Priority
         self._grants: deque[int] = deque()
+        self.last_grant_ns = 0  # mono_ns of the newest grant: what `release` takes to give that call's slot back
 
     def _expire(self, now_ns: int) -> deque[int]:
         grants = self._grants
@@ -60,7 +61,29 @@ class RateLimiter:
         if len(grants) >= self._limits[priority]:
             return False
         grants.append(now_ns)
+        self.last_grant_ns = now_ns
         return True
+
+    def release(self, granted_ns: int) -> None:
+        """Give back the slot granted at `granted_ns`: that call provably never reached the broker.
+        Exactly that grant goes (a newer one in its place would leave the window later than the
+        broker's count does); nothing if it has already left the window."""
+        grants = self._expire(self.clock.mono_ns())
+        for index in range(len(grants) - 1, -1, -1):
+            if grants[index] == granted_ns:
+                del grants[index]
+                return
+            if grants[index] < granted_ns:
+                return
+
+    def spend(self) -> bool:
+        """Count a call that goes out whether or not there is room (start-up's blocking status
+        refresh); False when it put the window over the cap."""
+        now_ns = self.clock.mono_ns()
+        grants = self._expire(now_ns)
+        grants.append(now_ns)
+        self.last_grant_ns = now_ns
+        return len(grants) <= self.cap
 
     def restore(self, grants_ns: list[int]) -> None:
         """Count calls made before this limiter existed (a restarted adapter's last run), oldest first."""

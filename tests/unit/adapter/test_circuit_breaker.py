@@ -44,7 +44,6 @@ def test_starts_closed_and_lets_every_order_through() -> None:
     assert breaker.state is BreakerState.CLOSED
     assert breaker.state == "closed"
     assert all(breaker.allow_new() for _ in range(100))
-    assert breaker.reopens_at_ns() is None
     assert (breaker.reason, breaker.opened_at_ns) == ("", 0)
 
 
@@ -78,7 +77,6 @@ def test_exactly_failures_in_the_window_open_it() -> None:
     assert not breaker.allow_new()
     assert breaker.reason == "reject 88"
     assert breaker.opened_at_ns == clock.mono_ns()
-    assert breaker.reopens_at_ns() == clock.mono_ns() + COOLDOWN_NS
 
 
 def test_failures_spread_beyond_the_window_do_not_open_it() -> None:
@@ -98,15 +96,13 @@ def test_one_failure_threshold_opens_on_the_first() -> None:
 
 def test_open_refuses_new_orders_until_the_cooldown_has_passed() -> None:
     clock, breaker = opened()
-    reopens_ns = breaker.reopens_at_ns()
-    assert reopens_ns == breaker.opened_at_ns + COOLDOWN_NS
+    reopens_ns = breaker.opened_at_ns + COOLDOWN_NS
     clock.advance(COOLDOWN_NS - 1)
     assert breaker.state is BreakerState.OPEN
     assert not breaker.allow_new()
     clock.advance(1)
     assert clock.mono_ns() == reopens_ns
     assert breaker.state is BreakerState.HALF_OPEN
-    assert breaker.reopens_at_ns() is None
 
 
 def test_open_turns_half_open_lazily_through_allow_new_too() -> None:
@@ -142,7 +138,6 @@ def test_the_probes_success_closes_it() -> None:
     assert breaker.state is BreakerState.CLOSED
     assert all(breaker.allow_new() for _ in range(10))
     assert not breaker.record_success()  # closed already
-    assert breaker.reopens_at_ns() is None
 
 
 def test_it_closes_with_an_empty_failure_window() -> None:
@@ -173,7 +168,6 @@ def test_the_probes_failure_reopens_it_with_a_fresh_cooldown() -> None:
     assert breaker.state is BreakerState.OPEN
     assert breaker.reason == "probe timeout"
     assert breaker.opened_at_ns == clock.mono_ns()
-    assert breaker.reopens_at_ns() == clock.mono_ns() + COOLDOWN_NS
     assert not breaker.allow_new()
     clock.advance(COOLDOWN_NS - 1)
     assert breaker.state is BreakerState.OPEN
@@ -186,7 +180,7 @@ def test_any_failure_in_half_open_reopens_it() -> None:
     clock, breaker = half_open()
     assert breaker.record_failure("reject")  # no probe sent yet: still evidence the broker is failing
     assert breaker.state is BreakerState.OPEN
-    assert breaker.reopens_at_ns() == clock.mono_ns() + COOLDOWN_NS
+    assert breaker.opened_at_ns == clock.mono_ns()
 
 
 def test_trip_opens_a_closed_breaker_at_once() -> None:
@@ -207,7 +201,7 @@ def test_trip_while_open_restarts_the_cooldown() -> None:
     assert (breaker.reason, breaker.opened_at_ns) == ("session down", clock.mono_ns())
     clock.advance(1)
     assert breaker.state is BreakerState.OPEN
-    assert breaker.reopens_at_ns() == clock.mono_ns() - 1 + COOLDOWN_NS
+    assert breaker.opened_at_ns == clock.mono_ns() - 1
 
 
 def test_trip_while_half_open_with_a_probe_in_flight() -> None:
@@ -216,7 +210,7 @@ def test_trip_while_half_open_with_a_probe_in_flight() -> None:
     assert breaker.trip("session down")  # half open is not open
     assert breaker.state is BreakerState.OPEN
     assert breaker.reason == "session down"
-    assert breaker.reopens_at_ns() == clock.mono_ns() + COOLDOWN_NS
+    assert breaker.opened_at_ns == clock.mono_ns()
     assert not breaker.record_success()  # the probe's late answer no longer counts
     assert breaker.state is BreakerState.OPEN
     clock.advance(COOLDOWN_NS)
@@ -233,3 +227,23 @@ def test_it_can_go_round_again_after_closing() -> None:
     assert breaker.record_failure("reject")
     assert breaker.state is BreakerState.OPEN
     assert breaker.opened_at_ns == clock.mono_ns()
+
+
+def test_a_probe_that_never_reached_the_broker_is_given_back() -> None:
+    _, breaker = half_open()
+    assert breaker.allow_new()
+    assert not breaker.allow_new()
+    breaker.release_probe()
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow_new(), "the next new order probes instead"
+
+
+def test_release_probe_does_nothing_unless_half_open() -> None:
+    clock, breaker = opened()
+    breaker.release_probe()
+    assert breaker.state is BreakerState.OPEN
+    clock.advance(COOLDOWN_NS)
+    assert breaker.allow_new()
+    assert breaker.record_success()
+    breaker.release_probe()
+    assert breaker.state is BreakerState.CLOSED

@@ -164,3 +164,39 @@ def test_property_never_over_the_cap_and_a_refused_call_fits_exactly_at_its_next
         assert in_window_at(at_ns) <= cap
         if priority is NORMAL:  # the window as this call left it, later calls at the same instant aside
             assert in_window_at(at_ns, upto=index + 1) <= cap - reserve
+
+
+def test_release_gives_back_exactly_the_grant_of_the_call_that_never_left() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock, cap=3, reserve=0, window_ns=10 * SECOND)
+    assert limiter.try_acquire(NORMAL)
+    failed_ns = limiter.last_grant_ns
+    clock.advance(SECOND)
+    assert limiter.try_acquire(NORMAL)
+    assert limiter.try_acquire(NORMAL)
+    limiter.release(failed_ns)
+    assert limiter.in_window() == 2
+    # The older grant went, not a newer one: a slot frees 10 s after the newer grants, not 9 s.
+    clock.advance(9 * SECOND)
+    assert limiter.try_acquire(NORMAL)
+    assert not limiter.try_acquire(NORMAL)
+
+
+def test_release_of_a_grant_already_out_of_the_window_changes_nothing() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock, cap=3, reserve=0, window_ns=SECOND)
+    assert limiter.try_acquire(NORMAL)
+    old_ns = limiter.last_grant_ns
+    clock.advance(SECOND)
+    assert limiter.try_acquire(NORMAL)
+    limiter.release(old_ns)
+    assert limiter.in_window() == 1
+
+
+def test_spend_counts_a_call_made_without_asking_even_over_the_cap() -> None:
+    limiter = RateLimiter(FakeClock(), cap=2, reserve=0)
+    assert limiter.spend()
+    assert limiter.spend()
+    assert not limiter.spend()
+    assert limiter.in_window() == 3
+    assert not limiter.try_acquire(URGENT)

@@ -37,7 +37,7 @@ class SentCall:
     kind: CallKind
     client_order_id: str
     attempt: int
-    retry: Callable[[], None] | None = None
+    action: str  # the Broker method's journal name: an AMEND is update_price or update_qty
 
 
 Job = Callable[[], None]
@@ -117,30 +117,29 @@ class BrokerCalls:
 
     # -- calls in flight
 
-    def sent(self, kind: CallKind, client_order_id: str, attempt: int = 1,
-             retry: Callable[[], None] | None = None) -> None:
+    def sent(self, kind: CallKind, client_order_id: str, attempt: int = 1, action: str = "") -> None:
         """Start the clock on a call just handed to the broker."""
         self._next_token += 1
-        call = SentCall(self._next_token, kind, client_order_id, attempt, retry)
+        call = SentCall(self._next_token, kind, client_order_id, attempt, action or kind)
         self._in_flight.setdefault((client_order_id, kind), deque()).append(call)
         self._by_token[call.token] = call
         self.scheduler.call_later(self.timeouts_ns[kind], lambda: self._expire(call.token))
 
-    def settle(self, client_order_id: str, kind: CallKind) -> bool:
-        """The broker answered the oldest call of this kind for the order; False if none was in flight."""
+    def settle(self, client_order_id: str, kind: CallKind) -> SentCall | None:
+        """The broker answered the oldest call of this kind for the order: that call; None if none was in flight."""
         calls = self._in_flight.get((client_order_id, kind))
         if not calls:
-            return False
+            return None
         call = calls.popleft()
         if not calls:
             del self._in_flight[(client_order_id, kind)]
         del self._by_token[call.token]
-        return True
+        return call
 
     def settle_all(self, client_order_id: str) -> None:
         """The order is finished: nothing more will answer for it."""
         for kind in CallKind:
-            while self.settle(client_order_id, kind):
+            while self.settle(client_order_id, kind) is not None:
                 pass
 
     def in_flight(self, client_order_id: str, kind: CallKind) -> int:

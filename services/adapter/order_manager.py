@@ -29,7 +29,6 @@ Semantics a desk relies on (docs/design.md, "Order adapter"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import msgspec
 import structlog
@@ -76,9 +75,10 @@ _CANCELS_ALL = frozenset({"halt", "operator"})
 
 _event_encoder = msgspec.msgpack.Encoder()
 
-
-class UsageListener(Protocol):
-    def __call__(self) -> None: ...
+_KIND_OF = {"place": CallKind.PLACE, "update_price": CallKind.AMEND, "update_qty": CallKind.AMEND,
+            "cancel": CallKind.CANCEL, "query": CallKind.QUERY}
+_KEEP_SLOT = (BrokerRateLimited, BrokerOutcomeUnknown)  # the broker may have counted these whatever they say
+_AT_THE_BROKER = frozenset({OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED})
 
 
 class OrderManager:
@@ -127,6 +127,7 @@ class OrderManager:
         self.adapter_latency = LatencyRing(latency.capacity)
         self._received_ns = 0
         self._slowing = False
+        self._probe_id: str | None = None  # the NEW let through while the breaker was half open
         broker.set_event_callback(self.on_broker_event)
         broker.set_status_callback(self.on_status)
 
@@ -174,10 +175,21 @@ class OrderManager:
         for order in list(self.orders.live.values()):
             if cancelling and order.working and not order.cancel_pending:
                 self._cancel(order, order.last_intent_id or order.intent_id)
-            elif (order.unresolved or order.cancel_wanted) and not order.cancel_pending \
-                    and not self.calls.in_flight(order.client_order_id, CallKind.QUERY):
+            if self._needs_query(order):
                 self.query(order)
         self.flush()
+
+    def _needs_query(self, order: LiveOrder) -> bool:
+        """Only the broker can say what became of it: a NEW that timed out, a cancel still wanted, a
+        quantity cut never answered. Not while a cancel is on its way or queued, nor while the NEW has
+        not left (queued, or in flight: a query could find it missing before it arrives)."""
+        if not order.placed or order.cancel_pending or order.cancel_waiting:
+            return False
+        client_order_id = order.client_order_id
+        if self.calls.in_flight(client_order_id, CallKind.PLACE):
+            return False
+        return order.unresolved or order.cancel_wanted or (
+            order.sent_leaves is not None and not self.calls.in_flight(client_order_id, CallKind.AMEND))
 
     # -- commands
 
@@ -215,12 +227,14 @@ class OrderManager:
         if not self.breaker.allow_new():
             self._refuse(command, Reason.CIRCUIT_OPEN, f"circuit breaker open: {self.breaker.reason}")
             return
+        if self.breaker.state is BreakerState.HALF_OPEN:
+            self._probe_id = command.client_order_id
         now_ns = self.clock.wall_ns()
         order = LiveOrder(
             client_order_id=command.client_order_id, intent_id=command.intent_id,
             strategy_id=command.strategy_id, symbol=command.symbol, side=command.side, qty=command.qty,
             price_e4=command.price_e4, price_type=command.price_type, tif=command.tif,
-            last_intent_id=command.intent_id, target_price_e4=command.price_e4,
+            last_intent_id=command.intent_id, target_price_e4=command.price_e4, sent_price_e4=command.price_e4,
             created_ns=now_ns, updated_ns=now_ns,
         )
         self.orders.add(order)
@@ -236,10 +250,11 @@ class OrderManager:
             self._save(order)
             self.calls.wait(Priority.NORMAL, lambda: self._place_waited(order, command))
             return
+        granted_ns = self.limiter.last_grant_ns
         order.placed = True
         self._save(order)
         self.journal.record_command(order.client_order_id, "place", encode(command))
-        self._outbox.append(lambda: self._send_place(order, command))
+        self._outbox.append(lambda: self._send_place(order, command, granted_ns))
 
     def _place_waited(self, order: LiveOrder, command: OrderCommand) -> None:
         """A NEW that waited for the budget: the world may have changed while it waited."""
@@ -256,19 +271,34 @@ class OrderManager:
         else:
             self._place(order, command)
             return
+        self.metrics.refused.labels(reason).inc()
         order.status = OrderStatus.REJECTED
         self.report_order(order, ExecType.REJECT, reason=reason, detail=detail)
         self.close(order)
 
-    def _send_place(self, order: LiveOrder, command: OrderCommand) -> None:
+    def _send_place(self, order: LiveOrder, command: OrderCommand, granted_ns: int) -> None:
         sent_ns = self.clock.mono_ns()
-        try:
-            self.broker.place(command)
-        except BrokerError as error:
-            self._call_failed(order, CallKind.PLACE, error)
+        if not self._call(order, "place", granted_ns, self.broker.place, command):
             return
         self.calls.sent(CallKind.PLACE, order.client_order_id)
         self._stamp(command.ingest_ts_ns, sent_ns, "place")
+
+    def _call(self, order: LiveOrder, action: str, granted_ns: int, call: Callable[..., None], *args: object) -> bool:
+        """Make one broker call; False when it raised, the failure handled. Whatever it raises must not
+        stop the adapter: an exception that is no BrokerError is a broker bug, and what the call did unknown."""
+        try:
+            call(*args)
+        except BrokerError as error:
+            self._call_failed(order, action, error, granted_ns)
+            return False
+        except Exception as exc:
+            self.log.exception("broker_call_crashed", client_order_id=order.client_order_id,
+                               intent_id=order.last_intent_id, strategy_id=order.strategy_id, call=action,
+                               error=repr(exc), reason=type(exc).__name__, stormguard_state=self.stormguard_level)
+            self._call_failed(order, action, BrokerOutcomeUnknown(f"{type(exc).__name__}: {exc}"), granted_ns,
+                              cause=exc)
+            return False
+        return True
 
     def _amend(self, order: LiveOrder, command: OrderCommand) -> None:
         self.metrics.amend_intents.inc()
@@ -279,12 +309,11 @@ class OrderManager:
             self._refuse(command, Reason.QTY_INCREASE,
                          f"Shioaji can only reduce quantity ({order.qty} → {command.qty}): cancel and send a new order")
             return
-        want_leaves = command.qty if command.qty < order.leaves_qty else None
-        if command.price_e4 == order.target_price_e4 and want_leaves is None:
-            self.metrics.amends_unchanged.inc()
-            if not order.amends_in_flight and order.want_price_e4 is None:
-                order.last_intent_id = command.intent_id
-                self.report_order(order, ExecType.AMENDED, detail="unchanged: no broker call")
+        # A cut on its way already takes the order down to sent_leaves: asking for those again is no change.
+        leaves_qty = order.leaves_qty if order.sent_leaves is None else min(order.leaves_qty, order.sent_leaves)
+        want_leaves = command.qty if command.qty < leaves_qty else None
+        if want_leaves is None and command.price_e4 == order.target_price_e4 and order.sent_price_e4 is not None:
+            self._unchanged(order, command.intent_id)
             return
         if order.want_price_e4 is not None or order.want_leaves is not None:
             self.metrics.amends_coalesced.inc()
@@ -321,11 +350,11 @@ class OrderManager:
         if order.client_order_id not in self.orders.live or not order.working or order.cancel_wanted:
             order.want_price_e4 = order.want_leaves = None
             return
-        if order.status is OrderStatus.PENDING_NEW:
+        if order.status is OrderStatus.PENDING_NEW or order.amend_waiting:
             return
         if self.clock.mono_ns() > order.want_deadline_ns:
             order.want_price_e4 = order.want_leaves = None
-            order.target_price_e4 = order.price_e4
+            self._settle_target(order)
             self.metrics.refused.labels(Reason.STALE_INTENT).inc()
             self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.STALE_INTENT,
                               detail="the amend waited past its deadline")
@@ -333,53 +362,70 @@ class OrderManager:
             return
         if order.want_leaves is not None and order.want_leaves >= order.leaves_qty:
             order.want_leaves = None
-        if order.want_price_e4 == order.price_e4 and order.want_leaves is None:
-            order.want_price_e4 = None
-            self.metrics.amends_unchanged.inc()  # the coalesced target is the price it has: that amend sends nothing
-            if not order.amends_in_flight:
-                self.report_order(order, ExecType.AMENDED, detail="unchanged: no broker call")
+        if order.want_price_e4 == order.sent_price_e4:
+            order.want_price_e4 = None  # where the broker already is, or will be once it answers
+        if order.want_price_e4 is None and order.want_leaves is None:
+            self._unchanged(order)
             self._save(order)
             return
-        if order.want_leaves is not None:
+        # One cut at a time: a second sent before the first is answered could take the lots off twice.
+        if order.want_leaves is not None and order.sent_leaves is None:
             if not self._amend_slot(order):
                 return
-            reduce_by = order.leaves_qty - order.want_leaves
+            order.sent_leaves = order.want_leaves
             order.want_leaves = None
-            self._send_amend(order, "update_qty", lambda: self.broker.reduce_qty(order.client_order_id, reduce_by))
-        if order.want_price_e4 is not None and order.want_price_e4 != order.price_e4:
+            self._send_amend(order, "update_qty", order.leaves_qty - order.sent_leaves)
+        if order.want_price_e4 is not None:
             if not self._amend_slot(order):
                 return
-            price_e4 = order.want_price_e4
+            order.sent_price_e4 = order.want_price_e4
             order.want_price_e4 = None
-            self._send_amend(order, "update_price", lambda: self.broker.amend_price(order.client_order_id, price_e4))
-        order.want_price_e4 = None
+            self._send_amend(order, "update_price", order.sent_price_e4)
         self._save(order)
+
+    def _unchanged(self, order: LiveOrder, intent_id: str = "") -> None:
+        """An amend to what the order has, or will have once the broker answers: nothing is sent, and
+        the strategy is answered at once unless an answer still to come will do it."""
+        self.metrics.amends_unchanged.inc()
+        if order.amends_in_flight or order.want_price_e4 is not None or order.want_leaves is not None:
+            return
+        if intent_id:
+            order.last_intent_id = intent_id
+        self.report_order(order, ExecType.AMENDED, detail="unchanged: no broker call")
+
+    def _settle_target(self, order: LiveOrder) -> None:
+        """Nothing wanted and nothing in flight: the order is headed nowhere but the price it has."""
+        if order.want_price_e4 is None and not order.amends_in_flight:
+            order.target_price_e4 = order.price_e4
 
     def _amend_slot(self, order: LiveOrder) -> bool:
         if self.calls.acquire(Priority.NORMAL):
             return True
+        order.amend_waiting = True
         self._save(order)
-        self.calls.wait(Priority.NORMAL, lambda: self._send_amends(order))
+        self.calls.wait(Priority.NORMAL, lambda: self._amend_waited(order))
         return False
 
-    def _send_amend(self, order: LiveOrder, action: str, call: Callable[[], None], attempt: int = 1) -> None:
+    def _amend_waited(self, order: LiveOrder) -> None:
+        order.amend_waiting = False
+        self._send_amends(order)
+
+    def _send_amend(self, order: LiveOrder, action: str, argument: int) -> None:
+        """update_qty (`argument` lots off) or update_price (to `argument`), the budget slot just granted."""
+        granted_ns = self.limiter.last_grant_ns
         ingest_ns = order.last_ingest_ns
         order.amends_in_flight += 1
         order.last_amend_ns = self.clock.mono_ns()
-        self.journal.record_command(order.client_order_id, action, _event_encoder.encode(
-            (order.want_leaves, order.target_price_e4, order.last_intent_id)))
+        client_order_id = order.client_order_id
+        self.journal.record_command(client_order_id, action, _event_encoder.encode((argument, order.last_intent_id)))
+        call = self.broker.reduce_qty if action == "update_qty" else self.broker.amend_price
 
         def send() -> None:
             sent_ns = self.clock.mono_ns()
-            try:
-                call()
-            except BrokerError as error:
-                order.amends_in_flight -= 1
-                self._call_failed(order, CallKind.AMEND, error)
+            if not self._call(order, action, granted_ns, call, client_order_id, argument):
                 return
             self._stamp(ingest_ns, sent_ns, action)
-            self.calls.sent(CallKind.AMEND, order.client_order_id, attempt,
-                            retry=lambda: self._send_amend(order, action, call, attempt + 1))
+            self.calls.sent(CallKind.AMEND, client_order_id, action=action)
 
         self._outbox.append(send)
 
@@ -415,6 +461,8 @@ class OrderManager:
             self._cancel(order, order.last_intent_id)
 
     def _send_cancel(self, order: LiveOrder, attempt: int = 1) -> None:
+        """Cancel at the broker, the budget slot just granted."""
+        granted_ns = self.limiter.last_grant_ns
         ingest_ns = order.last_ingest_ns
         order.cancel_pending = True
         self._save(order)
@@ -422,34 +470,39 @@ class OrderManager:
 
         def send() -> None:
             sent_ns = self.clock.mono_ns()
-            try:
-                self.broker.cancel(order.client_order_id)
-            except BrokerError as error:
-                order.cancel_pending = False
-                self._call_failed(order, CallKind.CANCEL, error)
+            if not self._call(order, "cancel", granted_ns, self.broker.cancel, order.client_order_id):
                 return
             self._stamp(ingest_ns, sent_ns, "cancel")
-            self.calls.sent(CallKind.CANCEL, order.client_order_id, attempt,
-                            retry=lambda: self._send_cancel(order, attempt + 1))
+            self.calls.sent(CallKind.CANCEL, order.client_order_id, attempt)
 
         self._outbox.append(send)
 
     def query(self, order: LiveOrder, attempt: int = 1) -> None:
-        if not self.calls.acquire(Priority.URGENT if self.gate & _CANCELS_ALL else Priority.NORMAL):
-            return  # the next sweep asks again
+        """Ask the broker what became of the order: now, or as soon as the budget allows, never
+        dropped; nothing if a query of it is already on its way or queued."""
+        if order.query_waiting or self.calls.in_flight(order.client_order_id, CallKind.QUERY):
+            return
+        priority = Priority.URGENT if self.gate & _CANCELS_ALL else Priority.NORMAL
+        if not self.calls.acquire(priority):
+            order.query_waiting = True
+            self._save(order)
+            self.calls.wait(priority, lambda: self._query_waited(order, attempt))
+            return
+        granted_ns = self.limiter.last_grant_ns
         self.journal.record_command(order.client_order_id, "query", b"")
 
         def send() -> None:
-            try:
-                self.broker.query(order.client_order_id)
-            except BrokerError as error:
-                self._call_failed(order, CallKind.QUERY, error)
+            if not self._call(order, "query", granted_ns, self.broker.query, order.client_order_id):
                 return
             self._stamp(0, 0, "query")
-            self.calls.sent(CallKind.QUERY, order.client_order_id, attempt,
-                            retry=lambda: self.query(order, attempt + 1))
+            self.calls.sent(CallKind.QUERY, order.client_order_id, attempt)
 
         self._outbox.append(send)
+
+    def _query_waited(self, order: LiveOrder, attempt: int) -> None:
+        order.query_waiting = False
+        if order.client_order_id in self.orders.live:
+            self.query(order, attempt)
 
     def cancel_all(self, why: str) -> None:
         """Phase two of the kill switch: cancel every working order (the sweep keeps at it)."""
@@ -474,16 +527,31 @@ class OrderManager:
 
     # -- failures and timeouts
 
-    def _call_failed(self, order: LiveOrder, kind: CallKind, error: BrokerError) -> None:
-        self.metrics.broker_errors.labels(type(error).__name__).inc()
+    def _call_failed(self, order: LiveOrder, action: str, error: BrokerError, granted_ns: int,
+                     cause: Exception | None = None) -> None:
+        kind = _KIND_OF[action]
+        unknown = isinstance(error, BrokerOutcomeUnknown)
+        slot_back = not error.sent and not isinstance(error, _KEEP_SLOT)
+        if slot_back:
+            self.limiter.release(granted_ns)
+        self.metrics.broker_errors.labels(type(cause or error).__name__).inc()
         self.log.warning("broker_call_failed", client_order_id=order.client_order_id, intent_id=order.last_intent_id,
-                         strategy_id=order.strategy_id, call=kind, error=str(error), reason=type(error).__name__,
-                         stormguard_state=self.stormguard_level)
+                         strategy_id=order.strategy_id, call=action, error=str(error), reason=type(error).__name__,
+                         budget_slot_returned=slot_back, stormguard_state=self.stormguard_level)
+        if kind is CallKind.AMEND:
+            order.amends_in_flight -= 1
+            if action == "update_qty" and not unknown:
+                order.sent_leaves = None  # an unknown cut stays held until a query says what it did
+            elif action == "update_price":
+                order.sent_price_e4 = order.price_e4 if not (unknown or order.amends_in_flight) else None
+            self._settle_target(order)
+        elif kind is CallKind.CANCEL:
+            order.cancel_pending = False
         if isinstance(error, BrokerRateLimited | BrokerSessionDown):
             self._breaker_changed(self.breaker.trip(f"{type(error).__name__}: {error}"))
-        elif not isinstance(error, BrokerOutcomeUnknown):
+        elif not unknown:
             self._breaker_changed(self.breaker.record_failure(str(error)))
-        if isinstance(error, BrokerOutcomeUnknown):
+        if unknown:
             if kind is CallKind.PLACE:
                 self._unresolve(order, f"outcome unknown: {error}")
             self.query(order)
@@ -508,28 +576,51 @@ class OrderManager:
         self.log.warning("broker_timeout", client_order_id=order.client_order_id, intent_id=order.last_intent_id,
                          strategy_id=order.strategy_id, call=call.kind, attempt=call.attempt,
                          reason=Reason.BROKER_TIMEOUT, stormguard_state=self.stormguard_level)
-        self._breaker_changed(self.breaker.record_failure(f"{call.kind} timed out"))
-        if call.kind is CallKind.AMEND:
-            order.amends_in_flight -= 1
+        self._breaker_changed(self.breaker.record_failure(f"{call.action} timed out"))
         if call.kind is CallKind.PLACE:
             self._unresolve(order, "no answer from the broker in time")
             self.query(order)
-        elif call.attempt == 1 and call.retry is not None and call.kind is not CallKind.PLACE and \
-                self.calls.acquire(Priority.URGENT if call.kind is CallKind.CANCEL else Priority.NORMAL):
-            self.metrics.retries.labels(call.kind).inc()
-            if call.kind is CallKind.CANCEL:
-                order.cancel_pending = False
-            call.retry()
+        elif call.kind is CallKind.QUERY:
+            if call.attempt == 1:
+                self.metrics.retries.labels(call.kind).inc()
+                self.query(order, attempt=2)  # later on, the sweep asks while the order needs settling
         elif call.kind is CallKind.AMEND:
-            self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_TIMEOUT,
-                               detail="no answer to the amend, retried once")
-            self.query(order)
-        elif call.kind is CallKind.CANCEL:
+            self._amend_timed_out(order, call)
+        else:
             order.cancel_pending = False
-            self.report_order(order, ExecType.CANCEL_REJECT, reason=Reason.BROKER_TIMEOUT,
-                               detail="no answer to the cancel, retried once; the adapter keeps trying")
-            self.query(order)
+            if call.attempt == 1 and self.calls.acquire(Priority.URGENT):
+                self.metrics.retries.labels(call.kind).inc()
+                self._send_cancel(order, attempt=2)
+            else:
+                self.report_order(order, ExecType.CANCEL_REJECT, reason=Reason.BROKER_TIMEOUT,
+                                  detail="no answer to the cancel, retried once; the adapter keeps trying")
+                self.query(order)
         self.flush()
+
+    def _amend_timed_out(self, order: LiveOrder, call: SentCall) -> None:
+        order.amends_in_flight = max(0, order.amends_in_flight - 1)
+        if call.action == "update_qty":
+            # Never sent again: if the cut landed, a second would cut twice. The query says what it did;
+            # wanted leaves wait for its answer (sent_leaves stays).
+            self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_TIMEOUT,
+                              detail="no answer to the quantity change: the order is queried")
+            self.query(order)
+            return
+        order.sent_price_e4 = None  # the broker may be at either price: the next amend goes out whatever it asks
+        if not order.amend_retried:
+            # Sent again as the order's newest target, not the price that timed out: a newer amend may be wanted.
+            order.amend_retried = True
+            self.metrics.retries.labels(call.kind).inc()
+            if order.want_price_e4 is None:
+                order.want_price_e4 = order.target_price_e4
+                order.want_deadline_ns = max(order.want_deadline_ns, self.clock.mono_ns())
+            self._send_amends(order)
+            return
+        order.amend_retried = False
+        self._settle_target(order)
+        self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_TIMEOUT,
+                          detail="no answer to the amend, retried once")
+        self.query(order)
 
     def _unresolve(self, order: LiveOrder, detail: str) -> None:
         """Report a NEW failed to strategy and risk, but keep tracking it until the broker settles it."""
@@ -548,6 +639,14 @@ class OrderManager:
         self.log.error("circuit_breaker_open", reason=self.breaker.reason, stormguard_state=self.stormguard_level)
         self.cancel_all("circuit breaker open")
         self.on_usage_change()
+
+    def _broker_took_new(self) -> None:
+        """The broker took a NEW (its ack, a deal before the ack, a status showing it): in HALF_OPEN
+        with the probe let through, that closes the breaker."""
+        if self.breaker.record_success():
+            self._probe_id = None
+            self.log.info("circuit_breaker_closed", stormguard_state=self.stormguard_level)
+            self.on_usage_change()
 
     # -- broker answers
 
@@ -592,8 +691,7 @@ class OrderManager:
 
     def _on_ack(self, order: LiveOrder, event: BrokerEvent) -> None:
         self.calls.settle(order.client_order_id, CallKind.PLACE)
-        self._breaker_changed(False) if not self.breaker.record_success() else self.log.info(
-            "circuit_breaker_closed", stormguard_state=self.stormguard_level)
+        self._broker_took_new()
         if order.status is OrderStatus.PENDING_NEW:
             order.status = OrderStatus.WORKING
         if order.unresolved:
@@ -617,7 +715,8 @@ class OrderManager:
                          detail=event.detail)
 
     def _on_fill(self, order: LiveOrder, event: BrokerEvent) -> None:
-        self.calls.settle(order.client_order_id, CallKind.PLACE)
+        if self.calls.settle(order.client_order_id, CallKind.PLACE) is not None:
+            self._broker_took_new()  # a deal before the ack
         order.cum_qty += event.qty
         order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
         self.metrics.fills.inc()
@@ -625,22 +724,31 @@ class OrderManager:
         if order.unresolved and order.working and not order.cancel_pending:
             self._cancel(order, order.intent_id)
 
-    def _on_amended(self, order: LiveOrder, event: BrokerEvent) -> None:
-        self.calls.settle(order.client_order_id, CallKind.AMEND)
+    def _amend_answered(self, order: LiveOrder, cut: bool) -> None:
+        """An update_price or update_qty answered (the oldest in flight; `cut`: the answer shows a cut)."""
+        call = self.calls.settle(order.client_order_id, CallKind.AMEND)
         order.amends_in_flight = max(0, order.amends_in_flight - 1)
+        order.amend_retried = False
+        if cut or (call is not None and call.action == "update_qty"):
+            order.sent_leaves = None
+
+    def _on_amended(self, order: LiveOrder, event: BrokerEvent) -> None:
+        self._amend_answered(order, cut=0 < event.qty < order.qty)
         order.price_e4 = event.price_e4 or order.price_e4
         if event.qty:
             order.qty = event.qty
             if order.cum_qty >= order.qty:
                 order.status = OrderStatus.FILLED
+        if not order.amends_in_flight:
+            order.sent_price_e4 = order.price_e4
         self._report(order, ExecType.AMENDED, detail=event.detail)
         self._send_amends(order)
 
     def _on_amend_reject(self, order: LiveOrder, event: BrokerEvent) -> None:
-        self.calls.settle(order.client_order_id, CallKind.AMEND)
-        order.amends_in_flight = max(0, order.amends_in_flight - 1)
-        if order.want_price_e4 is None:
-            order.target_price_e4 = order.price_e4
+        self._amend_answered(order, cut=False)
+        if not order.amends_in_flight:
+            order.sent_price_e4 = order.price_e4
+        self._settle_target(order)
         self._report(order, ExecType.AMEND_REJECT, reason=Reason.BROKER_REJECT, detail=event.detail)
         self._send_amends(order)
 
@@ -663,8 +771,16 @@ class OrderManager:
             return
         if state.broker_order_id:
             order.broker_order_id = state.broker_order_id
+        if order.status is OrderStatus.PENDING_NEW and state.status in _AT_THE_BROKER:
+            self._broker_took_new()
+        # A cut whose answer never came: the broker's quantity says what it did (none is on its way now).
+        cut_settled = order.sent_leaves is not None and not self.calls.in_flight(order.client_order_id, CallKind.AMEND)
+        if cut_settled:
+            order.sent_leaves = None
         if state.qty and state.qty < order.qty:
             order.qty = state.qty
+            if cut_settled:
+                self._report(order, ExecType.AMENDED, detail="quantity change found by a status query")
         if state.cum_qty > order.cum_qty:
             missed = state.cum_qty - order.cum_qty
             order.cum_qty = state.cum_qty
@@ -691,8 +807,10 @@ class OrderManager:
             order.status = OrderStatus.FILLED
         if order.status in TERMINAL_STATUSES:
             self.close(order)
-        else:
-            self._save(order)
+            return
+        if cut_settled:
+            self._send_amends(order)  # leaves wanted meanwhile were held for this answer
+        self._save(order)
 
     def _resolve_missing(self, order: LiveOrder) -> None:
         """The broker has no such order: it never got there, or was lost with a restarted broker."""
@@ -717,6 +835,9 @@ class OrderManager:
 
     def close(self, order: LiveOrder) -> None:
         self.calls.settle_all(order.client_order_id)
+        if order.client_order_id == self._probe_id:
+            self._probe_id = None
+            self.breaker.release_probe()  # it never reached the broker, or its end already moved the breaker
         if order.want_price_e4 is not None or order.want_leaves is not None:
             self.metrics.amends_superseded.inc()
             order.want_price_e4 = order.want_leaves = None

@@ -41,12 +41,19 @@ class LiveOrder:
     want_price_e4: int | None = None
     want_leaves: int | None = None
     want_deadline_ns: int = 0
+    # The price last sent (the broker ends there once it answers); None when what the broker did is unknown.
+    sent_price_e4: int | None = None
+    # The leaves an update_qty in flight (or unanswered, until a query tells) cuts the order to: one cut at a time.
+    sent_leaves: int | None = None
     amends_in_flight: int = 0
+    amend_retried: bool = False  # a price amend timed out and was sent again
+    amend_waiting: bool = False  # queued for the order budget
     last_amend_ns: int = 0
     flush_due: bool = False
     cancel_pending: bool = False
     cancel_wanted: bool = False
     cancel_waiting: bool = False
+    query_waiting: bool = False
     # A NEW that timed out: reported failed, kept until the broker's answer or a query settles it.
     unresolved: bool = False
     exec_ids: set[str] = field(default_factory=set)

@@ -1,6 +1,7 @@
 """Start-up recovery: rebuild the live order map from the journal and reconcile it with the broker.
 
-Orders the journal has and the broker reports working are adopted with the broker's fills; ones
+The broker's own status refresh at start spends the order budget and is counted. Orders the
+journal has and the broker reports working are adopted with the broker's fills; ones
 the broker does not list are queried, and the answer settles them (filled, cancelled, or never
 there: reported to strategy and risk either way). A NEW still queued when the last run died never
 reached the broker and is reported rejected without a call. Working orders the broker has and the
@@ -31,14 +32,16 @@ class RecoverySummary:
 def recover(manager: OrderManager) -> RecoverySummary:
     spent = _restore_budget(manager)
     journaled = [decode_order(payload) for payload in manager.journal.open_orders()]
+    _count_status_refresh(manager)
     at_broker = {state.client_order_id: state for state in manager.broker.open_orders()}
     matched = queried = never_sent = 0
     for order in journaled:
-        # Calls in flight died with the last run; their answers, if any, still arrive as events.
+        # Calls in flight or queued died with the last run; their answers, if any, still arrive as events.
         order.amends_in_flight = 0
-        order.flush_due = False
-        order.cancel_pending = False
-        order.cancel_waiting = False
+        order.amend_retried = order.amend_waiting = order.flush_due = False
+        order.cancel_pending = order.cancel_waiting = order.query_waiting = False
+        order.sent_leaves = None
+        order.sent_price_e4 = None  # an amend may have landed unseen: the next one goes out whatever it asks
         manager.orders.add(order)
     for order in journaled:
         state = at_broker.pop(order.client_order_id, None)
@@ -55,7 +58,8 @@ def recover(manager: OrderManager) -> RecoverySummary:
         order = LiveOrder(
             client_order_id=state.client_order_id, intent_id=state.client_order_id, strategy_id=UNKNOWN_STRATEGY,
             symbol=state.symbol, side=state.side, qty=state.qty, price_e4=state.price_e4, placed=True,
-            status=OrderStatus.PENDING_NEW, target_price_e4=state.price_e4, last_intent_id=state.client_order_id,
+            status=OrderStatus.PENDING_NEW, target_price_e4=state.price_e4, sent_price_e4=state.price_e4,
+            last_intent_id=state.client_order_id,
         )
         manager.orders.add(order)
         adopt = manager.config.unknown_broker_orders == "adopt"
@@ -84,6 +88,20 @@ def _restore_budget(manager: OrderManager) -> int:
     times = [now_mono - (now_wall - wall_ns) for wall_ns in manager.journal.command_times_since(since_wall)]
     limiter.restore(times)
     return len(times)
+
+
+def _count_status_refresh(manager: OrderManager) -> None:
+    """open_orders() refreshes the broker's view with update_status calls, which spend the order
+    budget: counted (and journaled, so a restart right after counts them too) before they are made.
+    They cannot wait: nothing can be reconciled without them."""
+    calls = manager.broker.open_orders_calls
+    for _ in range(calls):
+        manager.journal.record_command("", "query", b"")
+        if not manager.limiter.spend():
+            manager.log.warning("budget_over_cap_at_start", calls=calls, in_window=manager.limiter.in_window(),
+                                cap=manager.limiter.cap, reason="rate_limited",
+                                stormguard_state=manager.stormguard_level)
+    manager.journal.commit()
 
 
 def _never_sent(manager: OrderManager, order: LiveOrder) -> None:

@@ -4,7 +4,9 @@ Calls return at once; what the broker did arrives later as BrokerEvents through 
 given to `set_event_callback` (Shioaji's set_order_callback), always on the adapter's loop thread.
 A call the broker refuses outright raises a BrokerError subclass, as Shioaji raises on over-use
 or a dropped session; a call whose fate is unknown raises BrokerOutcomeUnknown and must never be
-resent blindly: the order manager queries the order instead.
+resent blindly: the order manager queries the order instead. A BrokerError says whether the call
+may have been counted against the order budget (`sent`); only a call that provably never left
+the process gives its budget slot back.
 
 Answers the manager must tolerate, because the real broker sends them: deals before the ack,
 the same deal twice (same `exec_id`), events for orders it has already closed, and no answer at
@@ -22,7 +24,13 @@ from contracts.messages import OrderCommand
 
 
 class BrokerError(Exception):
-    """The broker refused a call at once; nothing was sent."""
+    """The call failed at once. `sent=False` only when it provably never left this process (refused
+    before the SDK was called): the broker did not count it against the order budget. The default is
+    the safe side: a call the server answered with an error may have been counted."""
+
+    def __init__(self, message: str = "", *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class BrokerRateLimited(BrokerError):
@@ -93,6 +101,11 @@ class Broker(Protocol):
     def query(self, client_order_id: str) -> None:
         """Ask for one order's state (Shioaji's update_status): spends the order budget; the answer
         arrives through the status callback."""
+
+    @property
+    def open_orders_calls(self) -> int:
+        """How many calls that spend the order budget one `open_orders()` makes (Shioaji: an
+        update_status per account)."""
 
     def open_orders(self) -> list[BrokerOrderState]:
         """Every order the broker holds for this account today that is still working (start-up

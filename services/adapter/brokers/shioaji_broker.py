@@ -170,7 +170,8 @@ class ShioajiBroker:
         contract = self._contract(command.symbol)
         account = self._accounts.futures if is_future(contract) else self._accounts.stock
         if account is None:
-            raise BrokerError(f"no {'futures' if is_future(contract) else 'stock'} account in this Shioaji login")
+            raise BrokerError(f"no {'futures' if is_future(contract) else 'stock'} account in this Shioaji login",
+                              sent=False)
         cid = command.client_order_id
         order = _Order(OrderView(cid, command.qty, command.price_type, command.tif), command.symbol, command.side,
                        command.price_e4, strategy_tag(command.strategy_id), contract)
@@ -192,8 +193,11 @@ class ShioajiBroker:
 
     def reduce_qty(self, client_order_id: str, reduce_by: int) -> None:
         order = self._acknowledged(client_order_id)
-        qty = update_qty_arg(self._config.qty_mode, reduce_by=reduce_by,
-                             order_qty=order.view.qty - order.view.cancelled_qty)
+        try:
+            qty = update_qty_arg(self._config.qty_mode, reduce_by=reduce_by,
+                                 order_qty=order.view.qty - order.view.cancelled_qty)
+        except ValueError as exc:
+            raise BrokerError(f"{client_order_id}: {exc}", sent=False) from exc
         self._sdk(self._api.update_order, order.trade, qty=qty, timeout=0,
                   cb=self._answered("update", client_order_id))
 
@@ -213,6 +217,10 @@ class ShioajiBroker:
             account = self._accounts.futures if is_future(order.contract) else self._accounts.stock
             self._sdk(self._api.update_status, account, timeout=0,
                       cb=lambda trades: self.handover.post(_Statuses(client_order_id, trades, search=True)))
+
+    @property
+    def open_orders_calls(self) -> int:
+        return sum(account is not None for account in (self._accounts.stock, self._accounts.futures))
 
     def open_orders(self) -> list[BrokerOrderState]:
         """Start-up: refresh the broker's view of today's orders (blocking), then every one still working.
@@ -357,14 +365,14 @@ class ShioajiBroker:
             contracts = self._sdk(lambda: self._api.contracts)
             contract = contracts.stocks.get(symbol) or contracts.futures.get(symbol)
             if contract is None:
-                raise BrokerError(f"Shioaji has no contract {symbol}")
+                raise BrokerError(f"Shioaji has no contract {symbol}", sent=False)
             self._contracts[symbol] = contract
         return contract
 
     def _acknowledged(self, client_order_id: str) -> _Order:
         order = self._orders.get(client_order_id)
         if order is None or not order.trade_id:
-            raise BrokerError(f"{client_order_id}: Shioaji has not acknowledged this order yet")
+            raise BrokerError(f"{client_order_id}: Shioaji has not acknowledged this order yet", sent=False)
         return order
 
     def _answered(self, call: str, client_order_id: str) -> Callable[[Any], None]:

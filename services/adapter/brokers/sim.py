@@ -68,6 +68,8 @@ class SimBook:
 class SimBroker:
     """The Broker protocol against an in-process exchange, with the real broker's faults on demand."""
 
+    open_orders_calls = 0  # open_orders reads the working orders at once, spending no order budget
+
     def __init__(self, config: SimBrokerConfig, schedule: Scheduler, *, clock: Clock = _SYSTEM_CLOCK) -> None:
         self._schedule = schedule
         self._clock = clock

@@ -41,7 +41,8 @@ class RecordingBroker:
         self.callback: BrokerEventCallback = lambda event: None
         self.status_callback: BrokerStatusCallback = lambda state: None
         self.open: list[BrokerOrderState] = []
-        self.raise_next: BrokerError | None = None
+        self.raise_next: BrokerError | Exception | None = None
+        self.open_orders_calls = 1  # Shioaji's update_status for its one account
 
     def set_event_callback(self, callback: BrokerEventCallback) -> None:
         self.callback = callback

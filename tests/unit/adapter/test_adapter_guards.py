@@ -269,9 +269,23 @@ def test_a_restart_counts_the_last_runs_calls_against_the_budget(tmp_path: Path)
     broker(h).open = [BrokerOrderState(f"c{n}", OrderStatus.WORKING, f"B{n}", "2330", qty=3) for n in range(5)]
     h.start()
     recover(h.manager)
-    assert h.manager.limiter.in_window() == 5
+    assert h.manager.limiter.in_window() == 5 + 1, "the last run's 5 places and this start's update_status"
     h.send(*[new(100 + n) for n in range(5)])
-    assert broker(h).names().count("place") == 5 + 3, "8 normal slots in the window, 5 spent by the last run"
+    assert broker(h).names().count("place") == 5 + 2, "8 normal slots in the window, 6 spent"
+
+
+def test_the_status_refresh_at_start_is_counted_and_journaled_for_the_next_start(tmp_path: Path) -> None:
+    from services.adapter.recovery import recover
+
+    h = Harness(tmp_path, SMALL)
+    broker(h).open_orders_calls = 2
+    recover(h.manager)
+    assert h.manager.limiter.in_window() == 2
+    h.clock.advance(1_000 * MS)
+    h.journal.close()
+    h.start()
+    recover(h.manager)
+    assert h.manager.limiter.in_window() == 2 + 2
 
 
 def test_a_cancel_that_waited_for_the_budget_on_an_order_that_filled_meanwhile_is_too_late(h: Harness) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from contracts.enums import ExecType, IntentAction, OrderStatus, Reason
 from contracts.prices import to_e4
-from tests.unit.adapter.manager_harness import MS, Harness, RecordingBroker, command
+from services.runtime.config.order_adapter import OrderAdapterConfig
+from tests.unit.adapter.manager_harness import MS, START_NS, Harness, RecordingBroker, command
 
 
 @pytest.fixture
@@ -26,8 +28,8 @@ def amends(h: Harness) -> list[tuple[str, object]]:
     return [(name, arg) for name, arg, _ in broker(h).calls if name in ("amend_price", "reduce_qty")]
 
 
-def amend(price: str, n: int, qty: int = 3) -> object:
-    return command(IntentAction.AMEND, price=price, qty=qty, intent_id=f"a{n}")
+def amend(price: str, n: int, qty: int = 3, **fields: object) -> object:
+    return command(IntentAction.AMEND, price=price, qty=qty, intent_id=f"a{n}", **fields)  # type: ignore[arg-type]
 
 
 def test_amends_while_one_is_unanswered_go_out_as_the_newest_on_its_answer(h: Harness) -> None:
@@ -112,3 +114,121 @@ def test_an_amend_before_the_ack_is_held_and_sent_after_it(h: Harness) -> None:
     broker(h).answer(ExecType.ACK, broker_order_id="B1")
     assert amends(h) == [("amend_price", ("c1", to_e4("998")))]
     assert h.manager.orders.get("c1").status is OrderStatus.WORKING  # type: ignore[union-attr]
+
+
+# -- what the broker will end at: the price last sent, not the one last acked
+
+QUICK = OrderAdapterConfig.model_validate({"timeouts": {"amend_ms": 100, "query_ms": 100}})
+
+
+@pytest.fixture
+def quick(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, QUICK)
+
+
+def test_an_amend_back_to_the_acked_price_while_another_is_in_flight_is_sent(h: Harness) -> None:
+    h.working()
+    h.send(amend("999", 1))
+    h.send(amend("1000", 2))
+    h.scheduler.advance(5 * MS)
+    assert amends(h) == [("amend_price", ("c1", to_e4("999"))), ("amend_price", ("c1", to_e4("1000")))], \
+        "the broker would end at 999 had the second been taken for no change"
+    assert h.metric("amends_unchanged_total") == 0
+
+
+def test_after_an_amend_gave_up_an_amend_to_its_old_target_is_sent(quick: Harness) -> None:
+    quick.working()
+    quick.send(amend("999", 1))
+    quick.scheduler.advance(200 * MS)
+    assert (quick.reports[-1].exec_type, quick.reports[-1].reason) == (ExecType.AMEND_REJECT, Reason.BROKER_TIMEOUT)
+    quick.send(amend("999", 2, deadline_ns=quick.clock.mono_ns() + 100 * MS))
+    assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("999")))
+    assert len(amends(quick)) == 3, "sent, retried once, and sent again on the new command"
+
+
+def test_a_rejected_amend_leaves_the_order_headed_for_its_acked_price(h: Harness) -> None:
+    h.working()
+    h.send(amend("999", 1))
+    broker(h).answer(ExecType.AMEND_REJECT, detail="price out of range")
+    h.send(amend("999", 2))
+    assert amends(h) == [("amend_price", ("c1", to_e4("999")))] * 2
+
+
+def test_a_timed_out_price_amend_is_sent_again_as_the_newest_target(quick: Harness) -> None:
+    quick.working()
+    quick.send(amend("999", 1))
+    quick.scheduler.advance(5 * MS)
+    quick.send(amend("998", 2))
+    assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("998")))
+    quick.scheduler.advance(95 * MS)  # the 999 times out: resending it could leave the order at 999
+    assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("998")))
+    assert quick.metric("broker_retries_total", call="amend") == 1
+
+
+def test_a_timed_out_quantity_cut_is_never_resent_the_order_is_queried(quick: Harness) -> None:
+    quick.working(qty=5)
+    quick.send(amend("1000", 1, qty=3))
+    quick.scheduler.advance(100 * MS)
+    assert broker(quick).names() == ["place", "reduce_qty", "query"]
+    assert (quick.reports[-1].exec_type, quick.reports[-1].reason) == (ExecType.AMEND_REJECT, Reason.BROKER_TIMEOUT)
+    quick.send(amend("1000", 2, qty=3, deadline_ns=quick.clock.mono_ns() + 100 * MS))
+    assert broker(quick).names().count("reduce_qty") == 1, "the wanted leaves wait for the query's answer"
+    broker(quick).status("c1", status=OrderStatus.WORKING, qty=3, broker_order_id="B1")
+    order = quick.manager.orders.get("c1")
+    assert order is not None and order.leaves_qty == 3
+    assert broker(quick).names().count("reduce_qty") == 1, "the cut landed: nothing more to take off"
+    assert quick.reports[-1].exec_type is ExecType.AMENDED
+
+
+def test_a_cut_the_query_shows_never_landed_is_sent_once_more_on_a_new_command(quick: Harness) -> None:
+    quick.working(qty=5)
+    quick.send(amend("1000", 1, qty=3))
+    quick.scheduler.advance(100 * MS)
+    broker(quick).status("c1", status=OrderStatus.WORKING, qty=5, broker_order_id="B1")
+    quick.send(amend("1000", 2, qty=3, deadline_ns=quick.clock.mono_ns() + 100 * MS))
+    assert amends(quick) == [("reduce_qty", ("c1", 2)), ("reduce_qty", ("c1", 2))]
+
+
+def test_two_cuts_to_the_same_leaves_send_one_reduce(h: Harness) -> None:
+    h.working(qty=5)
+    h.send(amend("1000", 1, qty=3))
+    h.scheduler.advance(5 * MS)
+    h.send(amend("1000", 2, qty=3))
+    h.scheduler.advance(5 * MS)
+    broker(h).answer(ExecType.AMENDED, price_e4=to_e4("1000"), qty=3)
+    assert amends(h) == [("reduce_qty", ("c1", 2))]
+
+
+def test_a_deeper_cut_while_one_is_in_flight_waits_for_its_answer(h: Harness) -> None:
+    h.working(qty=5)
+    h.send(amend("1000", 1, qty=3))
+    h.scheduler.advance(5 * MS)
+    h.send(amend("1000", 2, qty=1))
+    h.scheduler.advance(5 * MS)
+    assert amends(h) == [("reduce_qty", ("c1", 2))]
+    broker(h).answer(ExecType.AMENDED, price_e4=to_e4("1000"), qty=3)
+    assert amends(h) == [("reduce_qty", ("c1", 2)), ("reduce_qty", ("c1", 2))]
+
+
+def test_the_journal_records_what_each_amend_sent(h: Harness) -> None:
+    h.working(qty=5)
+    h.send(amend("999", 1, qty=3))
+    recorded = [(action, msgspec.msgpack.decode(payload)) for action, payload in h.journal.commands_for("c1")
+                if action.startswith("update")]
+    assert recorded == [("update_qty", [2, "a1"]), ("update_price", [to_e4("999"), "a1"])]
+
+
+def test_amends_queued_for_the_budget_make_one_job_per_order(tmp_path: Path) -> None:
+    h = Harness(tmp_path, OrderAdapterConfig.model_validate({"soft_cap": 4, "reserve": 1, "window_guard_ms": 0}))
+    far = START_NS + 60_000 * MS
+    h.working("c1")
+    h.working("c2")
+    h.send(amend("999", 1, deadline_ns=far))
+    h.send(command(IntentAction.AMEND, client_order_id="c2", price="999", intent_id="b1", deadline_ns=far))
+    h.scheduler.advance(5 * MS)
+    h.send(amend("998", 2, deadline_ns=far))
+    h.scheduler.advance(5 * MS)
+    h.send(amend("997", 3, deadline_ns=far))
+    assert h.manager.calls.waiting == 2, "c2's amend and c1's newest, once"
+    h.scheduler.advance(10_000 * MS)
+    assert amends(h)[-2:] == [("amend_price", ("c2", to_e4("999"))), ("amend_price", ("c1", to_e4("997")))]

@@ -12,7 +12,7 @@ import pytest
 
 from contracts.enums import ExecType, IntentAction, OrderStatus, Reason, StormGuardLevel
 from contracts.prices import to_e4
-from services.adapter.brokers.base import BrokerOrderState
+from services.adapter.brokers.base import BrokerError, BrokerOrderState
 from services.adapter.brokers.shioaji_broker import MISSING_CHECKS
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.recovery import recover
@@ -89,6 +89,21 @@ def test_reduce_qty_with_the_broker_and_server_reading_qty_alike(tmp_path: Path,
         assert (trade.status.order_quantity, trade.status.cancel_quantity) == (3, 2)
     finally:
         sh.close()
+
+
+def test_calls_refused_before_the_sdk_is_called_say_they_never_left(sh: ShioajiHarness) -> None:
+    """Their budget slot comes back; a ValueError of the quantity rule is a BrokerError, not a crash."""
+    resting(sh, qty=3)
+    calls_before = len(sh.server.trades())
+    with pytest.raises(BrokerError) as too_many:
+        sh.broker.reduce_qty("c1", 5)
+    with pytest.raises(BrokerError) as unknown:
+        sh.broker.amend_price("nope", to_e4("990"))
+    with pytest.raises(BrokerError) as no_contract:
+        sh.broker.place(msgspec.structs.replace(command(client_order_id="x1"), symbol="0000"))
+    assert [error.value.sent for error in (too_many, unknown, no_contract)] == [False, False, False]
+    assert len(sh.server.trades()) == calls_before
+    assert sh.broker.open_orders_calls >= 1
 
 
 def test_cancel_with_a_fill_racing_it(sh: ShioajiHarness) -> None:

@@ -11,14 +11,19 @@ command is durable before the broker sees it, and a report before anybody does.
 Semantics a desk relies on (docs/design.md, "Order adapter"):
 - AMENDs of one order coalesce: while the previous amend is unanswered and younger than the
   window, a new one only replaces the wanted price; it goes out when the answer comes or the
-  window passes. An amend that changes nothing sends nothing. AMEND.qty is the leaves the
-  strategy wants: less than the order's leaves reduces it (Shioaji can only reduce); more than
-  the order's original quantity is refused (qty_increase: cancel and send a new order); between
-  the two, a fill raced the amend and the quantity is left alone.
+  window passes. An amend that changes nothing (compared with the price last sent, where the
+  broker ends once it answers) sends nothing. AMEND.qty is the leaves the strategy wants: less
+  than the order's leaves reduces it (Shioaji can only reduce), one cut at a time; more than the
+  order's original quantity is refused (qty_increase: cancel and send a new order); between the
+  two, a fill raced the amend and the quantity is left alone.
 - A CANCEL supersedes pending amends; a second CANCEL while one is pending is dropped.
 - A NEW with no answer by its timeout is reported failed (broker_timeout) but stays tracked as
   unresolved and is queried; if it turns out live it is cancelled at once, and its fills are
-  still reported (they are real). AMEND and CANCEL retry once when the budget allows.
+  still reported (they are real). A price amend or a cancel is sent once more after a timeout (an
+  amend as the order's newest target); a quantity cut never is (a second could cut twice): the
+  order is queried instead. A query is never dropped: without budget it waits like any call.
+- A failed call gives its budget slot back only if it provably never left the process; an
+  exception that is no BrokerError is a broker bug, handled as an unknown outcome (queried).
 - The breaker opens on repeated timeouts/rejects, or at once on the broker's rate-limit or
   session errors; open, it refuses NEWs and cancels everything.
 - Kill switch: a global HALT (or the operator's cancel-all) closes the gate to new orders, then
@@ -554,7 +559,8 @@ class OrderManager:
         if unknown:
             if kind is CallKind.PLACE:
                 self._unresolve(order, f"outcome unknown: {error}")
-            self.query(order)
+            if kind is not CallKind.QUERY:  # a query that failed so is not asked again at once: the sweep asks
+                self.query(order)
             return
         if kind is CallKind.PLACE:
             order.status = OrderStatus.REJECTED

@@ -141,3 +141,17 @@ def test_a_probe_refused_while_it_waited_for_the_budget_lets_the_next_new_probe(
     assert broker(h).names()[-1] == "place", "c9 is the probe now"
     broker(h).answer(ExecType.ACK, "c9")
     assert h.manager.breaker.state is BreakerState.CLOSED
+
+
+def test_a_query_that_keeps_crashing_is_not_asked_again_at_once(h: Harness) -> None:
+    class CrashingQueries(RecordingBroker):
+        def query(self, client_order_id: str) -> None:
+            super().query(client_order_id)
+            raise AttributeError("'NoneType' object has no attribute 'trade'")
+
+    h = Harness(h.tmp_path / "crashing", SMALL, broker=CrashingQueries(h.clock), clock=h.clock)
+    broker(h).raise_next = BrokerOutcomeUnknown("409")
+    h.send(new(1))
+    assert broker(h).names() == ["place", "query"]
+    h.manager.sweep()
+    assert broker(h).names() == ["place", "query", "query"], "the sweep asks again, once a sweep"

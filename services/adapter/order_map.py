@@ -5,20 +5,24 @@ and leaves quantity, timestamps, and the work in flight on it (an amend waiting 
 cancel unanswered, a NEW whose fate is being reconciled). It is saved to the journal whole, as
 msgpack, after every change; the broker's own Trade handle stays inside the broker object, keyed
 by the same client order id, because it cannot outlive the process.
+
+The journal row is `[ROW_VERSION, [field values in declaration order]]`: about a third of the
+bytes of a map with field names, on every save of the hot path. Fields are only ever appended
+(with a default), so a row with fewer fields still decodes; anything else bumps ROW_VERSION. A
+row of the first format (a map with field names, before the version) still decodes, so a journal
+written by an older adapter is recovered.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
 import msgspec
 
 from contracts.enums import OrderStatus, PriceType, Side, TimeInForce
 
 
-@dataclass(slots=True)
-class LiveOrder:
+class LiveOrder(msgspec.Struct, array_like=True):
     client_order_id: str
     intent_id: str
     strategy_id: str
@@ -56,7 +60,7 @@ class LiveOrder:
     query_waiting: bool = False
     # A NEW that timed out: reported failed, kept until the broker's answer or a query settles it.
     unresolved: bool = False
-    exec_ids: set[str] = field(default_factory=set)
+    exec_ids: set[str] = msgspec.field(default_factory=set)
 
     @property
     def leaves_qty(self) -> int:
@@ -70,16 +74,39 @@ class LiveOrder:
         return self.status in (OrderStatus.PENDING_NEW, OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED)
 
 
+ROW_VERSION = 1
+
+
+
+def _map_field(info: msgspec.structs.FieldInfo) -> tuple[str, object] | tuple[str, object, object]:
+    if info.required:
+        return info.name, info.type
+    if info.default_factory is not msgspec.NODEFAULT:
+        return info.name, info.type, msgspec.field(default_factory=info.default_factory)
+    return info.name, info.type, info.default
+
+
+# The first format: the same fields in a map with their names; fields it lacks take their defaults.
+_MapRow = msgspec.defstruct("LiveOrderMapRow", [_map_field(info) for info in msgspec.structs.fields(LiveOrder)])
+_MSGPACK_MAPS = frozenset({*range(0x80, 0x90), 0xDE, 0xDF})  # fixmap, map16, map32
+
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(LiveOrder)
+_decoder = msgspec.msgpack.Decoder(tuple[int, LiveOrder])
+_map_decoder = msgspec.msgpack.Decoder(_MapRow)
 
 
 def encode_order(order: LiveOrder) -> bytes:
-    return _encoder.encode(order)
+    return _encoder.encode((ROW_VERSION, order))
 
 
 def decode_order(payload: bytes) -> LiveOrder:
-    return _decoder.decode(payload)
+    """A journal row in any format an adapter has written up to this one's."""
+    if payload and payload[0] in _MSGPACK_MAPS:
+        return LiveOrder(**msgspec.structs.asdict(_map_decoder.decode(payload)))
+    version, order = _decoder.decode(payload)
+    if version != ROW_VERSION:
+        raise ValueError(f"order row format {version} is not {ROW_VERSION}: written by another adapter version")
+    return order
 
 
 class OrderMap:

@@ -29,8 +29,8 @@ class AdapterMetrics:
                                          registry=registry)
         self.timeouts = Counter("broker_timeouts", "Broker calls unanswered by their deadline", ["call"],
                                 registry=registry)
-        self.retries = Counter("broker_retries", "Amends and cancels sent again after a timeout", ["call"],
-                               registry=registry)
+        self.retries = Counter("broker_retries", "Price amends, cancels and queries sent again after a timeout",
+                               ["call"], registry=registry)
         self.broker_errors = Counter("broker_errors", "Broker calls that raised", ["error"], registry=registry)
         self.unresolved = Counter("unresolved_orders", "NEWs reported failed and tracked until the broker settled "
                                                        "them", registry=registry)

@@ -12,7 +12,6 @@ from contracts.enums import ExecType, IntentAction, Side, TimeInForce
 from contracts.messages import ExecutionReport, OrderCommand
 from contracts.prices import to_e4
 from services.adapter.brokers.base import (
-    BrokerError,
     BrokerEvent,
     BrokerEventCallback,
     BrokerOrderState,
@@ -33,7 +32,8 @@ MS = 1_000_000
 
 class RecordingBroker:
     """Records each call with the clock reading at the moment of the call; answers only when told.
-    `raise_next` makes the next call raise, as Shioaji raises on over-use or a lost session."""
+    `raise_next` makes the next call raise, as Shioaji raises on over-use or a lost session (or, for
+    an exception that is no BrokerError, as a bug in the broker layer would)."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
@@ -41,7 +41,7 @@ class RecordingBroker:
         self.callback: BrokerEventCallback = lambda event: None
         self.status_callback: BrokerStatusCallback = lambda state: None
         self.open: list[BrokerOrderState] = []
-        self.raise_next: BrokerError | Exception | None = None
+        self.raise_next: Exception | None = None
         self.open_orders_calls = 1  # Shioaji's update_status for its one account
 
     def set_event_callback(self, callback: BrokerEventCallback) -> None:

@@ -155,3 +155,15 @@ def test_a_query_that_keeps_crashing_is_not_asked_again_at_once(h: Harness) -> N
     assert broker(h).names() == ["place", "query"]
     h.manager.sweep()
     assert broker(h).names() == ["place", "query", "query"], "the sweep asks again, once a sweep"
+
+
+def test_a_broker_bug_on_an_amend_leaves_the_price_unknown_so_the_next_amend_goes_out(h: Harness) -> None:
+    h.working()
+    broker(h).raise_next = TypeError("update_order() got an unexpected keyword argument 'price'")
+    h.send(command(IntentAction.AMEND, price="999", intent_id="a1", deadline_ns=FAR))
+    assert broker(h).names() == ["place", "amend_price", "query"]
+    order = h.manager.orders.get("c1")
+    assert order is not None and (order.amends_in_flight, order.sent_price_e4) == (0, None)
+    h.clock.advance(10 * MS)
+    h.send(command(IntentAction.AMEND, price="999", intent_id="a2", deadline_ns=FAR))
+    assert broker(h).names()[-1] == "amend_price", "the first may or may not have landed: sent again"

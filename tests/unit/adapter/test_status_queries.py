@@ -101,3 +101,20 @@ def test_an_unresolved_new_is_queried_by_the_sweep_until_it_settles(tmp_path: Pa
     broker(h).status("c1", status=None)
     h.manager.sweep()
     assert broker(h).names().count("query") == before + 1, "settled: asked no more (w's cancel is on its way)"
+
+
+def test_orders_recovery_must_query_wait_for_the_budget_the_last_run_spent(tmp_path: Path) -> None:
+    from services.adapter.recovery import recover
+
+    h = Harness(tmp_path, PATIENT)
+    h.send(*[new(n) for n in range(8)])
+    h.journal.close()
+    h.start()
+    summary = recover(h.manager)
+    assert summary.queried == 8
+    assert broker(h).names().count("query") == 0, "the last run's 8 places and the status refresh fill the window"
+    assert h.manager.calls.waiting == 8
+    h.scheduler.advance(10_000 * MS)
+    assert broker(h).names().count("query") == 8
+    broker(h).status("c0", status=None)
+    assert (h.reports[-1].client_order_id, h.reports[-1].exec_type) == ("c0", ExecType.REJECT)

@@ -3,13 +3,17 @@
     python -m bench.soak [--rate 200] [--minutes 10]
 
 The stack of bench.tick_to_trade (bench.strategies:EveryTick, risk ungated, adapter and SimBroker
-uncapped) on tcp loopback. Every minute: the adapter's /metrics is scraped and that minute's
+uncapped) on tcp loopback, with StormGuard's drawdown thresholds lifted too: the bench strategy's
+few fills are noise, and a drawdown HALT a minute in would leave the rest of the run measuring an
+idle path. Every minute: the adapter's /metrics is scraped and that minute's
 tick-to-trade p50/p99 computed from the deltas of the `tick_to_trade_latency_ns` histogram buckets
 (interpolated linearly within a bucket, as Prometheus's histogram_quantile does, so they are only
 as fine as the bucket bounds printed), with the minute's counts; and each service's resident
 memory is read off control's status (its last heartbeat's process_resident_memory_bytes). At the
-end: memory at start, end and its maximum per service, and whether any service grew more than
-10 % from minute 2 to the end. Prints figures; asserts nothing. `--minutes` takes fractions
+end: memory at start, end and its maximum per service, its slope in MB a minute from the end of
+minute 2 on (least squares over the per-minute readings: bounded memories still filling show as
+a slope, a leak as one that never ends), and whether any service grew more than 10 % from
+minute 2 to the end. Prints figures; asserts nothing. `--minutes` takes fractions
 (0.5 is a 30 s run); a last partial minute is reported over its own length.
 """
 
@@ -39,6 +43,8 @@ POLL_S = 0.5
 GROWTH_LIMIT = 0.10
 FLAT_FROM_MINUTE = 2
 SERVICES = tuple(sorted(str(name) for name in ServiceName))
+SOAK_RISK = {**UNGATED, "stormguard": {**UNGATED["stormguard"], "warm_drawdown_pct": 1_000,
+                                       "storm_drawdown_pct": 2_000, "halt_drawdown_pct": 3_000}}
 
 
 def scrape(port: int, timeout_s: float = 5.0) -> tuple[list[tuple[float, float]], int]:
@@ -130,7 +136,7 @@ def _fmt_us(value: float) -> str:
 
 def print_header(rate_hz: float, minutes: float, bounds: list[float]) -> None:
     print(f"soak: {rate_hz:g} market events/s for {minutes:g} min, tcp loopback, strategy bench.strategies:EveryTick, "
-          "risk ungated, adapter uncapped (SimBroker)")
+          "risk ungated (drawdown included), adapter uncapped (SimBroker)")
     print(f"tick-to-trade per minute: p50/p99 from the deltas of the adapter's {HISTOGRAM} histogram, "
           "interpolated linearly within buckets")
     print("bucket upper bounds µs: " + " ".join("+Inf" if math.isinf(b) else f"{b / 1000:g}" for b in bounds))
@@ -145,12 +151,27 @@ def print_minute(m: Minute) -> None:
           flush=True)
 
 
+def slope_mb_per_min(minutes: list[Minute], service: str) -> float:
+    """Least-squares slope of `service`'s RSS against time over the readings from the end of minute
+    FLAT_FROM_MINUTE on, in MB a minute; NaN with fewer than two of them."""
+    points = [(sum(m.seconds for m in minutes[:i + 1]) / 60, m.rss_mb[service])
+              for i, m in enumerate(minutes) if m.number >= FLAT_FROM_MINUTE and service in m.rss_mb]
+    if len(points) < 2:
+        return math.nan
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_mb = sum(mb for _, mb in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (mb - mean_mb) for t, mb in points) / spread if spread else math.nan
+
+
 def memory_report(start: dict[str, float], minutes: list[Minute]) -> list[str]:
-    lines = [f"resident memory MB {'start':>8}{'end':>8}{'max':>8}"]
+    lines = [f"resident memory MB {'start':>8}{'end':>8}{'max':>8}  MB/min from minute {FLAT_FROM_MINUTE}"]
     end = minutes[-1].rss_mb if minutes else start
     for s in SERVICES:
         peak = max([start.get(s, 0.0), *(m.rss_mb.get(s, 0.0) for m in minutes)])
-        lines.append(f"  {s:<16}{start.get(s, 0.0):>8.1f}{end.get(s, 0.0):>8.1f}{peak:>8.1f}")
+        slope = slope_mb_per_min(minutes, s)
+        lines.append(f"  {s:<16}{start.get(s, 0.0):>8.1f}{end.get(s, 0.0):>8.1f}{peak:>8.1f}  "
+                     + ("n/a" if math.isnan(slope) else f"{slope:+.2f}"))
     return lines
 
 
@@ -172,7 +193,7 @@ def run(rate_hz: float, minutes: float) -> dict[str, Any]:
     duration_s = minutes * 60
     with tempfile.TemporaryDirectory(prefix="orderpath-soak-") as folder:
         config = write_stack_config(
-            Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000, risk=UNGATED,
+            Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000, risk=SOAK_RISK,
             order_adapter=UNCAPPED_ADAPTER, metrics=True,
             feed={"source": "synthetic", "rate_hz": rate_hz, "symbols": SYMBOLS, "seed": 11},
         )

@@ -92,7 +92,7 @@ class RiskEngine:
         self.stormguard = StormGuard(clock, limits.stormguard, _capital(limits),
                                      {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
         self.gate = StormGuardGate(self.positions)
-        self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory)
+        self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory, clock)
         self.control_levels: dict[str, StormGuardLevel] = {}
         self._operator_enabled: dict[str, bool] = {}
         self._levels: dict[str, StormGuardLevel] = {}

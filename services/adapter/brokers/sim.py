@@ -74,7 +74,8 @@ class SimBroker:
         self._schedule = schedule
         self._clock = clock
         self._faults = SimFaults(config)
-        self._ledger = SimLedger(config.state_file)
+        self._ledger = SimLedger(config.state_file, closed_kept=config.closed_orders_kept,
+                                 calls_kept=config.calls_kept)
         self._budget = OrderBudget(config, (mono_ns for mono_ns, _, _ in self._ledger.calls),
                                    self._ledger.suspended_until_ns)
         self._session_down = config.session_down

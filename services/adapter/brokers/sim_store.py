@@ -4,8 +4,10 @@ In memory by default. With a state file, every change is also written to SQLite 
 synchronous=NORMAL: it survives the process being killed, not the host losing power), so a new
 SimBroker on the same file, in a restarted adapter, sees the orders and the call log the broker
 had: the real broker outlives its client.
-Closed orders are kept bounded (the newest CLOSED_KEPT in memory), as is the call log in memory;
-the file keeps everything.
+In memory, closed orders and the call log are kept bounded, newest first (SimBrokerConfig's
+closed_orders_kept and calls_kept); the file keeps everything. A closed order past that retention
+is unknown to a query or a cancel ("order not found"), as an order from an earlier day is at a
+real broker; the adapter queries only the orders it still tracks, seconds after they closed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.enums import TERMINAL_STATUSES, OrderStatus, PriceType, Side, TimeInForce
-
-# In memory the simulator lives in the adapter's process and counts against its memory budget (the
-# soak bench showed 100k orders and 1M calls growing it past 125 MB); the state file keeps all of it.
-CLOSED_KEPT = 20_000
-CALL_LOG_KEPT = 100_000
 
 CallRecord = tuple[int, str, str]
 """(mono_ns, action, client_order_id) of one call that reached the broker."""
@@ -130,13 +127,16 @@ def _order(row: tuple) -> SimOrder:
 class SimLedger:
     """The broker's memory. Callers mutate a SimOrder, then `update` it; `flush` writes what changed."""
 
-    def __init__(self, state_file: Path | None = None, *, closed_kept: int = CLOSED_KEPT) -> None:
+    def __init__(self, state_file: Path | None, *, closed_kept: int, calls_kept: int) -> None:
+        if closed_kept < 1 or calls_kept < 1:
+            raise ValueError(f"closed_kept ({closed_kept}) and calls_kept ({calls_kept}) must be at least 1")
         self._closed_kept = closed_kept
+        self._calls_kept = calls_kept
         self._state = _SqliteState(state_file) if state_file is not None else None
         self._working: dict[str, SimOrder] = {}
         self._by_symbol: dict[str, dict[str, SimOrder]] = {}
         self._closed: OrderedDict[str, SimOrder] = OrderedDict()
-        self._calls: deque[CallRecord] = deque(maxlen=CALL_LOG_KEPT)
+        self._calls: deque[CallRecord] = deque(maxlen=calls_kept)
         self._dirty: dict[str, SimOrder] = {}
         self._next_id = 0
         self._suspended_until_ns = 0
@@ -148,7 +148,7 @@ class SimLedger:
             self._rest(order)
         for order in state.closed_orders(self._closed_kept):
             self._closed[order.client_order_id] = order
-        self._calls.extend(state.calls(CALL_LOG_KEPT))
+        self._calls.extend(state.calls(self._calls_kept))
         self._next_id = state.meta("next_id")
         self._suspended_until_ns = state.meta("suspended_until_ns")
 

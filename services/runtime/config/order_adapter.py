@@ -33,6 +33,11 @@ class SimBrokerConfig(Strict):
     seed: int = Field(0, description="seed of the fault generator, so a run is reproducible")
     state_file: Path | None = Field(None, description="where the simulated broker keeps its orders and call log "
                                                       "(SQLite), so they outlive an adapter restart")
+    closed_orders_kept: int = Field(10_000, gt=0,
+                                    description="closed orders the simulator keeps in memory, newest first, for "
+                                                "queries and late cancels of them (the state file keeps all)")
+    calls_kept: int = Field(20_000, gt=0, description="calls kept in the simulator's in-memory call log, newest "
+                                                      "first (the state file keeps all)")
 
 
 class TimeoutsConfig(Strict):

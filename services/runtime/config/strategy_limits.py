@@ -102,7 +102,9 @@ class GlobalLimits(Strict):
     max_gross_notional_twd: Decimal = Field(Decimal(500_000_000), gt=0)
     max_orders_per_window: int = Field(400, gt=0)
     rate_window_ms: int = Field(1000, gt=0)
-    duplicate_memory: int = Field(100_000, gt=0, description="intent ids remembered for duplicate checks")
+    duplicate_memory: int = Field(100_000, gt=0, description="at most this many intent ids remembered for duplicate "
+                                                            "checks; each is forgotten once its deadline has passed "
+                                                            "(a copy is refused as stale then)")
 
 
 class StrategyLimitsConfig(Strict):

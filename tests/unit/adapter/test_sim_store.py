@@ -136,12 +136,45 @@ def closed_order(client_order_id: str, ledger: SimLedger) -> SimOrder:
 
 
 def test_closed_orders_are_kept_bounded_newest_first(state_file: Path) -> None:
-    ledger = SimLedger(state_file, closed_kept=2)
+    ledger = SimLedger(state_file, closed_kept=2, calls_kept=10)
     ledger.add(SimOrder("live", ledger.next_broker_order_id(), "2330", Side.BUY, to_e4("990"), 1, PriceType.LMT,
                         TimeInForce.ROD))
     for client_order_id in ("c1", "c2", "c3"):
         ledger.add(closed_order(client_order_id, ledger))
     ledger.flush()
     assert [ledger.get(c) is not None for c in ("live", "c1", "c2", "c3")] == [True, False, True, True]
-    reloaded = SimLedger(state_file, closed_kept=2)
+    reloaded = SimLedger(state_file, closed_kept=2, calls_kept=10)
     assert [reloaded.get(c) is not None for c in ("live", "c1", "c2", "c3")] == [True, False, True, True]
+
+
+def test_the_call_log_in_memory_keeps_the_newest_calls_and_the_file_keeps_all(state_file: Path) -> None:
+    sim = on_file(state_file, calls_kept=3)
+    for n in range(5):
+        sim.place(f"o{n}", price="990")
+    sim.advance()
+    assert [client_order_id for _, _, client_order_id in sim.broker.call_log] == ["o2", "o3", "o4"]
+    assert sqlite3.connect(state_file).execute("SELECT COUNT(*) FROM calls").fetchone() == (5,)
+    after = on_file(state_file, sim, calls_kept=3)
+    assert [client_order_id for _, _, client_order_id in after.broker.call_log] == ["o2", "o3", "o4"]
+
+
+def test_retention_forgets_closed_orders_never_working_ones() -> None:
+    sim = SimHarness(SimBrokerConfig(ack_latency_us=LATENCY_US, closed_orders_kept=2, calls_kept=4))
+    sim.book(bids=[("990", 10)], asks=[("1000", 10)])
+    sim.place("resting", price="990")
+    for n in range(10):
+        sim.place(f"c{n}", price="980")
+        sim.broker.cancel(f"c{n}")
+    sim.advance()
+    assert [s.client_order_id for s in sim.broker.open_orders()] == ["resting"]
+    assert sorted(sim.broker.place_counts()) == ["c8", "c9", "resting"]
+    assert len(sim.broker.call_log) == 4
+    assert sim.query("c9").status is OrderStatus.CANCELLED
+    assert sim.query("c0").status is None, "past the retention, as an order of another day"
+    assert sim.query("resting").status is OrderStatus.WORKING
+
+
+@pytest.mark.parametrize("field", ["closed_orders_kept", "calls_kept"])
+def test_retention_must_keep_something(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        SimBrokerConfig(**{field: 0})

@@ -196,6 +196,16 @@ def test_the_same_intent_id_twice_is_one_order() -> None:
     assert rejected(engine.evaluate(source)) is Reason.DUPLICATE_INTENT
 
 
+def test_a_copy_after_the_deadline_is_refused_as_stale_once_the_duplicate_memory_forgot_it() -> None:
+    engine, clock = make_engine()
+    source = intent()
+    assert isinstance(engine.evaluate(source), OrderCommand)
+    clock.advance(TTL_NS + 1)
+    assert rejected(engine.evaluate(intent())) is Reason.STALE_INTENT  # its check forgets the expired ids
+    assert len(engine.duplicates) == 1
+    assert rejected(engine.evaluate(source)) is Reason.STALE_INTENT
+
+
 def test_chain_order_staleness_before_price_before_size() -> None:
     engine, clock = make_engine()
     clock.advance(TTL_NS + 1)

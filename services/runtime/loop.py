@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import zmq
 
 from services.runtime.clock import Clock
+from services.runtime.sockets import EVENTS, NOBLOCK, POLLIN
 from services.runtime.timerfd import make_timerfd
 
 FrameHandler = Callable[[list[bytes]], None]
@@ -157,8 +158,8 @@ def _drain(sock: zmq.Socket) -> Iterator[list[bytes]]:
     more is waiting costs much less than a last recv that raises Again."""
     for _ in range(MAX_DRAIN_PER_TURN):
         try:
-            yield sock.recv_multipart(zmq.NOBLOCK)
+            yield sock.recv_multipart(NOBLOCK)
         except zmq.Again:
             return
-        if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        if not sock.get(EVENTS) & POLLIN:
             return

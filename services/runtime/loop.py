@@ -130,9 +130,9 @@ class ServiceLoop:
                     continue
                 handler = handlers.get(sock)
                 if handler is None:
-                    self._batch_handlers[sock](list(_drain(sock)))
+                    self._batch_handlers[sock](list(drain(sock)))
                     continue
-                for frames in _drain(sock):
+                for frames in drain(sock):
                     handler(frames)
             self._run_due_timers()
 
@@ -153,7 +153,7 @@ class ServiceLoop:
             self._timerfd.close()
 
 
-def _drain(sock: zmq.Socket) -> Iterator[list[bytes]]:
+def drain(sock: zmq.Socket) -> Iterator[list[bytes]]:
     """What is queued on a ready socket, at most MAX_DRAIN_PER_TURN messages; asking EVENTS whether
     more is waiting costs much less than a last recv that raises Again."""
     for _ in range(MAX_DRAIN_PER_TURN):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 import structlog
+import zmq
 from prometheus_client import CollectorRegistry
 
 from bench.risk_service import LIMITS, books
@@ -32,6 +33,8 @@ from services.runtime.clock import SystemClock
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.loop import drain
+from services.runtime.sockets import send_topic
 from services.strategy.runner import RunnerMetrics, StrategyRunner
 
 ROUNDS = 20_000
@@ -66,6 +69,8 @@ def main() -> None:
     adapter_config = OrderAdapterConfig.model_validate(
         {"soft_cap": 1_000_000_000, "sim": {"ack_latency_us": 0, "rate_cap": 1_000_000_000}})
     broker = SimBroker(adapter_config.sim, lambda _delay, callback: pending.append(callback))
+    # On the repo's disk, as a deployed journal would be, not on a tmpfs /tmp.
+    (REPO / "var").mkdir(exist_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="orderpath-hot-path-", dir=REPO / "var")
     journal = Journal(Path(scratch.name) / "adapter-journal.sqlite", clock)
     manager = OrderManager(clock, Timers(), broker, journal, ReportWriter(journal, lambda frames: None),
@@ -104,6 +109,22 @@ def main() -> None:
 
     mean_us("adapter on_command (NEW, journaled, to SimBroker)", adapter_turn)
     scratch.cleanup()
+    socket_calls(command_bytes)
+
+
+def socket_calls(payload: bytes) -> None:
+    """pyzmq's Python-side cost per message on an inproc pair (no IO thread, no kernel): what the
+    services' own calls add, apart from the hop itself."""
+    context = zmq.Context()
+    push, pull = context.socket(zmq.PUSH), context.socket(zmq.PULL)
+    push.setsockopt(zmq.SNDHWM, 0)
+    pull.setsockopt(zmq.RCVHWM, 0)
+    pull.bind("inproc://hot-path")
+    push.connect("inproc://hot-path")
+    mean_us("send [topic, payload]: send_multipart", lambda: push.send_multipart((b"order", payload), zmq.NOBLOCK))
+    mean_us("send [topic, payload]: send_topic", lambda: send_topic(push, b"order", payload))
+    mean_us("receive one queued message (loop drain)", lambda: next(drain(pull)), rounds=2 * ROUNDS)
+    context.destroy(linger=0)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import zmq
 
+from bench.proc_cpu import cpu_seconds
+
 STAMP = struct.Struct("<q")
 
 
@@ -111,6 +113,7 @@ def _sink(endpoints: ChainEndpoints, count: int, warmup: int, results: mp.Queue,
 class ChainResult:
     latencies_ns: np.ndarray
     elapsed_s: float
+    cpu_us_per_event: dict[str, float]
 
 
 def run_raw_chain(
@@ -127,10 +130,18 @@ def run_raw_chain(
         ctx.Process(target=_forward_md, args=(endpoints,), daemon=True),
         ctx.Process(target=_source, args=(endpoints, payload, rate_hz, warmup + count, ready), daemon=True),
     ]
+    names = ("sink", "orders forwarder", "md forwarder", "source")
     for proc in procs:
         proc.start()
+    ready.wait(60)
+    cpu_at_start = {name: cpu_seconds(proc.pid) for name, proc in zip(names, procs, strict=True)}
     latencies, first_ns, last_ns = results.get(timeout=count / max(rate_hz, 1000) + 60)
+    cpu_at_end = {name: cpu_seconds(proc.pid) for name, proc in zip(names, procs, strict=True)}
     for proc in procs:
         proc.kill()
         proc.join()
-    return ChainResult(np.array(latencies, dtype=np.int64), (last_ns - first_ns) / 1e9)
+    cpu_us_per_event = {
+        name: (cpu_at_end[name] - cpu_at_start[name]) * 1e6 / count
+        for name in names if cpu_at_start[name] is not None and cpu_at_end[name] is not None
+    }
+    return ChainResult(np.array(latencies, dtype=np.int64), (last_ns - first_ns) / 1e9, cpu_us_per_event)

@@ -21,27 +21,39 @@ from typing import Any
 
 import numpy as np
 
+from bench.hops import hop_latencies_us
+from bench.proc_cpu import cpu_seconds
 from bench.raw_chain import ChainEndpoints, run_raw_chain
 from contracts.codec import encode
 from contracts.messages import MarketEvent
+from services.adapter.session import journal_path
 from services.launcher import LocalStack
 from services.local_config import free_ports, write_stack_config
+from services.runtime.config.loader import load_yaml_model
+from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.summary import summarize
 
 SYMBOLS = ["2330", "2317", "2454"]
 WARMUP_S = 1.0
 PERCENTILES = ("p50", "p99", "p999")
+UNBOUNDED_TWD = 10**15
 EVERY_TICK = {
     "id": "bench",
     "class": "bench.strategies:EveryTick",
     "symbols": SYMBOLS,
     "budget_us": 1000,
-    "limits": {"max_order_qty": 5, "max_order_notional_twd": 100_000_000, "max_orders_per_window": 1_000_000},
+    "limits": {"max_order_qty": 5, "max_order_notional_twd": 100_000_000, "max_orders_per_window": 1_000_000,
+               "max_position_qty": 1_000_000, "max_gross_notional_twd": UNBOUNDED_TWD},
+    "capital_twd": UNBOUNDED_TWD,
 }
 # The bench measures the path, not the desk's policy: one broker call per tick is far beyond
 # Shioaji's 250 per 10 s, which StormGuard would answer with HALT, and beyond the order-rate caps.
+# EveryTick's buys fill and pay commission: on the default capital its drawdown reached HALT within
+# two seconds (then only cancels reached the broker, and the figures were of the first two seconds);
+# the capital and exposure caps are lifted as far, so every second of the run is measured.
 UNGATED = {
-    "global": {"max_orders_per_window": 1_000_000},
+    "global": {"max_orders_per_window": 1_000_000, "capital_twd": UNBOUNDED_TWD,
+               "max_gross_notional_twd": UNBOUNDED_TWD},
     "stormguard": {"usage_warm_actions": 1_000_000, "usage_slow_actions": 2_000_000, "usage_halt_actions": 3_000_000},
 }
 # Likewise the adapter's order budget and the simulated broker's own limit: the bench keeps the
@@ -67,7 +79,8 @@ def raw_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
     lat_us = result.latencies_ns / 1000
     p50, p99, p999 = np.percentile(lat_us, [50, 99, 99.9])
     return {"n": int(lat_us.size), "p50": float(p50), "p99": float(p99), "p999": float(p999),
-            "throughput_per_s": lat_us.size / result.elapsed_s if result.elapsed_s else 0.0}
+            "throughput_per_s": lat_us.size / result.elapsed_s if result.elapsed_s else 0.0,
+            "cpu_us_per_event": result.cpu_us_per_event}
 
 
 def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
@@ -81,12 +94,23 @@ def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
         stack.start()
         try:
             started = time.monotonic()
+            pids = {str(name): process.popen.pid for name, process in stack.processes.items()}
+            cpu_at_start = {name: cpu_seconds(pid) for name, pid in pids.items()}
             while time.monotonic() - started < duration_s:
                 time.sleep(0.5)
                 stack.check_alive()
+            elapsed_s = time.monotonic() - started
+            cpu_at_end = {name: cpu_seconds(pid) for name, pid in pids.items()}
         finally:
             stack.stop()
         status = stack.final_status or {}
+        journal = journal_path(stack.config, load_yaml_model(stack.config.order_adapter_file, OrderAdapterConfig))
+        hops = hop_latencies_us(journal, since_mono_ns=round((started + WARMUP_S) * 1e9))
+    events = rate_hz * elapsed_s
+    cpu_us_per_event = {
+        name: (cpu_at_end[name] - cpu_at_start[name]) * 1e6 / events
+        for name in pids if cpu_at_start[name] is not None and cpu_at_end[name] is not None
+    }
     summary = summarize(status)
     adapter = {name: value for name, _, value in status["services"]["adapter"]["metrics"]}
     return {
@@ -100,6 +124,8 @@ def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
         "intents": summary["intents"],
         "rejected": summary["rejected"],
         "rss_mb": summary["rss_mb"],
+        "hops": hops,
+        "cpu_us_per_event": cpu_us_per_event,
     }
 
 
@@ -136,6 +162,15 @@ def run(rate_hz: float, duration_s: float, rounds: int = 3, *, as_json: bool = F
     adapter_p99 = float(np.median([pair["stack"]["adapter_p99"] for pair in pairs]))
     print(f"adapter's own share (orders read -> broker call, journal commit included): "
           f"median p50 {adapter_p50:.1f} µs, p99 {adapter_p99:.1f} µs")
+    for hop in pairs[-1]["stack"]["hops"]:
+        p50 = float(np.median([pair["stack"]["hops"][hop]["p50"] for pair in pairs if hop in pair["stack"]["hops"]]))
+        p99 = float(np.median([pair["stack"]["hops"][hop]["p99"] for pair in pairs if hop in pair["stack"]["hops"]]))
+        print(f"hop {hop:<22} (from the journal, after warm-up): median p50 {p50:.1f} µs, p99 {p99:.1f} µs")
+    for run in ("raw", "stack"):
+        cpu = {name: float(np.median([pair[run]["cpu_us_per_event"].get(name, np.nan) for pair in pairs]))
+               for name in pairs[-1][run]["cpu_us_per_event"]}
+        print(f"{run} CPU per market event, µs (each process with its zmq threads, median): "
+              + ", ".join(f"{name} {value:.0f}" for name, value in cpu.items()) + f"; total {sum(cpu.values()):.0f}")
     last = pairs[-1]["stack"]
     print(f"last stack run: {last['ticks']} ticks, {last['intents']} intents, rejected {last['rejected']}, "
           f"resident MB {last['rss_mb']}")

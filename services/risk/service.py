@@ -30,7 +30,7 @@ from services.runtime.control_link import follow_control
 from services.runtime.exec_stream import read_exec_stream
 from services.runtime.hot_config import INSTRUMENTS, STRATEGY_LIMITS, read_versioned
 from services.runtime.service import ServiceRuntime
-from services.runtime.sockets import Publisher
+from services.runtime.sockets import Publisher, send_topic
 
 ORDER_TOPIC = b"order"
 
@@ -60,7 +60,7 @@ def main(stack: StackConfig) -> int:
 
     def send_order(command: OrderCommand) -> bool:
         try:
-            orders_out.send_multipart((ORDER_TOPIC, encode(command)), zmq.NOBLOCK)
+            send_topic(orders_out, ORDER_TOPIC, encode(command))
         except zmq.Again:
             return False
         return True

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from contracts.messages import Message
 from services.runtime.inbox import Inbox
+from services.runtime.sockets import EVENTS, NOBLOCK, POLLIN
 
 M = TypeVar("M", bound=Message)
 
@@ -35,8 +36,8 @@ class LatestByTopic(Generic[M]):
         sock = self.sock
         latest: dict[bytes, list[bytes]] = {}
         drained = 0
-        while drained < MAX_DRAIN and sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            frames = sock.recv_multipart(zmq.NOBLOCK)
+        while drained < MAX_DRAIN and sock.get(EVENTS) & POLLIN:
+            frames = sock.recv_multipart(NOBLOCK)
             drained += 1
             if len(frames) == 2:
                 latest[frames[0]] = frames

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import zmq
 
 from services.runtime.clock import Clock
+from services.runtime.sockets import EVENTS, NOBLOCK, POLLIN
 from services.runtime.timerfd import make_timerfd
 
 FrameHandler = Callable[[list[bytes]], None]
@@ -129,9 +130,9 @@ class ServiceLoop:
                     continue
                 handler = handlers.get(sock)
                 if handler is None:
-                    self._batch_handlers[sock](list(_drain(sock)))
+                    self._batch_handlers[sock](list(drain(sock)))
                     continue
-                for frames in _drain(sock):
+                for frames in drain(sock):
                     handler(frames)
             self._run_due_timers()
 
@@ -152,13 +153,13 @@ class ServiceLoop:
             self._timerfd.close()
 
 
-def _drain(sock: zmq.Socket) -> Iterator[list[bytes]]:
+def drain(sock: zmq.Socket) -> Iterator[list[bytes]]:
     """What is queued on a ready socket, at most MAX_DRAIN_PER_TURN messages; asking EVENTS whether
     more is waiting costs much less than a last recv that raises Again."""
     for _ in range(MAX_DRAIN_PER_TURN):
         try:
-            yield sock.recv_multipart(zmq.NOBLOCK)
+            yield sock.recv_multipart(NOBLOCK)
         except zmq.Again:
             return
-        if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        if not sock.get(EVENTS) & POLLIN:
             return

@@ -23,6 +23,7 @@ from services.runtime.affinity import pin_to_cpus
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.curve import CurveSettings
+from services.runtime.heap import settle_heap
 from services.runtime.inbox import Inbox
 from services.runtime.latest import LatestByTopic
 from services.runtime.logs import setup_logging
@@ -140,6 +141,7 @@ class ServiceRuntime:
         self.loop.every(self.stack.heartbeat_interval_ms * 1_000_000, self.send_heartbeat)
         self.log.info("service_started", pid=os.getpid(), metrics_port=port)
         self.send_heartbeat()
+        settle_heap()
         try:
             self.loop.run()
         finally:

@@ -26,6 +26,21 @@ from services.runtime.config.stack import SocketTuning
 from services.runtime.curve import CurveSettings
 
 _DATA, _OPS = "data", "ops"
+# Plain ints for the per-message calls: pyzmq's constants are enum members, and combining them
+# (SNDMORE | NOBLOCK, EVENTS & POLLIN) runs Python-level enum code on every message (~1 µs here).
+NOBLOCK = int(zmq.NOBLOCK)
+SNDMORE = int(zmq.SNDMORE)
+EVENTS = int(zmq.EVENTS)
+POLLIN = int(zmq.POLLIN)
+
+
+def send_topic(sock: zmq.Socket, topic: bytes, payload: bytes, *, block: bool = False) -> None:
+    """Send `[topic, payload]` as one message; raises zmq.Again where send_multipart would. Two plain
+    sends cost 1.4 µs here against 3.3 µs for send_multipart, which type-checks every frame and
+    combines enum flags (bench/hot_path.py)."""
+    flags = 0 if block else NOBLOCK
+    sock.send(topic, flags | SNDMORE)
+    sock.send(payload, flags)
 
 
 class PeerKeySocket(zmq.Socket):
@@ -169,4 +184,4 @@ class Publisher:
             seq = self._seq.get(topic, 0) + 1
             self._seq[topic] = seq
             message.seq = seq  # type: ignore[attr-defined]
-        self.socket.send_multipart((topic, encode(message)))
+        send_topic(self.socket, topic, encode(message), block=True)

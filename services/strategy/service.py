@@ -25,6 +25,7 @@ from services.runtime.control_link import follow_control
 from services.runtime.exec_stream import read_exec_stream
 from services.runtime.hot_config import STRATEGY_LIMITS, read_versioned
 from services.runtime.service import ServiceRuntime
+from services.runtime.sockets import send_topic
 from services.strategy.loader import load_strategy
 from services.strategy.reload import apply_entries
 from services.strategy.runner import RunnerMetrics, StrategyRunner
@@ -77,7 +78,7 @@ def main(stack: StackConfig) -> int:
         while pending:
             intent = pending.popleft()
             try:
-                intents_out.send_multipart((INTENT_TOPIC, encode(intent)), zmq.NOBLOCK)
+                send_topic(intents_out, INTENT_TOPIC, encode(intent))
                 runner.sent(intent)
             except zmq.Again:
                 decision = runner.dropped(intent, Reason.QUEUE_BACKPRESSURE)

@@ -3,6 +3,7 @@ approved and traded, and neither runner trades the other's strategy."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -25,6 +26,12 @@ def approved_by_strategy(stack: LocalStack) -> dict[str, float]:
     if risk is None:
         return {}
     return {labels["strategy"]: value for name, labels, value in risk["metrics"] if name == "risk_approved_total"}
+
+
+def loaded_strategies(log_path: Path) -> list[list[str]]:
+    """What each `strategies_loaded` line of a runner's JSON log says it hosts."""
+    lines = (json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line.startswith("{"))
+    return [line["strategies"] for line in lines if line.get("event") == "strategies_loaded"]
 
 
 @pytest.fixture
@@ -55,6 +62,5 @@ def test_two_runners_feed_one_risk(stack: LocalStack, tmp_path: Path) -> None:
         second.terminate()
         assert second.wait(10) == 0
         second_log.close()
-    first_log = stack.processes[ServiceName.STRATEGY].log_path.read_text(encoding="utf-8")
-    second_text = Path(second_log.name).read_text(encoding="utf-8")
-    assert '"strategies": ["mm1"]' in first_log and '"strategies": ["rest1"]' in second_text
+    assert loaded_strategies(stack.processes[ServiceName.STRATEGY].log_path) == [["mm1"]]
+    assert loaded_strategies(Path(second_log.name)) == [["rest1"]]

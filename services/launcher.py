@@ -56,7 +56,9 @@ class LocalStack:
         self.config = load_stack(self.stack_file, environ=self.env)
         self.log_dir = log_dir or self.config.var_dir / "log"
         self.ready_timeout_s = ready_timeout_s
-        self.ops = OpsClient(self.config.endpoints.ops, timeout_ms=1000)
+        # It only reads control's status, so with curve.ops it connects with the services' key, which may not
+        # run operator verbs, and needs no operator's private key.
+        self.ops = OpsClient.for_stack(self.config, timeout_ms=1000, as_service=True)
         self.processes: dict[ServiceName, ServiceProcess] = {}
         self.final_status: dict[str, Any] | None = None
 

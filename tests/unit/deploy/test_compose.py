@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from contracts.enums import ServiceName
 from services.cli import app
+from services.control.ctl import CTL_KEY_ENV
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import load_stack
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
@@ -285,6 +286,36 @@ def test_the_adapter_journal_lives_on_a_named_volume(compose: dict[str, Any]) ->
     adapter = mounts(compose["services"]["adapter"])
     assert adapter[container_var] == ("journal", False), f"adapter: nothing writable at {container_var}"
     assert "journal" in compose["volumes"]
+
+
+def test_what_a_service_writes_under_var_survives_a_recreated_container(compose: dict[str, Any],
+                                                                        code_facts: dict[str, Any]) -> None:
+    """The adapter's journal, control's state and audit: each service that writes under var_dir has a named
+    volume of its own there, writable."""
+    container_var = PurePosixPath("/app") / PurePosixPath(str(shipped_stack().var_dir.relative_to(REPO)))
+    writers = {name for name, facts in code_facts["services"].items() if facts["writes_var"]}
+    assert {"adapter", "control"} <= writers, "the probe sees the journal and the audit file"
+    volumes: dict[str, str] = {}
+    for name, svc in orderpath_services(compose).items():
+        if runs(svc) not in writers:
+            continue
+        source, read_only = mounts(svc).get(container_var, ("", True))
+        assert source in compose["volumes"] and not read_only, \
+            f"{name} writes {code_facts['services'][runs(svc)]['writes_var']} under {container_var}: no named " \
+            "writable volume there, so they go with the container"
+        assert volumes.setdefault(source, name) == name, f"{name} and {volumes[source]} share the volume {source}"
+
+
+def test_ctl_in_a_container_uses_the_key_meant_for_it(compose: dict[str, Any]) -> None:
+    """With curve.ops, `orderpath ctl` connects with the key file $ORDERPATH_CTL_KEY names: the operator's
+    in control's container (`docker compose exec control orderpath ctl …`), the services' in the others,
+    whose healthcheck pings need no operator's key."""
+    curve = shipped_stack().curve
+    assert curve.keys_dir == REPO / "keys", "keys_dir is where the keys volume is mounted"
+    for name, svc in orderpath_services(compose).items():
+        wanted = curve.operator_key if runs(svc) == ServiceName.CONTROL else curve.service_key
+        key_file = environment(svc).get(CTL_KEY_ENV)
+        assert key_file == str(APP_KEYS / f"{wanted}.key_secret"), f"{name}: {CTL_KEY_ENV}={key_file!r}"
 
 
 def test_keys_volume_is_mounted_in_every_service(compose: dict[str, Any]) -> None:

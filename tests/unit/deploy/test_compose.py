@@ -19,6 +19,7 @@ from services.control.ctl import CTL_KEY_ENV
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import load_stack
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.instance import INSTANCE_ENV, instance_name
 from tests.unit.deploy.compose_schema import ComposeSchema, keywords_used, load_schema
 from tests.unit.deploy.conftest import REPO, orderpath_services
 
@@ -151,7 +152,8 @@ def test_healthchecks_ask_control_about_the_service_itself(compose: dict[str, An
         check = svc["healthcheck"]
         test = check["test"]
         assert test[:4] == ["CMD", "orderpath", "ctl", "ping"], f"{name}: {test}"
-        assert test[4] == runs(svc), f"{name}: its healthcheck asks about {test[4]}"
+        itself = environment(svc).get(INSTANCE_ENV, runs(svc))
+        assert test[4] == itself, f"{name}: its healthcheck asks about {test[4]}, it heartbeats as {itself}"
         assert cli_accepts(*test[2:]), f"{name}: `{' '.join(test[1:])}` is refused"
         assert "--timeout" in test, f"{name}: the ping must give up on its own"
         ping_timeout_s = float(test[test.index("--timeout") + 1])
@@ -336,7 +338,9 @@ def test_monitoring_and_the_second_runner_are_profiles(compose: dict[str, Any]) 
 def test_the_second_runner_is_a_strategy_runner_with_its_own_strategies(compose: dict[str, Any]) -> None:
     first, second = compose["services"]["strategy"], compose["services"]["strategy2"]
     assert second["command"] == ["run", "strategy"]
-    assert environment(second) == environment(first), "both runners push into the same risk intents socket"
+    own = {INSTANCE_ENV: "strategy-2"}
+    assert environment(second) == {**environment(first), **own}, "both push into the same risk intents socket"
+    assert instance_name(ServiceName.STRATEGY, own) == "strategy-2", "the runtime takes the name"
     limits_target = CONFIG_TARGET / shipped_stack().strategy_limits_file.relative_to(REPO / "config")
     source, read_only = mounts(second)[PurePosixPath(str(limits_target))]
     assert read_only and source.startswith("./deploy/")

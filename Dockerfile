@@ -25,8 +25,8 @@ COPY --from=build /opt/orderpath /opt/orderpath
 WORKDIR /app
 COPY config/ config/
 COPY data/ data/
-# var/ holds the adapter's journal (var_dir in config/stack.yaml is ../var), keys/ the CURVE keys;
-# named volumes mounted there start with this ownership.
+# var/ holds the adapter's journal, control's state and audit (var_dir in config/stack.yaml is ../var),
+# keys/ the CURVE keys; named volumes mounted there start with this ownership.
 RUN mkdir -p /app/var /app/keys && chown orderpath:orderpath /app/var /app/keys
 ENV PATH=/opt/orderpath/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -350,7 +350,9 @@ class MetricSample(msgspec.Struct, kw_only=True):
 
 
 class Heartbeat(Message, tag="hb", kw_only=True):
-    """A service says it is alive, with its counters; `final` is its last word before exiting."""
+    """A service says it is alive, with its counters; `final` is its last word before exiting. `instance` is
+    the name control knows this process by when several of one service run (strategy-2); empty, the
+    service's own name."""
 
     service: ServiceName
     pid: int
@@ -358,6 +360,7 @@ class Heartbeat(Message, tag="hb", kw_only=True):
     ts_ns: int
     metrics: list[MetricSample] = msgspec.field(default_factory=list)
     final: bool = False
+    instance: str = ""
 
 
 class ControlRequest(Message, tag="request", kw_only=True):

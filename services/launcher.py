@@ -22,6 +22,7 @@ from contracts.enums import ServiceName
 from services.adapter.session import archive_session
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.config.stack import STACK_FILE_ENV, load_stack
+from services.runtime.instance import INSTANCE_ENV
 
 START_ORDER = (ServiceName.CONTROL, ServiceName.ADAPTER, ServiceName.RISK, ServiceName.STRATEGY)
 STOP_ORDER = (ServiceName.FEED, ServiceName.STRATEGY, ServiceName.RISK, ServiceName.ADAPTER)
@@ -51,12 +52,16 @@ class LocalStack:
     def __init__(self, stack_file: Path, *, env: dict[str, str] | None = None, log_dir: Path | None = None,
                  ready_timeout_s: float = 30.0) -> None:
         self.stack_file = stack_file.resolve()
-        self.env = {**os.environ, **(env or {}), STACK_FILE_ENV: str(self.stack_file),
-                    "SJ_LOG_PATH": os.devnull}
+        # One process of each service, each under its service's name: an instance name from the caller's
+        # shell would name them all alike.
+        inherited = {key: value for key, value in os.environ.items() if key != INSTANCE_ENV}
+        self.env = {**inherited, **(env or {}), STACK_FILE_ENV: str(self.stack_file), "SJ_LOG_PATH": os.devnull}
         self.config = load_stack(self.stack_file, environ=self.env)
         self.log_dir = log_dir or self.config.var_dir / "log"
         self.ready_timeout_s = ready_timeout_s
-        self.ops = OpsClient(self.config.endpoints.ops, timeout_ms=1000)
+        # It only reads control's status, so with curve.ops it connects with the services' key, which may not
+        # run operator verbs, and needs no operator's private key.
+        self.ops = OpsClient.for_stack(self.config, timeout_ms=1000, as_service=True)
         self.processes: dict[ServiceName, ServiceProcess] = {}
         self.final_status: dict[str, Any] | None = None
 

@@ -9,8 +9,9 @@ REJECT_METRICS = ("risk_reject_total", "intents_dropped_total", "adapter_refused
 
 
 def _samples(status: dict[str, Any], service: str) -> list[tuple[str, dict[str, str], float]]:
-    entry = status.get("services", {}).get(service)
-    return [tuple(sample) for sample in entry["metrics"]] if entry else []  # type: ignore[misc]
+    """The samples of every instance of `service` (two strategy runners' counters add up)."""
+    return [tuple(sample) for name, entry in status.get("services", {}).items()  # type: ignore[misc]
+            if entry.get("service", name) == service for sample in entry["metrics"]]
 
 
 def _total(status: dict[str, Any], service: str, name: str, **labels: str) -> int:
@@ -20,8 +21,8 @@ def _total(status: dict[str, Any], service: str, name: str, **labels: str) -> in
     ))
 
 
-def _gauge(status: dict[str, Any], service: str, name: str) -> float:
-    for sample_name, _, value in _samples(status, service):
+def _gauge(samples: list[Any], name: str) -> float:
+    for sample_name, _, value in samples:
         if sample_name == name:
             return value
     return 0.0
@@ -35,6 +36,7 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
             if name in REJECT_METRICS and value:
                 rejected[labels["reason"]] += int(value)
     services = status.get("services", {})
+    adapter = _samples(status, "adapter")
     return {
         "ticks": _total(status, "feed", "md_events_total"),
         "intents": _total(status, "strategy", "intents_total"),
@@ -50,18 +52,20 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
             "coalesced": _total(status, "adapter", "amends_coalesced_total"),
             "unchanged": _total(status, "adapter", "amends_unchanged_total"),
         },
-        "broker_usage_peak": int(_gauge(status, "adapter", "broker_usage_peak")),
-        "bad_messages": sum(_total(status, s, "bad_messages_total") for s in services),
+        "broker_usage_peak": int(_gauge(adapter, "broker_usage_peak")),
+        "bad_messages": int(sum(value for entry in services.values() for name, _, value in entry["metrics"]
+                                if name == "bad_messages_total")),
         "tick_to_trade_us": {
-            "p50": round(_gauge(status, "adapter", "tick_to_trade_p50_us"), 1),
-            "p99": round(_gauge(status, "adapter", "tick_to_trade_p99_us"), 1),
-            "n": int(_gauge(status, "adapter", "tick_to_trade_samples")),
+            "p50": round(_gauge(adapter, "tick_to_trade_p50_us"), 1),
+            "p99": round(_gauge(adapter, "tick_to_trade_p99_us"), 1),
+            "n": int(_gauge(adapter, "tick_to_trade_samples")),
         },
         "rss_mb": {
-            s: round(_gauge(status, s, "process_resident_memory_bytes") / 1e6, 1) for s in sorted(services)
+            s: round(_gauge(entry["metrics"], "process_resident_memory_bytes") / 1e6, 1)
+            for s, entry in sorted(services.items())
         },
         "services": {s: entry["state"] for s, entry in sorted(services.items())},
-        "replay_finished": _gauge(status, "feed", "replay_finished") == 1,
+        "replay_finished": _gauge(_samples(status, "feed"), "replay_finished") == 1,
         "stormguard_levels": status.get("stormguard", {}).get("levels", {}),
         "stormguard_transitions": [
             {key: t[key] for key in ("scope", "from", "to", "reason")}

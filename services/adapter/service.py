@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import zmq
 from prometheus_client import Gauge
 
 from contracts.enums import ServiceName
 from contracts.messages import AdapterUsage, MarketEvent, OrderCommand
-from services.adapter.brokers.factory import make_broker
+from services.adapter.brokers.factory import chosen_broker, make_broker
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.control_watch import follow_control_state
 from services.adapter.journal import Journal
@@ -117,7 +119,11 @@ def main(stack: StackConfig) -> int:
     follow_control_state(rt, manager)
     serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,
                                                                           clock=rt.clock))
-    rt.log.info("adapter_ready", broker=config.broker, soft_cap=config.soft_cap, reserve=config.reserve)
+    broker_name = chosen_broker(config, os.environ)  # the file's, or the run's override (`up --broker`)
+    on_paper = config.shioaji is None or config.shioaji.simulation  # the fake runs on paper without the section
+    rt.log.info("adapter_ready", broker=broker_name,
+                shioaji_server=None if broker_name == "sim" else ("simulation" if on_paper else "production"),
+                soft_cap=config.soft_cap, reserve=config.reserve)
     try:
         return rt.run()
     finally:

@@ -55,10 +55,15 @@ class OpsClient:
 
     @classmethod
     def for_stack(cls, stack: StackConfig, timeout_ms: int = 2000, *, key_file: Path | None = None,
-                  who: str | None = None) -> OpsClient:
-        """A client as the stack says: with the operator's CURVE key (or `key_file`) when curve.ops is on.
-        ConfigError if the keys are missing."""
-        curve = client_keys(stack.curve.keys_dir, stack.curve.operator_key, key_file) if stack.curve.ops else None
+                  as_service: bool = False, who: str | None = None) -> OpsClient:
+        """A client of the stack's control, with CURVE when curve.ops is on: the operator's key pair from the
+        keys folder, or the secret `key_file`; with `as_service`, the services' pair instead (`key_file` ignored),
+        for a client that only reads, such as the launcher: that key may not run operator verbs. ConfigError if
+        the keys are missing."""
+        if not stack.curve.ops:
+            return cls(stack.endpoints.ops, timeout_ms, who=who)
+        name = stack.curve.service_key if as_service else stack.curve.operator_key
+        curve = client_keys(stack.curve.keys_dir, name, None if as_service else key_file)
         return cls(stack.endpoints.ops, timeout_ms, who=who, curve=curve)
 
     def request(self, verb: str, args: dict[str, str] | None = None) -> ControlReply:

@@ -27,6 +27,7 @@ from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import load_stack
 from services.runtime.curve import KeysExist, init_keys, make_keypair, secret_path
+from services.runtime.instance import service_of
 from services.summary import report, summarize
 
 ctl = typer.Typer(no_args_is_help=True, help="Operator commands, sent to control's ops socket.")
@@ -94,7 +95,7 @@ def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: 
         typer.echo(json.dumps(body))
         return
     for name, entry in body["services"].items():
-        typer.echo(f"{name:<9} {entry['state']:<8} pid {entry['pid']:<8} "
+        typer.echo(f"{name:<11} {entry['state']:<8} pid {entry['pid']:<8} "
                    f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
     typer.echo(state_lines(body))
     typer.echo(report(summarize(body)))
@@ -118,9 +119,17 @@ def state_lines(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _instance(name: str) -> str:
+    if service_of(name) is None:
+        raise typer.BadParameter(f"{name!r} is no service ({', '.join(ServiceName)}) nor an instance of one "
+                                 "(strategy-2)")
+    return name
+
+
 @ctl.command()
 def ping(
-    name: Annotated[ServiceName, typer.Argument(help="the service to ask about; `control` checks control answers")],
+    name: Annotated[str, typer.Argument(help="the service, or an instance of one (strategy-2), to ask about; "
+                                             "`control` checks control answers", callback=_instance)],
     config: ConfigOption = None,
     timeout_s: TimeoutOption = 2.0,
 ) -> None:

@@ -24,6 +24,7 @@ from services.control.audit import AuditLog
 from services.control.authority import RecordedTransition, StormGuardAuthority
 from services.control.heartbeats import HeartbeatTracker
 from services.runtime.clock import Clock
+from services.runtime.instance import service_of
 
 SERVICE_VERBS = frozenset({"snapshot", "config_get"})
 """What the services ask for themselves (their link to control)."""
@@ -242,14 +243,16 @@ def _summary(body: dict[str, Any]) -> str:
 
 
 def ping_reply(request_id: str, service: str, tracker: HeartbeatTracker) -> ControlReply:
-    """Whether `service` is alive: control always is (it is answering); any other service when its last
-    heartbeat is not a final one and is younger than service_silent_after_ms. Healthchecks ask this."""
+    """Whether `service` (a service, or an instance of one: strategy-2) is alive: control always is (it is
+    answering); any other when its last heartbeat is not a final one and is younger than
+    service_silent_after_ms. Healthchecks ask this."""
     if service == ServiceName.CONTROL:
         return ControlReply(request_id=request_id, ok=True,
                             body={"service": service, "state": "alive", "pid": os.getpid(), "heartbeat_age_s": 0.0})
-    if service not in {str(name) for name in ServiceName}:
+    if service_of(service) is None:
         return ControlReply(request_id=request_id, ok=False,
-                            error=f"unknown service {service!r}; services: {', '.join(ServiceName)}")
+                            error=f"unknown service {service!r}; services: {', '.join(ServiceName)}, or an "
+                                  "instance of one (strategy-2)")
     entry = tracker.status().get(service)
     if entry is None:
         return ControlReply(request_id=request_id, ok=False,

@@ -1,4 +1,7 @@
-"""HeartbeatTracker: the last word of every service, how old it is, and whether it still counts as alive."""
+"""HeartbeatTracker: the last word of every service, how old it is, and whether it still counts as alive.
+
+Keyed by instance name (services/runtime/instance.py): two strategy runners are two entries, `strategy`
+and `strategy-2`, each saying which service it is."""
 
 from __future__ import annotations
 
@@ -22,10 +25,10 @@ class HeartbeatTracker:
         self.services: dict[str, ServiceSeen] = {}
 
     def on_heartbeat(self, heartbeat: Heartbeat) -> None:
-        self.services[heartbeat.service] = ServiceSeen(heartbeat, self.clock.mono_ns())
+        self.services[heartbeat.instance or heartbeat.service] = ServiceSeen(heartbeat, self.clock.mono_ns())
 
     def status(self) -> dict[str, Any]:
-        """Per service: pid, liveness, heartbeat age and every metric sample it last sent."""
+        """Per instance: its service, pid, liveness, heartbeat age and every metric sample it last sent."""
         now = self.clock.mono_ns()
         out: dict[str, Any] = {}
         for name, seen in sorted(self.services.items()):
@@ -38,6 +41,7 @@ class HeartbeatTracker:
             else:
                 state = "alive"
             out[name] = {
+                "service": str(beat.service),
                 "pid": beat.pid,
                 "state": state,
                 "heartbeat_age_s": round(age_ns / 1e9, 3),

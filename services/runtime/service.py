@@ -1,8 +1,9 @@
 """What every service process has: config, clock, logger, metrics, sockets, loop and heartbeats.
 
 A service module builds one ServiceRuntime, wires its sockets to its engine through `inbox` and
-`loop.add_reader`, then calls `run()`: metrics served, a heartbeat at once and on a timer,
-SIGINT/SIGTERM stop the loop, a final heartbeat goes to control, sockets close.
+`loop.add_reader`, then calls `run()`: metrics served, a heartbeat at once and on a timer (under the
+process's instance name, services/runtime/instance.py), SIGINT/SIGTERM stop the loop, a final heartbeat
+goes to control, sockets close.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from services.runtime.config.stack import StackConfig
 from services.runtime.curve import CurveSettings
 from services.runtime.heap import settle_heap
 from services.runtime.inbox import Inbox
+from services.runtime.instance import instance_name
 from services.runtime.latest import LatestByTopic
 from services.runtime.logs import setup_logging
 from services.runtime.loop import ServiceLoop
@@ -40,6 +42,7 @@ class ServiceRuntime:
                  log: structlog.stdlib.BoundLogger | None = None) -> None:
         """`log`: a logger to use instead of configuring the process's logging (a test in a shared process)."""
         self.name = name
+        self.instance = instance_name(name, os.environ)
         self.stack = stack
         self.clock: Clock = clock or SystemClock()
         self.log = log or setup_logging(name, os.environ.get("ORDERPATH_LOG_LEVEL", "INFO"))
@@ -124,6 +127,7 @@ class ServiceRuntime:
             ts_ns=self.clock.wall_ns(),
             metrics=self.metrics.samples(),
             final=final,
+            instance=self.instance,
         )
         try:
             self._ops.send_multipart((b"hb", encode(beat)), zmq.NOBLOCK)
@@ -139,7 +143,7 @@ class ServiceRuntime:
         self.metrics.serve(port)
         self.loop.install_signal_handlers()
         self.loop.every(self.stack.heartbeat_interval_ms * 1_000_000, self.send_heartbeat)
-        self.log.info("service_started", pid=os.getpid(), metrics_port=port)
+        self.log.info("service_started", pid=os.getpid(), metrics_port=port, instance=self.instance)
         self.send_heartbeat()
         settle_heap()
         try:

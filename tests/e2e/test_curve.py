@@ -41,7 +41,6 @@ def curve_stack(tmp_path: Path, **curve: Any) -> Path:
 
 def start(config: Path, *, with_feed: bool) -> LocalStack:
     local = LocalStack(config)
-    local.ops = OpsClient.for_stack(local.config, timeout_ms=1000)  # the launcher asks control too
     local.start(with_feed=with_feed)
     return local
 
@@ -53,6 +52,17 @@ def ops_curve(tmp_path: Path) -> Iterator[LocalStack]:
         yield local
     finally:
         local.stop()
+
+
+def test_the_launcher_and_ctl_ping_use_the_stacks_keys(ops_curve: LocalStack) -> None:
+    """The launcher waited for every service through control's CURVE ops socket (start() returned), and
+    reads its status with the services' key; the healthcheck's `ctl ping` goes with the operator's."""
+    assert ops_curve.ops.curve is not None and ops_curve.ops.curve.name == "services"
+    assert set(ops_curve.status()["services"]) >= {"adapter", "risk", "strategy"}
+    done = ctl(ops_curve.stack_file, "ping", "risk")
+    assert done.exit_code == 0 and "risk alive" in done.stdout, done.output
+    audit = read_audit(ops_curve.config.var_dir / "control-audit.jsonl")
+    assert {r["key"] for r in audit if r["verb"] == "status"} == {"services"}, "the launcher's reads, by its key"
 
 
 def test_only_allowed_keys_get_anything_done_on_ops(ops_curve: LocalStack, tmp_path: Path) -> None:

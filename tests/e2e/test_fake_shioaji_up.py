@@ -36,6 +36,8 @@ def test_up_with_the_fake_shioaji_broker_shows_fills(tmp_path: Path) -> None:
     logs = tmp_path / "var" / "log"
     (session,) = log_events(logs / "adapter.log", "shioaji_session")
     assert (session["fake"], session["simulation"], session["stock_account"]) == (True, True, "0000001")
+    (ready,) = log_events(logs / "adapter.log", "adapter_ready")
+    assert (ready["broker"], ready["shioaji_server"]) == ("fake-shioaji", "simulation"), "the run's, not the file's"
     assert [e["source"] for e in log_events(logs / "feed.log", "md_publishing")] == ["shioaji"]
     fills = log_events(logs / "adapter.log", "order_fill")
     assert fills and all(fill["last_qty"] > 0 for fill in fills)  # type: ignore[operator]

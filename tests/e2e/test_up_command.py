@@ -40,6 +40,9 @@ def test_up_runs_the_stack_and_prints_a_json_summary(tmp_path: Path) -> None:
         log = (tmp_path / "var" / "log" / f"{name}.log").read_text()
         first = json.loads(log.splitlines()[0])
         assert first["service"] == name and "timestamp" in first
+    (ready,) = [entry for line in (tmp_path / "var" / "log" / "adapter.log").read_text().splitlines()
+                if line.startswith("{") and (entry := json.loads(line))["event"] == "adapter_ready"]
+    assert (ready["broker"], ready["shioaji_server"]) == ("sim", None)
 
 
 def test_ctl_status_without_control_says_what_to_do(tmp_path: Path) -> None:

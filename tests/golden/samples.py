@@ -267,6 +267,7 @@ _SAMPLES: tuple[Message, ...] = (
             MetricSample(name="intents_in_flight", value=12.5),
         ],
         final=True,
+        instance="risk-b",
     ),
     ControlRequest(request_id="req-7", verb="status", args={"service": "risk", "verbose": "1"}, who="ops@desk-1"),
     ControlReply(

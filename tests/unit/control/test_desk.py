@@ -10,8 +10,8 @@ import pytest
 import structlog
 from structlog.testing import LogCapture
 
-from contracts.enums import StormGuardLevel
-from contracts.messages import ControlCommand, ControlReply, ControlRequest, StormGuardState
+from contracts.enums import ServiceName, StormGuardLevel
+from contracts.messages import ControlCommand, ControlReply, ControlRequest, Heartbeat, StormGuardState
 from services.control.audit import AuditLog, read_audit
 from services.control.authority import StormGuardAuthority
 from services.control.desk import ControlDesk
@@ -125,3 +125,25 @@ def test_snapshot_is_the_current_state_and_not_audited(desk: Desk) -> None:
 def test_unknown_verb_lists_the_verbs(desk: Desk) -> None:
     reply = desk.ask("launch")
     assert not reply.ok and "cancel_all" in reply.error and "hold" in reply.error
+
+
+def test_two_runners_are_two_entries_each_pinged_by_its_instance_name(desk: Desk) -> None:
+    tracker = desk.desk.tracker
+    tracker.on_heartbeat(Heartbeat(service=ServiceName.STRATEGY, pid=11, seq=1, ts_ns=0, instance="strategy"))
+    tracker.on_heartbeat(Heartbeat(service=ServiceName.STRATEGY, pid=12, seq=1, ts_ns=0, instance="strategy-2"))
+    services = desk.ask("status").body["services"]
+    assert {name: (entry["service"], entry["pid"]) for name, entry in services.items()} == {
+        "strategy": ("strategy", 11), "strategy-2": ("strategy", 12)}
+    assert desk.ask("ping", service="strategy-2").body["pid"] == 12
+    tracker.on_heartbeat(Heartbeat(service=ServiceName.STRATEGY, pid=12, seq=2, ts_ns=0, instance="strategy-2",
+                                   final=True))
+    stopped = desk.ask("ping", service="strategy-2")
+    assert not stopped.ok and "strategy-2 stopped" in stopped.error
+    assert desk.ask("ping", service="strategy").ok, "the other runner is still alive"
+    unknown = desk.ask("ping", service="runner-2")
+    assert not unknown.ok and "unknown service 'runner-2'" in unknown.error
+
+
+def test_a_heartbeat_without_an_instance_name_counts_under_its_service(desk: Desk) -> None:
+    desk.desk.tracker.on_heartbeat(Heartbeat(service=ServiceName.RISK, pid=7, seq=1, ts_ns=0))
+    assert desk.ask("ping", service="risk").body["pid"] == 7

@@ -3,8 +3,9 @@
 Each service's `main` (the one `orderpath run NAME` runs) is executed up to its loop with socket
 bind/connect recorded instead of done and the loop replaced by a clean shutdown: so whatever module
 a socket is made in, the facts are the ones the process would act on. Per service: the endpoints
-(fields of services.runtime.config.stack.Endpoints) it binds and connects, and the names of every
-sample its Prometheus registry exports. The tests run this module in a subprocess
+(fields of services.runtime.config.stack.Endpoints) it binds and connects, the names of every
+sample its Prometheus registry exports, and the files it has made under the stack's var_dir by then
+(what a container must keep on a volume). The tests run this module in a subprocess
 (`python -m tests.unit.deploy.code_facts VAR_DIR`, JSON on stdout), so the patches and the global
 logging setup never leak into other tests.
 """
@@ -50,6 +51,10 @@ def exported_names(registry: CollectorRegistry) -> set[str]:
     return names
 
 
+def files_under(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+
+
 def probe(var_dir: Path) -> dict[str, Any]:
     fields = list(Endpoints.model_fields)
     endpoint_field = {f"tcp://127.0.0.1:{40000 + i}": name for i, name in enumerate(fields)}
@@ -82,9 +87,11 @@ def probe(var_dir: Path) -> dict[str, Any]:
         current.clear()
         current.update(bind=set(), connect=set())
         facts["services"][str(name)] = {}
+        before = files_under(var_dir)
         code = importlib.import_module(SERVICE_MODULES[name]).main(stack)
         facts["services"][str(name)].update(
-            exit_code=code, binds=sorted(current["bind"]), connects=sorted(current["connect"]))
+            exit_code=code, binds=sorted(current["bind"]), connects=sorted(current["connect"]),
+            writes_var=sorted(files_under(var_dir) - before))
     return facts
 
 

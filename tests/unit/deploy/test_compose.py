@@ -15,9 +15,11 @@ from typer.testing import CliRunner
 
 from contracts.enums import ServiceName
 from services.cli import app
+from services.control.ctl import CTL_KEY_ENV
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.stack import load_stack
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.instance import INSTANCE_ENV, instance_name
 from tests.unit.deploy.compose_schema import ComposeSchema, keywords_used, load_schema
 from tests.unit.deploy.conftest import REPO, orderpath_services
 
@@ -150,7 +152,8 @@ def test_healthchecks_ask_control_about_the_service_itself(compose: dict[str, An
         check = svc["healthcheck"]
         test = check["test"]
         assert test[:4] == ["CMD", "orderpath", "ctl", "ping"], f"{name}: {test}"
-        assert test[4] == runs(svc), f"{name}: its healthcheck asks about {test[4]}"
+        itself = environment(svc).get(INSTANCE_ENV, runs(svc))
+        assert test[4] == itself, f"{name}: its healthcheck asks about {test[4]}, it heartbeats as {itself}"
         assert cli_accepts(*test[2:]), f"{name}: `{' '.join(test[1:])}` is refused"
         assert "--timeout" in test, f"{name}: the ping must give up on its own"
         ping_timeout_s = float(test[test.index("--timeout") + 1])
@@ -287,6 +290,36 @@ def test_the_adapter_journal_lives_on_a_named_volume(compose: dict[str, Any]) ->
     assert "journal" in compose["volumes"]
 
 
+def test_what_a_service_writes_under_var_survives_a_recreated_container(compose: dict[str, Any],
+                                                                        code_facts: dict[str, Any]) -> None:
+    """The adapter's journal, control's state and audit: each service that writes under var_dir has a named
+    volume of its own there, writable."""
+    container_var = PurePosixPath("/app") / PurePosixPath(str(shipped_stack().var_dir.relative_to(REPO)))
+    writers = {name for name, facts in code_facts["services"].items() if facts["writes_var"]}
+    assert {"adapter", "control"} <= writers, "the probe sees the journal and the audit file"
+    volumes: dict[str, str] = {}
+    for name, svc in orderpath_services(compose).items():
+        if runs(svc) not in writers:
+            continue
+        source, read_only = mounts(svc).get(container_var, ("", True))
+        assert source in compose["volumes"] and not read_only, \
+            f"{name} writes {code_facts['services'][runs(svc)]['writes_var']} under {container_var}: no named " \
+            "writable volume there, so they go with the container"
+        assert volumes.setdefault(source, name) == name, f"{name} and {volumes[source]} share the volume {source}"
+
+
+def test_ctl_in_a_container_uses_the_key_meant_for_it(compose: dict[str, Any]) -> None:
+    """With curve.ops, `orderpath ctl` connects with the key file $ORDERPATH_CTL_KEY names: the operator's
+    in control's container (`docker compose exec control orderpath ctl …`), the services' in the others,
+    whose healthcheck pings need no operator's key."""
+    curve = shipped_stack().curve
+    assert curve.keys_dir == REPO / "keys", "keys_dir is where the keys volume is mounted"
+    for name, svc in orderpath_services(compose).items():
+        wanted = curve.operator_key if runs(svc) == ServiceName.CONTROL else curve.service_key
+        key_file = environment(svc).get(CTL_KEY_ENV)
+        assert key_file == str(APP_KEYS / f"{wanted}.key_secret"), f"{name}: {CTL_KEY_ENV}={key_file!r}"
+
+
 def test_keys_volume_is_mounted_in_every_service(compose: dict[str, Any]) -> None:
     assert "keys" in compose["volumes"]
     for name, svc in orderpath_services(compose).items():
@@ -305,7 +338,9 @@ def test_monitoring_and_the_second_runner_are_profiles(compose: dict[str, Any]) 
 def test_the_second_runner_is_a_strategy_runner_with_its_own_strategies(compose: dict[str, Any]) -> None:
     first, second = compose["services"]["strategy"], compose["services"]["strategy2"]
     assert second["command"] == ["run", "strategy"]
-    assert environment(second) == environment(first), "both runners push into the same risk intents socket"
+    own = {INSTANCE_ENV: "strategy-2"}
+    assert environment(second) == {**environment(first), **own}, "both push into the same risk intents socket"
+    assert instance_name(ServiceName.STRATEGY, own) == "strategy-2", "the runtime takes the name"
     limits_target = CONFIG_TARGET / shipped_stack().strategy_limits_file.relative_to(REPO / "config")
     source, read_only = mounts(second)[PurePosixPath(str(limits_target))]
     assert read_only and source.startswith("./deploy/")

@@ -36,7 +36,7 @@ class ServiceLoop:
         self._batch_handlers: dict[zmq.Socket, BatchHandler] = {}
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._order = itertools.count()
-        self._running = False
+        self._stop_requested = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -84,7 +84,9 @@ class ServiceLoop:
         self._call_at(due_ns, tick)
 
     def stop(self) -> None:
-        self._running = False
+        """End the current run, or the next one at once if none is running yet: SIGTERM can arrive
+        between the handlers' installation and run(), while start-up's heap is collected."""
+        self._stop_requested = True
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
@@ -116,14 +118,13 @@ class ServiceLoop:
         while self._timers and self._timers[0][0] <= now:
             due.append(heapq.heappop(self._timers)[2])
         for callback in due:
-            if not self._running:
+            if self._stop_requested:
                 return
             callback()
 
     def run(self) -> None:
-        self._running = True
         handlers = self._handlers
-        while self._running:
+        while not self._stop_requested:
             for sock, _ in self._poller.poll(self._timeout_ms()):
                 if isinstance(sock, int):
                     self._drain_fd(sock)
@@ -135,6 +136,7 @@ class ServiceLoop:
                 for frames in drain(sock):
                     handler(frames)
             self._run_due_timers()
+        self._stop_requested = False
 
     def _drain_fd(self, fd: int) -> None:
         if self._timerfd is not None and fd == self._timerfd.fd:

@@ -70,12 +70,12 @@ def test_up_stops_every_service_on_sigint_and_still_summarises(tmp_path: Path) -
         else:
             raise AssertionError("up ended before the stack was up")
         up.send_signal(signal.SIGINT)
-        stdout, _ = up.communicate(timeout=60)
+        stdout, stderr = up.communicate(timeout=60)
     finally:
         if up.poll() is None:
             up.kill()
-    assert up.returncode == 0
     summary = json.loads(stdout.strip().splitlines()[-1])
-    assert summary["ok"] is True
+    assert summary["ok"] is True, f"{summary.get('error')}\n{stderr}"
+    assert up.returncode == 0
     assert set(summary["services"]) == {"adapter", "control", "feed", "risk", "strategy"}
     assert [state for name, state in summary["services"].items() if name != "control"] == ["stopped"] * 4

@@ -231,6 +231,15 @@ def test_loop_runs_again_after_stop(rig: Rig) -> None:
     assert rig.events == ["first", "second"]
 
 
+def test_stop_before_run_ends_that_run_at_once(rig: Rig) -> None:
+    """A SIGTERM that lands after the handlers are installed but before run() (start-up's heap
+    collection sits between them) must not be forgotten: the service would never stop."""
+    rig.loop.stop()
+    rig.run()
+    rig.loop.call_later(0, rig.loop.stop)
+    rig.run()
+
+
 def test_two_readers_are_both_served(rig: Rig, request: pytest.FixtureRequest) -> None:
     other_pull = rig.context.socket(zmq.PULL)
     other_push = rig.context.socket(zmq.PUSH)

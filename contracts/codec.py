@@ -10,7 +10,7 @@ from typing import Generic, TypeVar, Union
 
 import msgspec
 
-from contracts.messages import MarketEvent, Message
+from contracts.messages import InstrumentRef, MarketEvent, Message
 
 M = TypeVar("M", bound=Message)
 
@@ -25,9 +25,13 @@ def encode(message: Message) -> bytes:
 
 
 def topic_for(message: Message) -> bytes:
-    """Market data is published under its symbol (subscribers filter by symbol); the rest by type."""
+    """Market data is published under its symbol (subscribers filter by symbol); an InstrumentRef under
+    `instrument.` and its symbol, so a reader keeping the newest message per topic keeps one per
+    symbol and a symbol filter never matches it; the rest by type."""
     if isinstance(message, MarketEvent):
         return message.symbol.encode()
+    if isinstance(message, InstrumentRef):
+        return b"instrument." + message.symbol.encode()
     return type(message).__struct_config__.tag.encode()
 
 

@@ -56,6 +56,8 @@ class InstrumentRef(Message, tag="instrument", kw_only=True):
     limit_down_e4: int
     unit: int
     tick_e4: int = 0
+    seq: int = 0
+    """Numbered per symbol by the feed's Publisher when it is sent on md; 0 when loaded from the file."""
 
 
 class MarketEvent(Message, tag="md", kw_only=True, gc=False):

@@ -8,7 +8,7 @@ import zmq
 from prometheus_client import Gauge
 
 from contracts.enums import ServiceName
-from contracts.messages import AdapterUsage, MarketEvent, OrderCommand
+from contracts.messages import AdapterUsage, InstrumentRef, MarketEvent, OrderCommand
 from services.adapter.brokers.factory import chosen_broker, make_broker
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.control_watch import follow_control_state
@@ -114,7 +114,14 @@ def main(stack: StackConfig) -> int:
     sockets, endpoints = rt.sockets, stack.endpoints
     if setup.on_market is not None:
         # md first: the simulator must see a book before an order that was priced off it.
-        rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent,), setup.on_market)
+        # md also carries the quote bridge's InstrumentRefs, for risk; the simulator matches on books only.
+        on_market = setup.on_market
+
+        def on_md(message: MarketEvent | InstrumentRef) -> None:
+            if isinstance(message, MarketEvent):
+                on_market(message)
+
+        rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
     rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
     follow_control_state(rt, manager)
     serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,

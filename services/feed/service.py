@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from contracts.enums import ServiceName
-from contracts.messages import MarketEvent
+from contracts.messages import InstrumentRef, MarketEvent
 from services.feed.replay import Record, RecordReader, ReplayBooks, ReplayError, ReplayPacer
 from services.feed.shioaji_quotes import QuoteBridge, check_subscriptions, instruments_yaml
 from services.feed.synthetic import RateSchedule, SyntheticMarket
@@ -62,6 +62,9 @@ class MdPublisher:
         if counter is None:
             counter = self._per_symbol[event.symbol] = self._events.labels(event.symbol)
         counter.inc()
+
+    def send_reference(self, ref: InstrumentRef) -> None:
+        self._publisher.send(ref)
 
 
 class SyntheticSource:
@@ -251,15 +254,19 @@ class ShioajiLogin:
 
 
 class ShioajiSource:
-    """Publishes Shioaji's quote stream through the quote bridge. On start it also writes the contracts'
-    reference data, in instruments.yaml's format, to var/shioaji-instruments.yaml: nothing reads
-    InstrumentRefs off the wire, and risk loads its instruments file when it starts."""
+    """Publishes Shioaji's quote stream through the quote bridge, and the contracts' reference data of
+    the day (reference, limits, unit) as InstrumentRefs on md: at start and again every heartbeat
+    interval, so a risk that starts or restarts later has them within one interval. On start it also
+    writes them, in instruments.yaml's format, to var/shioaji-instruments.yaml for an operator to
+    compare with config/instruments.yaml."""
 
     def __init__(self, rt: ServiceRuntime, md: MdPublisher, session: ShioajiLogin, symbols: list[str],
                  instruments_path: Path) -> None:
         self._rt = rt
         self._session = session
         self._instruments_path = instruments_path
+        self._md = md
+        self._refs: dict[str, InstrumentRef] = {}
         self._bridge = QuoteBridge(session.api, symbols, md.send, rt.log)
         rt.loop.add_reader(self._bridge.handover.socket, self._bridge.handover.on_wake)
         skipped = Gauge("shioaji_quotes_skipped", "Quotes not published: trial matching, odd lots, unreadable",
@@ -267,14 +274,20 @@ class ShioajiSource:
         rt.before_heartbeat(lambda: skipped.set(self._bridge.skipped))
 
     def start(self) -> None:
-        refs = self._bridge.instruments()
+        refs = self._refs = self._bridge.instruments()
         self._instruments_path.parent.mkdir(parents=True, exist_ok=True)
         self._instruments_path.write_text(instruments_yaml(
-            refs, "Written by the feed's Shioaji quote bridge from the broker's contracts; point stack.yaml's "
-                  "instruments_file here for risk to use them."), encoding="utf-8")
+            refs, "Written by the feed's Shioaji quote bridge from the broker's contracts, for comparison with "
+                  "config/instruments.yaml; risk takes them off the wire (InstrumentRef on md)."), encoding="utf-8")
+        self._publish_references()
+        self._rt.loop.every(self._rt.stack.heartbeat_interval_ms * 1_000_000, self._publish_references)
         self._bridge.start()
         self._rt.log.info("md_publishing", source="shioaji", symbols=list(refs),
                           instruments_file=str(self._instruments_path))
+
+    def _publish_references(self) -> None:
+        for ref in self._refs.values():
+            self._md.send_reference(ref)
 
     def close(self) -> None:
         self._session.close()

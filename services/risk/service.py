@@ -12,6 +12,7 @@ from contracts.messages import (
     AdapterUsage,
     ControlCommand,
     ExecutionReport,
+    InstrumentRef,
     MarketEvent,
     OrderCommand,
     OrderIntent,
@@ -22,6 +23,7 @@ from contracts.messages import (
 )
 from services.risk.dump import risk_dump
 from services.risk.engine import RiskEngine
+from services.risk.reference_data import RefOutcome, apply_reference
 from services.risk.stormguard import Transition
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.stack import StackConfig
@@ -142,7 +144,29 @@ def main(stack: StackConfig) -> int:
 
     sockets, endpoints = rt.sockets, stack.endpoints
     # Books are read when an intent or the mark timer needs them, not on every tick (runtime/latest.py).
-    books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent,), engine.on_market)
+    reference_data = Counter("instrument_refs", "Broker reference data received for a symbol", ["outcome"],
+                             registry=registry)
+
+    last_said: dict[str, str] = {}  # the feed repeats its refs every interval: a line only when something changed
+
+    def on_reference(ref: InstrumentRef) -> None:
+        outcome, detail = apply_reference(engine.instruments, ref)
+        reference_data.labels(outcome).inc()
+        if last_said.get(ref.symbol) == detail:
+            return
+        last_said[ref.symbol] = detail
+        if outcome in (RefOutcome.APPLIED, RefOutcome.UNCHANGED):
+            rt.log.info("instrument_reference", symbol=ref.symbol, outcome=str(outcome), reason=detail)
+        else:
+            rt.log.warning("instrument_reference_ignored", symbol=ref.symbol, outcome=str(outcome), reason=detail)
+
+    def on_md(message: MarketEvent | InstrumentRef) -> None:
+        if isinstance(message, MarketEvent):
+            engine.on_market(message)
+        else:
+            on_reference(message)
+
+    books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
     rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
     # At start the history is replayed from the adapter's journal: a restarted risk has its positions back.

@@ -43,3 +43,6 @@ def test_up_with_the_fake_shioaji_broker_shows_fills(tmp_path: Path) -> None:
     assert fills and all(fill["last_qty"] > 0 for fill in fills)  # type: ignore[operator]
     refs = load_instruments(tmp_path / "var" / "shioaji-instruments.yaml")
     assert set(refs) == set(QUOTER["symbols"])  # type: ignore[arg-type]
+    # The same reference data reached risk on md (the fake lists the file's instruments: nothing to change).
+    taken = {line["symbol"]: line["outcome"] for line in log_events(logs / "risk.log", "instrument_reference")}
+    assert taken == dict.fromkeys(QUOTER["symbols"], "unchanged")  # type: ignore[call-overload]

@@ -73,6 +73,7 @@ _SAMPLES: tuple[Message, ...] = (
         limit_down_e4=207_000_000,
         unit=200,
         tick_e4=10_000,
+        seq=3,
     ),
     MarketEvent(
         symbol="2330",

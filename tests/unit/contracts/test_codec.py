@@ -179,7 +179,12 @@ def test_topic_for_market_data_is_the_symbol() -> None:
     assert topic_for(other) == b"TXFL6"
 
 
-@pytest.mark.parametrize("tag", sorted(set(SAMPLES) - {"md"}))
+def test_topic_for_reference_data_is_per_symbol_and_never_a_symbol_prefix() -> None:
+    assert topic_for(SAMPLES["instrument"]) == b"instrument." + SAMPLES["instrument"].symbol.encode()
+    assert not topic_for(SAMPLES["instrument"]).startswith(SAMPLES["instrument"].symbol.encode())
+
+
+@pytest.mark.parametrize("tag", sorted(set(SAMPLES) - {"md", "instrument"}))
 def test_topic_for_other_messages_is_the_tag(tag: str) -> None:
     assert topic_for(SAMPLES[tag]) == tag.encode()
 

@@ -115,7 +115,7 @@ def replay(
 @app.command()
 def record(
     file: Annotated[Path, typer.Argument(help="where to write (JSONL, .gz to compress)")],
-    source: Annotated[str, typer.Option(help="synthetic (shioaji comes with the quote bridge)")] = "synthetic",
+    source: Annotated[str, typer.Option(help="synthetic (recording Shioaji's quotes is not built)")] = "synthetic",
     events: Annotated[int, typer.Option(help="market events to record")] = 6000,
     rate: Annotated[float, typer.Option(help="events per second of recorded exchange time")] = 100.0,
     config: ConfigOption = None,
@@ -126,8 +126,8 @@ def record(
     from services.runtime.config.instruments import load_instruments
 
     if source != "synthetic":
-        raise _fail(f"--source {source}: only 'synthetic' can be recorded here; recording from the broker "
-                    "needs the Shioaji quote bridge (issue 5)")
+        raise _fail(f"--source {source}: only 'synthetic' can be recorded; recording Shioaji's quotes is not "
+                    "built yet (the feed's --source shioaji trades on them live; replay needs a recorded file)")
     try:
         stack = load_stack(config)
         market = SyntheticMarket(load_instruments(stack.instruments_file), stack.feed.symbols, stack.feed.seed)

@@ -7,6 +7,8 @@ inward to the ladder; a contract's published limit_up / limit_down are authorita
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 from contracts.enums import InstrumentKind
 from contracts.messages import InstrumentRef
 
@@ -22,6 +24,13 @@ STOCK_TICK_LADDER_E4: tuple[tuple[int, int], ...] = (
 
 DAILY_LIMIT_PCT = 10
 BOARD_LOT_SHARES = 1000
+TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
+
+
+def taipei_date(wall_ns: int) -> str:
+    """The Taipei calendar date (YYYY-MM-DD) of a wall-clock time: a stock session's trading day, the
+    day whose reference and limits apply."""
+    return datetime.fromtimestamp(wall_ns / 1e9, UTC).astimezone(TAIPEI).date().isoformat()
 
 
 def stock_tick_e4(price_e4: int) -> int:

@@ -58,6 +58,8 @@ class InstrumentRef(Message, tag="instrument", kw_only=True):
     tick_e4: int = 0
     seq: int = 0
     """Numbered per symbol by the feed's Publisher when it is sent on md; 0 when loaded from the file."""
+    trading_day: str = ""
+    """The Taipei date (YYYY-MM-DD) the broker's reference data is for; empty when loaded from the file."""
 
 
 class MarketEvent(Message, tag="md", kw_only=True, gc=False):

@@ -17,9 +17,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from prometheus_client import Counter, Gauge
 
 from contracts.enums import ServiceName
+from contracts.market_rules import taipei_date
 from contracts.messages import InstrumentRef, MarketEvent
 from services.feed.replay import Record, RecordReader, ReplayBooks, ReplayError, ReplayPacer
 from services.feed.shioaji_quotes import QuoteBridge, check_subscriptions, instruments_yaml
@@ -64,7 +66,7 @@ class MdPublisher:
         counter.inc()
 
     def send_reference(self, ref: InstrumentRef) -> None:
-        self._publisher.send(ref)
+        self._publisher.send(msgspec.structs.replace(ref, seq=0))  # a copy: the Publisher numbers each send
 
 
 class SyntheticSource:
@@ -274,7 +276,9 @@ class ShioajiSource:
         rt.before_heartbeat(lambda: skipped.set(self._bridge.skipped))
 
     def start(self) -> None:
-        refs = self._refs = self._bridge.instruments()
+        refs = self._bridge.instruments()
+        day = taipei_date(self._rt.clock.wall_ns())  # the contracts were fetched at login: today's
+        self._refs = {symbol: msgspec.structs.replace(ref, trading_day=day) for symbol, ref in refs.items()}
         self._instruments_path.parent.mkdir(parents=True, exist_ok=True)
         self._instruments_path.write_text(instruments_yaml(
             refs, "Written by the feed's Shioaji quote bridge from the broker's contracts, for comparison with "

@@ -79,6 +79,13 @@ class _Book(NamedTuple):
         return self.reference_e4, self.half_width_e4, int(blocked), int(blocked or self.state == _NO_REFERENCE)
 
 
+def _ticks_of(ref: InstrumentRef) -> tuple[int, ...]:
+    """The tick row of an instrument: the TWSE ladder for a stock without its own tick, else its tick throughout."""
+    if ref.kind is InstrumentKind.STOCK and ref.tick_e4 == 0:
+        return _LADDER_TICKS
+    return (ref.tick_e4,) * len(_LADDER_TICKS)
+
+
 def _clamp(value: int) -> int:
     return -_CLAMP if value < -_CLAMP else _CLAMP if value > _CLAMP else value
 
@@ -120,10 +127,7 @@ class BatchChecker:
         self._table[:-1, _LIMIT_UP] = [_clamp(r.limit_up_e4) for r in refs]
         self._table[:, _UNIT] = [_clamp(r.unit) for r in refs] + [1]
         self._limit_up = [r.limit_up_e4 for r in refs] + [0]
-        self._ticks = np.array(
-            [_LADDER_TICKS if r.kind is InstrumentKind.STOCK and r.tick_e4 == 0 else (r.tick_e4,) * len(_LADDER_TICKS)
-             for r in refs] + [_LADDER_TICKS], dtype=np.int64,
-        )
+        self._ticks = np.array([_ticks_of(r) for r in refs] + [_LADDER_TICKS], dtype=np.int64)
         self.strategies = list(limits)
         self.strategy_index = {sid: i for i, sid in enumerate(self.strategies)}
         self.unknown_strategy = len(self.strategies)
@@ -133,6 +137,17 @@ class BatchChecker:
             [[_clamp(q) for q in self.max_qty], [_clamp(c) for c in self.max_notional_e4]], dtype=np.int64
         ).T.copy()
 
+
+    def update_instrument(self, symbol: str) -> None:
+        """Take `symbol`'s entry in the instruments dict again (the broker's reference data of the day
+        replaced it): the table holds copies, so a batch would otherwise check the old limits."""
+        row = self.symbol_index[symbol]
+        ref = self.instruments[symbol]
+        self._table[row, _LIMIT_DOWN] = _clamp(ref.limit_down_e4)
+        self._table[row, _LIMIT_UP] = _clamp(ref.limit_up_e4)
+        self._table[row, _UNIT] = _clamp(ref.unit)
+        self._limit_up[row] = ref.limit_up_e4
+        self._ticks[row] = _ticks_of(ref)
     def check_batch(self, intents: Sequence[OrderIntent]) -> list[Rejection | None]:
         """For each intent, the first of its per-order limit checks that fails, or None."""
         n = len(intents)

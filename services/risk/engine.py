@@ -40,6 +40,7 @@ from services.risk.batch import BATCH_CROSSOVER, BatchChecker
 from services.risk.book_cache import BookCache
 from services.risk.pnl import PnlBook
 from services.risk.positions import PositionBook
+from services.risk.reference_data import RefOutcome, apply_reference
 from services.risk.stormguard import StormGuard, Transition
 from services.risk.validators.base import Rejection, Validator
 from services.risk.validators.duplicate import DuplicateValidator
@@ -224,6 +225,13 @@ class RiskEngine:
 
     def on_market(self, event: MarketEvent) -> None:
         self.book.on_market(event)
+
+    def on_reference(self, ref: InstrumentRef) -> tuple[RefOutcome, str]:
+        """The broker's reference data of the day for a symbol (services/risk/reference_data.py)."""
+        outcome, detail = apply_reference(self.instruments, ref, self.clock.wall_ns())
+        if outcome is RefOutcome.APPLIED:
+            self.chain.batch.update_instrument(ref.symbol)
+        return outcome, detail
 
     def on_execution(self, report: ExecutionReport) -> list[Transition]:
         """Positions from every report; PnL and StormGuard from fills, at once."""

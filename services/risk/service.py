@@ -23,7 +23,7 @@ from contracts.messages import (
 )
 from services.risk.dump import risk_dump
 from services.risk.engine import RiskEngine
-from services.risk.reference_data import RefOutcome, apply_reference
+from services.risk.reference_data import RefOutcome
 from services.risk.stormguard import Transition
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.stack import StackConfig
@@ -150,7 +150,7 @@ def main(stack: StackConfig) -> int:
     last_said: dict[str, str] = {}  # the feed repeats its refs every interval: a line only when something changed
 
     def on_reference(ref: InstrumentRef) -> None:
-        outcome, detail = apply_reference(engine.instruments, ref)
+        outcome, detail = engine.on_reference(ref)
         reference_data.labels(outcome).inc()
         if last_said.get(ref.symbol) == detail:
             return

@@ -97,10 +97,11 @@ class SocketFactory:
         return sock
 
     def subscriber(self, endpoint: str, topics: list[bytes] | None = None) -> zmq.Socket:
-        """A connected SUB; no topics means everything."""
+        """A connected SUB; `topics=None` means everything, an empty list nothing (a runner hosting no
+        symbol must not take in the whole md stream)."""
         sock = self._make(zmq.SUB, role=(_DATA, "client"))
         sock.setsockopt(zmq.RCVHWM, self.tuning.stream_hwm)
-        for topic in topics or [b""]:
+        for topic in [b""] if topics is None else topics:
             sock.setsockopt(zmq.SUBSCRIBE, topic)
         sock.connect(endpoint)
         return sock

@@ -74,6 +74,7 @@ _SAMPLES: tuple[Message, ...] = (
         unit=200,
         tick_e4=10_000,
         seq=3,
+        trading_day="2026-11-26",
     ),
     MarketEvent(
         symbol="2330",

@@ -1,0 +1,52 @@
+"""The feed's md stream carries each symbol's InstrumentRef under its own topic, numbered per send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import zmq
+from prometheus_client import CollectorRegistry
+
+from contracts.codec import Decoder
+from contracts.messages import InstrumentRef
+from services.feed.service import MdPublisher
+from services.runtime.config.instruments import load_instruments
+from services.runtime.sockets import Publisher
+from tests.unit.shioaji.broker_harness import REPO
+
+WAIT_MS = 10_000
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[zmq.Socket, zmq.Socket]]:
+    context = zmq.Context()
+    push, pull = context.socket(zmq.PUSH), context.socket(zmq.PULL)
+    pull.bind("inproc://md")
+    push.connect("inproc://md")
+    try:
+        yield push, pull
+    finally:
+        push.close(linger=0)
+        pull.close(linger=0)
+        context.term()
+
+
+def test_a_reference_sent_again_is_numbered_again_under_its_symbols_topic(
+        pipe: tuple[zmq.Socket, zmq.Socket]) -> None:
+    push, pull = pipe
+    rt: Any = SimpleNamespace(metrics=SimpleNamespace(registry=CollectorRegistry()))
+    md = MdPublisher(rt, Publisher(push))
+    ref = load_instruments(REPO / "config" / "instruments.yaml")["2330"]
+    for _ in range(3):
+        md.send_reference(ref)
+    decoder = Decoder(InstrumentRef)
+    received = []
+    for _ in range(3):
+        assert pull.poll(WAIT_MS)
+        topic, payload = pull.recv_multipart()
+        received.append((topic, decoder.decode(payload).seq))
+    assert received == [(b"instrument.2330", 1), (b"instrument.2330", 2), (b"instrument.2330", 3)]
+    assert ref.seq == 0, "the feed's own copy is never numbered"

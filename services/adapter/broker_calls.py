@@ -125,12 +125,19 @@ class BrokerCalls:
         self._by_token[call.token] = call
         self.scheduler.call_later(self.timeouts_ns[kind], lambda: self._expire(call.token))
 
-    def settle(self, client_order_id: str, kind: CallKind) -> SentCall | None:
-        """The broker answered the oldest call of this kind for the order: that call; None if none was in flight."""
+    def settle(self, client_order_id: str, kind: CallKind, action: str | None = None) -> SentCall | None:
+        """The broker answered the oldest call of this kind for the order (of this `action` when the answer
+        says which): that call; None if none was in flight."""
         calls = self._in_flight.get((client_order_id, kind))
         if not calls:
             return None
-        call = calls.popleft()
+        if action is None:
+            call = calls.popleft()
+        else:
+            call = next((c for c in calls if c.action == action), None)
+            if call is None:
+                return None
+            calls.remove(call)
         if not calls:
             del self._in_flight[(client_order_id, kind)]
         del self._by_token[call.token]

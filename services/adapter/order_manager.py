@@ -730,12 +730,21 @@ class OrderManager:
         if order.unresolved and order.working and not order.cancel_pending:
             self._cancel(order, order.intent_id)
 
-    def _amend_answered(self, order: LiveOrder, cut: bool) -> None:
-        """An update_price or update_qty answered (the oldest in flight; `cut`: the answer shows a cut)."""
-        call = self.calls.settle(order.client_order_id, CallKind.AMEND)
+    def _amend_answered(self, order: LiveOrder, cut: bool | None) -> None:
+        """An update_price or update_qty answered. `cut`: the answer shows the quantity cut (True) or is a
+        price change's (False); None when it cannot tell (a reject), and the oldest call in flight takes it.
+        An answer that says which settles only a call of that kind: the late answer to a price amend that
+        already timed out (and was resent) must not settle a cut still on its way, or a second cut could go.
+        """
+        action = None if cut is None else ("update_qty" if cut else "update_price")
+        call = self.calls.settle(order.client_order_id, CallKind.AMEND, action)
+        if cut:
+            order.sent_leaves = None
+        if call is None:
+            return  # answers a call that timed out and was dealt with then
         order.amends_in_flight = max(0, order.amends_in_flight - 1)
         order.amend_retried = False
-        if cut or (call is not None and call.action == "update_qty"):
+        if call.action == "update_qty":
             order.sent_leaves = None
 
     def _on_amended(self, order: LiveOrder, event: BrokerEvent) -> None:
@@ -751,7 +760,7 @@ class OrderManager:
         self._send_amends(order)
 
     def _on_amend_reject(self, order: LiveOrder, event: BrokerEvent) -> None:
-        self._amend_answered(order, cut=False)
+        self._amend_answered(order, cut=None)
         if not order.amends_in_flight:
             order.sent_price_e4 = order.price_e4
         self._settle_target(order)

@@ -232,3 +232,21 @@ def test_amends_queued_for_the_budget_make_one_job_per_order(tmp_path: Path) -> 
     assert h.manager.calls.waiting == 2, "c2's amend and c1's newest, once"
     h.scheduler.advance(10_000 * MS)
     assert amends(h)[-2:] == [("amend_price", ("c2", to_e4("999"))), ("amend_price", ("c1", to_e4("997")))]
+
+
+def test_the_late_answer_to_a_timed_out_price_amend_never_stands_in_for_a_cut_on_its_way(quick: Harness) -> None:
+    quick.working(qty=5)
+    quick.send(amend("999", 1, qty=5))  # P1 at 0 ms
+    quick.scheduler.advance(50 * MS)
+    quick.send(amend("999", 2, qty=3))  # the cut C1 at 50 ms, while P1 is unanswered; its deadline is 150 ms
+    assert amends(quick) == [("amend_price", ("c1", to_e4("999"))), ("reduce_qty", ("c1", 2))]
+    quick.scheduler.advance(51 * MS)  # P1 timed out at 100 ms and went again as P2
+    assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("999")))
+    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=5)  # P1's answer, late: no cut in it
+    quick.send(amend("999", 3, qty=3, deadline_ns=quick.clock.mono_ns() + 100 * MS))
+    quick.scheduler.advance(10 * MS)  # past the coalescing window, C1 still within its deadline
+    assert [name for name, _ in amends(quick)].count("reduce_qty") == 1, "C1 is still on its way: no second cut"
+    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=3)  # C1's answer
+    order = quick.manager.orders.get("c1")
+    assert order is not None and (order.qty, order.sent_leaves) == (3, None)
+    assert [name for name, _ in amends(quick)].count("reduce_qty") == 1

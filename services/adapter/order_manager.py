@@ -424,13 +424,14 @@ class OrderManager:
         client_order_id = order.client_order_id
         self.journal.record_command(client_order_id, action, _event_encoder.encode((argument, order.last_intent_id)))
         call = self.broker.reduce_qty if action == "update_qty" else self.broker.amend_price
+        attempt = 2 if order.amend_retried and action == "update_price" else 1  # a timed-out price amend goes again
 
         def send() -> None:
             sent_ns = self.clock.mono_ns()
             if not self._call(order, action, granted_ns, call, client_order_id, argument):
                 return
             self._stamp(ingest_ns, sent_ns, action)
-            self.calls.sent(CallKind.AMEND, client_order_id, action=action)
+            self.calls.sent(CallKind.AMEND, client_order_id, attempt, action)
 
         self._outbox.append(send)
 

@@ -77,7 +77,6 @@ class LiveOrder(msgspec.Struct, array_like=True):
 ROW_VERSION = 1
 
 
-
 def _map_field(info: msgspec.structs.FieldInfo) -> tuple[str, object] | tuple[str, object, object]:
     if info.required:
         return info.name, info.type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.local_config import REPO, write_stack_config
 
-__all__ = ["QUOTER", "REPO", "RESTER", "write_stack_config"]
+__all__ = ["QUOTER", "REPO", "RESTER", "never_drawn_down", "write_stack_config"]
 
 QUOTER = {
     "id": "mm1",
@@ -20,3 +20,10 @@ RESTER = {
     "symbols": ["2330", "2317", "2454"],
     "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
 }
+
+
+def never_drawn_down(strategy: dict[str, object]) -> dict[str, object]:
+    """The strategy with capital so large that its PnL never moves StormGuard: for a test about something
+    else that needs it trading throughout (on 10 M TWD the Quoter and the Rester reached STORM, close
+    only, within a minute on a loaded machine)."""
+    return {**strategy, "capital_twd": 10_000_000_000}

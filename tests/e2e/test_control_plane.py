@@ -20,7 +20,7 @@ from services.control.audit import read_audit
 from services.launcher import LocalStack
 from tests.e2e.control_helpers import ctl, ctl_json, log_lines, wait_logged, wait_until
 from tests.e2e.harness import Listener
-from tests.e2e.stack_config import QUOTER, write_stack_config
+from tests.e2e.stack_config import QUOTER, never_drawn_down, write_stack_config
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def configure(stack_file: Path, paged: Path, *, slow_broadcast: bool) -> None:
 
 
 def started(tmp_path: Path, *, slow_broadcast: bool) -> Iterator[LocalStack]:
-    config = write_stack_config(tmp_path, strategies=[QUOTER])
+    config = write_stack_config(tmp_path, strategies=[never_drawn_down(QUOTER)])  # levels here are the operator's
     configure(config, tmp_path / "paged.txt", slow_broadcast=slow_broadcast)
     local = LocalStack(config)
     local.start(with_feed=False)

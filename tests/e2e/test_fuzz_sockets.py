@@ -67,7 +67,7 @@ from contracts.messages import (
 from services.control.client import OpsClient
 from services.launcher import LocalStack
 from tests.e2e.scrape import families, scrape, value, wait_for
-from tests.e2e.stack_config import QUOTER, write_stack_config
+from tests.e2e.stack_config import QUOTER, never_drawn_down, write_stack_config
 from tests.golden.samples import SAMPLES
 
 pytestmark = pytest.mark.e2e
@@ -313,10 +313,8 @@ def trading(fams: dict[str, dict[str, Metric]]) -> tuple[float, float]:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    # Capital large enough that costs never move StormGuard: at STORM the quoter only trades to flat,
-    # and "trading goes on" must be about the fuzzing, not the strategy's PnL.
-    quoter = {**QUOTER, "capital_twd": 10_000_000_000}
-    running = LocalStack(write_stack_config(tmp_path, strategies=[quoter], metrics=True,
+    # At STORM the quoter only trades to flat, and "trading goes on" must be about the fuzzing, not its PnL.
+    running = LocalStack(write_stack_config(tmp_path, strategies=[never_drawn_down(QUOTER)], metrics=True,
                                             risk={"global": {"capital_twd": 100_000_000_000}}))
     running.start()
     try:

@@ -25,7 +25,7 @@ from contracts.codec import Decoder
 from contracts.enums import ServiceName, Side
 from contracts.messages import RiskSnapshot
 from services.launcher import LocalStack
-from tests.e2e.stack_config import QUOTER, REPO, RESTER, write_stack_config
+from tests.e2e.stack_config import QUOTER, REPO, RESTER, never_drawn_down, write_stack_config
 from tests.e2e.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +88,9 @@ def net_positions(snapshot: RiskSnapshot) -> dict[str, int]:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    local = LocalStack(write_stack_config(tmp_path, strategies=[QUOTER, RESTER], order_adapter=ORDER_ADAPTER),
+    # Trading must go on through five restarts: StormGuard closing the strategies is not what this tests.
+    strategies = [never_drawn_down(QUOTER), never_drawn_down(RESTER)]
+    local = LocalStack(write_stack_config(tmp_path, strategies=strategies, order_adapter=ORDER_ADAPTER),
                        env={"PYTHONPATH": str(REPO)})
     try:
         yield local

@@ -115,9 +115,11 @@ def replay(
 @app.command()
 def record(
     file: Annotated[Path, typer.Argument(help="where to write (JSONL, .gz to compress)")],
-    source: Annotated[str, typer.Option(help="synthetic (recording Shioaji's quotes is not built)")] = "synthetic",
-    events: Annotated[int, typer.Option(help="market events to record")] = 6000,
-    rate: Annotated[float, typer.Option(help="events per second of recorded exchange time")] = 100.0,
+    source: Annotated[str, typer.Option(help="synthetic, shioaji (the broker's quotes, with order_adapter.yaml's "
+                                             "shioaji: section) or fake-shioaji")] = "synthetic",
+    events: Annotated[int, typer.Option(help="market events to record (shioaji: quotes)")] = 6000,
+    rate: Annotated[float, typer.Option(help="synthetic: events per second of recorded exchange time")] = 100.0,
+    duration: Annotated[float | None, typer.Option(help="shioaji: stop after this many seconds")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Write a market-data stream in the recorded format `orderpath replay` reads."""
@@ -125,11 +127,19 @@ def record(
     from services.feed.synthetic import SyntheticMarket
     from services.runtime.config.instruments import load_instruments
 
-    if source != "synthetic":
-        raise _fail(f"--source {source}: only 'synthetic' can be recorded; recording Shioaji's quotes is not "
-                    "built yet (the feed's --source shioaji trades on them live; replay needs a recorded file)")
+    if source not in ("synthetic", "shioaji", "fake-shioaji"):
+        raise _fail(f"--source {source}: give synthetic, shioaji or fake-shioaji")
+    if events <= 0:
+        raise _fail(f"--events {events}: give how many to record, at least 1")
     try:
         stack = load_stack(config)
+        if source != "synthetic":
+            from services.feed.quote_recording import record_quotes
+
+            written = record_quotes(stack, file, fake=source == "fake-shioaji", quotes=events, duration_s=duration)
+            typer.echo(f"wrote {written} records ({written} {source} quotes of {', '.join(stack.feed.symbols)}) "
+                       f"to {file}")
+            return
         market = SyntheticMarket(load_instruments(stack.instruments_file), stack.feed.symbols, stack.feed.seed)
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc)) from exc

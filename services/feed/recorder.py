@@ -1,9 +1,10 @@
-"""RecordWriter: market events written in the recorded format the replay source reads.
+"""RecordWriter: market data written in the recorded format the replay source reads.
 
-Each MarketEvent becomes a BidAskSTKv1 record (the book) and, when it carries a trade, a
-TickSTKv1 record after it, with Shioaji's field names, Taipei local time and exact decimal
-prices; JSONL, gzipped when the file name ends in .gz. So a stream recorded here (today from
-the synthetic market, with the Shioaji quote bridge from the broker's) replays as it was.
+A quote from the Shioaji quote bridge is written as the record it is (`write_record`). A
+MarketEvent from the synthetic market becomes a BidAskSTKv1 record (the book) and, when it
+carries a trade, a TickSTKv1 record after it. Shioaji's field names, Taipei local time and exact
+decimal prices; JSONL, gzipped when the file name ends in .gz. So a stream recorded here replays
+as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import IO
 
 from contracts.messages import MarketEvent
 from contracts.prices import format_price
-from services.feed.replay import EPOCH, TAIPEI
+from services.feed.replay import EPOCH, TAIPEI, BidAskRecord, Record, TickRecord
 
 
 def _taipei_time(exch_ts_ns: int) -> str:
@@ -33,17 +34,26 @@ class RecordWriter:
         self._file: IO[str] = opener(path, "wt", encoding="utf-8")  # type: ignore[operator]
 
     def write(self, event: MarketEvent) -> None:
-        when = _taipei_time(event.exch_ts_ns)
-        self._line({
-            "code": event.symbol, "datetime": when,
-            "bid_price": [format_price(p) for p in event.bid_prices_e4], "bid_volume": list(event.bid_qtys),
-            "ask_price": [format_price(p) for p in event.ask_prices_e4], "ask_volume": list(event.ask_qtys),
-            "simtrade": False, "suspend": False, "intraday_odd": False,
-        })
+        """A synthetic market event: its book, then its trade if it carries one."""
+        self.write_record(BidAskRecord(event.symbol, event.exch_ts_ns, tuple(event.bid_prices_e4),
+                                       tuple(event.bid_qtys), tuple(event.ask_prices_e4), tuple(event.ask_qtys)))
         if event.last_qty:
+            self.write_record(TickRecord(event.symbol, event.exch_ts_ns, event.last_price_e4, event.last_qty,
+                                         event.total_volume))
+
+    def write_record(self, record: Record) -> None:
+        when = _taipei_time(record.exch_ts_ns)
+        if isinstance(record, BidAskRecord):
             self._line({
-                "code": event.symbol, "datetime": when, "close": format_price(event.last_price_e4),
-                "volume": event.last_qty, "total_volume": event.total_volume,
+                "code": record.symbol, "datetime": when,
+                "bid_price": [format_price(p) for p in record.bid_prices_e4], "bid_volume": list(record.bid_qtys),
+                "ask_price": [format_price(p) for p in record.ask_prices_e4], "ask_volume": list(record.ask_qtys),
+                "simtrade": False, "suspend": False, "intraday_odd": False,
+            })
+        else:
+            self._line({
+                "code": record.symbol, "datetime": when, "close": format_price(record.close_e4),
+                "volume": record.volume, "total_volume": record.total_volume,
                 "simtrade": False, "suspend": False, "intraday_odd": False,
             })
 

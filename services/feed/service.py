@@ -302,7 +302,7 @@ Source = SyntheticSource | ReplaySource | ShioajiSource
 SourceFactory = Callable[[ServiceRuntime, MdPublisher], Source]
 
 
-def _shioaji_login(stack: StackConfig, *, fake: bool) -> ShioajiLogin:
+def shioaji_login(stack: StackConfig, *, fake: bool) -> ShioajiLogin:
     """Log in with order_adapter.yaml's shioaji: section (the desk's one session config); the fake serves
     the synthetic market as its quotes and needs no section."""
     feed = stack.feed
@@ -347,7 +347,7 @@ def _source_factory(stack: StackConfig) -> tuple[SourceFactory, dict[str, Any]]:
         details = {"symbols": feed.symbols, "rate_hz": feed.rate_hz, "seed": feed.seed}
         return partial(SyntheticSource, market=market, rate_hz=feed.rate_hz), details
     if feed.source in ("shioaji", "fake-shioaji"):
-        session = _shioaji_login(stack, fake=feed.source == "fake-shioaji")
+        session = shioaji_login(stack, fake=feed.source == "fake-shioaji")
         details = {"symbols": feed.symbols}
         return partial(ShioajiSource, session=session, symbols=feed.symbols,
                        instruments_path=stack.var_dir / SHIOAJI_INSTRUMENTS_FILE), details

@@ -76,7 +76,9 @@ def record_of(quote: Any) -> Record:
 
 class QuoteBridge:
     def __init__(self, api: Any, symbols: list[str], send: Callable[[MarketEvent], None],
-                 log: structlog.stdlib.BoundLogger) -> None:
+                 log: structlog.stdlib.BoundLogger, *, on_record: Callable[[Record], None] | None = None) -> None:
+        """`send` gets each book the quotes build; with `on_record` (recording) each readable quote goes
+        there as its record instead, and no book is built."""
         symbols = list(dict.fromkeys(symbols))
         check_subscriptions(symbols)
         stocks = api.contracts.stocks
@@ -87,6 +89,7 @@ class QuoteBridge:
                               "(futures quotes are not bridged)")
         self._api = api
         self._send = send
+        self._on_record = on_record
         self._log = log
         self._books = ReplayBooks()
         self.skipped = 0
@@ -127,6 +130,9 @@ class QuoteBridge:
         except (AttributeError, TypeError, ValueError) as exc:
             self.skipped += 1
             self._log.warning("shioaji_bad_quote", reason="bad_message", detail=f"{type(exc).__name__}: {exc}")
+            return
+        if self._on_record is not None:
+            self._on_record(record)
             return
         if self._books.apply(record):
             self._send(self._books.event(record.symbol, seq=0, ingest_ts_ns=item.received_mono_ns))

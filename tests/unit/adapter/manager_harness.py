@@ -28,6 +28,15 @@ from services.runtime.config.order_adapter import OrderAdapterConfig
 START_NS = 5_000_000_000
 TTL_NS = 500_000_000
 MS = 1_000_000
+FAR = START_NS + 3_600_000_000_000
+SMALL = OrderAdapterConfig.model_validate({
+    "soft_cap": 10, "reserve": 2, "window_guard_ms": 0,
+    "timeouts": {"new_ms": 100, "amend_ms": 100, "cancel_ms": 100, "query_ms": 100},
+    "breaker": {"failures": 3, "window_ms": 1000, "cooldown_ms": 5000},
+})
+"""A budget of 10 calls a window (2 kept for urgent ones), 100 ms timeouts, a breaker that opens on 3 failures."""
+PATIENT = SMALL.model_copy(update={"timeouts": SMALL.timeouts.model_copy(update={"new_ms": 3_600_000})})
+"""SMALL, with NEWs that never time out."""
 
 
 class RecordingBroker:
@@ -144,3 +153,9 @@ def command(
         client_order_id=client_order_id, symbol="2330", side=Side.BUY, qty=qty, price_e4=to_e4(price), tif=tif,
         ingest_ts_ns=ingest_ts_ns, approved_mono_ns=START_NS - 100_000, deadline_ns=deadline_ns,
     )
+
+
+def broker(h: Harness) -> RecordingBroker:
+    """The harness's broker, when it is the RecordingBroker."""
+    assert isinstance(h.broker, RecordingBroker)
+    return h.broker

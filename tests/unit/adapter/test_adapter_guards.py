@@ -11,26 +11,12 @@ from contracts.enums import ExecType, IntentAction, OrderStatus, Reason, StormGu
 from contracts.messages import ControlCommand, StormGuardState
 from services.adapter.brokers.base import BrokerOutcomeUnknown, BrokerRateLimited
 from services.adapter.circuit_breaker import BreakerState
-from services.runtime.config.order_adapter import OrderAdapterConfig
-from tests.unit.adapter.manager_harness import MS, START_NS, Harness, RecordingBroker, command
-
-SMALL = OrderAdapterConfig.model_validate({
-    "soft_cap": 10, "reserve": 2, "window_guard_ms": 0,
-    "timeouts": {"new_ms": 100, "amend_ms": 100, "cancel_ms": 100, "query_ms": 100},
-    "breaker": {"failures": 3, "window_ms": 1000, "cooldown_ms": 5000},
-})
-PATIENT = SMALL.model_copy(update={"timeouts": SMALL.timeouts.model_copy(update={"new_ms": 3_600_000})})
-FAR = START_NS + 3_600_000_000_000
+from tests.unit.adapter.manager_harness import FAR, MS, PATIENT, SMALL, START_NS, Harness, broker, command
 
 
 @pytest.fixture
 def h(tmp_path: Path) -> Harness:
     return Harness(tmp_path, SMALL)
-
-
-def broker(h: Harness) -> RecordingBroker:
-    assert isinstance(h.broker, RecordingBroker)
-    return h.broker
 
 
 def new(n: int, **fields: object) -> object:

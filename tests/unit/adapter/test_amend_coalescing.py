@@ -11,17 +11,12 @@ import pytest
 from contracts.enums import ExecType, IntentAction, OrderStatus, Reason
 from contracts.prices import to_e4
 from services.runtime.config.order_adapter import OrderAdapterConfig
-from tests.unit.adapter.manager_harness import MS, START_NS, Harness, RecordingBroker, command
+from tests.unit.adapter.manager_harness import MS, START_NS, Harness, broker, command
 
 
 @pytest.fixture
 def h(tmp_path: Path) -> Harness:
     return Harness(tmp_path)
-
-
-def broker(h: Harness) -> RecordingBroker:
-    assert isinstance(h.broker, RecordingBroker)
-    return h.broker
 
 
 def amends(h: Harness) -> list[tuple[str, object]]:

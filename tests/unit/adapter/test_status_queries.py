@@ -9,22 +9,13 @@ import pytest
 
 from contracts.enums import ExecType, OrderStatus, StormGuardLevel
 from contracts.messages import StormGuardState
-from services.runtime.config.order_adapter import OrderAdapterConfig
-from tests.unit.adapter.manager_harness import MS, START_NS, Harness, RecordingBroker, command
+from tests.unit.adapter import manager_harness as harness
+from tests.unit.adapter.manager_harness import FAR, MS, Harness, broker, command
 
-SMALL = OrderAdapterConfig.model_validate({
-    "soft_cap": 10, "reserve": 2, "window_guard_ms": 0,
-    "timeouts": {"new_ms": 100, "amend_ms": 100, "cancel_ms": 100, "query_ms": 100},
-    "breaker": {"failures": 100, "window_ms": 1000, "cooldown_ms": 5000},
-})
+# The breaker never opens here: these tests are about queries, not about failures piling up.
+SMALL = harness.SMALL.model_copy(update={"breaker": harness.SMALL.breaker.model_copy(update={"failures": 100})})
 PATIENT = SMALL.model_copy(update={"timeouts": SMALL.timeouts.model_copy(update={"new_ms": 3_600_000})})
-FAR = START_NS + 3_600_000_000_000
 HALT = StormGuardState(seq=1, global_level=StormGuardLevel.HALT, ts_ns=0)
-
-
-def broker(h: Harness) -> RecordingBroker:
-    assert isinstance(h.broker, RecordingBroker)
-    return h.broker
 
 
 def new(n: int) -> object:

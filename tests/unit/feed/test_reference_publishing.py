@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 import zmq
 from prometheus_client import CollectorRegistry
 
@@ -20,23 +18,9 @@ from tests.unit.shioaji.broker_harness import REPO
 WAIT_MS = 10_000
 
 
-@pytest.fixture
-def pipe() -> Iterator[tuple[zmq.Socket, zmq.Socket]]:
-    context = zmq.Context()
-    push, pull = context.socket(zmq.PUSH), context.socket(zmq.PULL)
-    pull.bind("inproc://md")
-    push.connect("inproc://md")
-    try:
-        yield push, pull
-    finally:
-        push.close(linger=0)
-        pull.close(linger=0)
-        context.term()
-
-
 def test_a_reference_sent_again_is_numbered_again_under_its_symbols_topic(
-        pipe: tuple[zmq.Socket, zmq.Socket]) -> None:
-    push, pull = pipe
+        pair: tuple[zmq.Socket, zmq.Socket]) -> None:
+    push, pull = pair
     rt: Any = SimpleNamespace(metrics=SimpleNamespace(registry=CollectorRegistry()))
     md = MdPublisher(rt, Publisher(push))
     ref = load_instruments(REPO / "config" / "instruments.yaml")["2330"]

@@ -7,8 +7,9 @@ to send, so an amend that waited sends only the newest price, and a NEW cancelle
 is never sent. While anything waits, new normal work queues behind it: a NEW is never overtaken
 by a later amend of the same order.
 
-Each call sent gets a deadline; an answer settles the oldest call of its kind for the order, and
-a call still unsettled at its deadline comes back to the owner through `on_timeout`.
+Each call sent gets a deadline; an answer settles the oldest call of its kind for the order (of
+its action too, when the answer names it: an amend's update_price or update_qty), and a call still
+unsettled at its deadline comes back to the owner through `on_timeout`.
 """
 
 from __future__ import annotations

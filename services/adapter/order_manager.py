@@ -731,15 +731,17 @@ class OrderManager:
         if order.unresolved and order.working and not order.cancel_pending:
             self._cancel(order, order.intent_id)
 
-    def _amend_answered(self, order: LiveOrder, cut: bool | None) -> None:
-        """An update_price or update_qty answered. `cut`: the answer shows the quantity cut (True) or is a
-        price change's (False); None when it cannot tell (a reject), and the oldest call in flight takes it.
-        An answer that says which settles only a call of that kind: the late answer to a price amend that
-        already timed out (and was resent) must not settle a cut still on its way, or a second cut could go.
-        """
-        action = None if cut is None else ("update_qty" if cut else "update_price")
+    def _amend_answered(self, order: LiveOrder, event: BrokerEvent) -> None:
+        """An update_price or update_qty answered. An answer that names its call (`event.op`: Shioaji's
+        op_type, the simulator's) settles only a call of that kind: the late answer to a price amend that
+        timed out and was resent must not settle a cut still on its way, or a second cut could go; nor
+        may a cut's late answer settle a price amend in flight. One that does not say is taken by the
+        oldest amend in flight, and shows a cut when the quantity went down."""
+        action = event.op or None
         call = self.calls.settle(order.client_order_id, CallKind.AMEND, action)
-        if cut:
+        cut_landed = event.kind is ExecType.AMENDED and (
+            action == "update_qty" if action else 0 < event.qty < order.qty)
+        if cut_landed:
             order.sent_leaves = None
         if call is None:
             return  # answers a call that timed out and was dealt with then
@@ -749,7 +751,7 @@ class OrderManager:
             order.sent_leaves = None
 
     def _on_amended(self, order: LiveOrder, event: BrokerEvent) -> None:
-        self._amend_answered(order, cut=0 < event.qty < order.qty)
+        self._amend_answered(order, event)
         order.price_e4 = event.price_e4 or order.price_e4
         if event.qty:
             order.qty = event.qty
@@ -761,7 +763,7 @@ class OrderManager:
         self._send_amends(order)
 
     def _on_amend_reject(self, order: LiveOrder, event: BrokerEvent) -> None:
-        self._amend_answered(order, cut=None)
+        self._amend_answered(order, event)
         if not order.amends_in_flight:
             order.sent_price_e4 = order.price_e4
         self._settle_target(order)

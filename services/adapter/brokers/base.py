@@ -52,6 +52,8 @@ class BrokerEvent:
     FILL: price_e4/qty are the deal's, exec_id identifies the deal (duplicates share it).
     AMENDED: price_e4 and qty are the order's price and total quantity after the amend.
     CANCELLED/EXPIRED: qty is the quantity taken off the book.
+    AMENDED/AMEND_REJECT: op is the call answered, update_price or update_qty, as the broker names it
+    (Shioaji's op_type); empty when it does not say.
     """
 
     kind: ExecType
@@ -61,6 +63,7 @@ class BrokerEvent:
     qty: int = 0
     detail: str = ""
     exec_id: str = ""
+    op: str = ""
 
 
 @dataclass(frozen=True, slots=True)

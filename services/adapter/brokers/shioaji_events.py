@@ -93,6 +93,10 @@ class OrderView:
     dealt_qty: int = 0
 
 
+_AMEND_CALLS = {"UpdatePrice": "update_price", "UpdateQty": "update_qty"}
+"""Shioaji's op_type of an amend's answer, as the adapter's name of the call it answers."""
+
+
 def order_event(view: OrderView, notice: OrderNotice) -> BrokerEvent:
     """The BrokerEvent an order event means for this order."""
     cid, trade_id, op = view.client_order_id, notice.trade_id, notice.op_type
@@ -108,15 +112,16 @@ def order_event(view: OrderView, notice: OrderNotice) -> BrokerEvent:
         return BrokerEvent(ExecType.EXPIRED if ended_by_exchange else ExecType.CANCELLED, cid, trade_id,
                            qty=notice.cancel_qty - view.cancelled_qty,
                            detail=f"{view.tif} remainder" if ended_by_exchange else "")
+    call = _AMEND_CALLS.get(op, "")
     if not notice.ok:
-        return BrokerEvent(ExecType.AMEND_REJECT, cid, trade_id, detail=notice.op_msg)
+        return BrokerEvent(ExecType.AMEND_REJECT, cid, trade_id, detail=notice.op_msg, op=call)
     if op == "UpdatePrice":
-        return BrokerEvent(ExecType.AMENDED, cid, trade_id, notice.modified_price_e4 or notice.price_e4)
+        return BrokerEvent(ExecType.AMENDED, cid, trade_id, notice.modified_price_e4 or notice.price_e4, op=call)
     total = view.qty - notice.cancel_qty
     if total <= view.dealt_qty:
         return BrokerEvent(ExecType.CANCELLED, cid, trade_id, qty=notice.cancel_qty - view.cancelled_qty,
                            detail="quantity reduced to what was filled")
-    return BrokerEvent(ExecType.AMENDED, cid, trade_id, qty=total)
+    return BrokerEvent(ExecType.AMENDED, cid, trade_id, qty=total, op=call)
 
 
 def deal_event(view: OrderView, notice: DealNotice) -> BrokerEvent:

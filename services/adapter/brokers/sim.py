@@ -248,10 +248,10 @@ class SimBroker:
     def _amend(self, client_order_id: str, price_e4: int) -> list[Answer]:
         order = self._ledger.get(client_order_id)
         if order is None or not order.working:
-            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order)]
+            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order, op="update_price")]
         order.price_e4 = price_e4
         self._ledger.update(order)
-        answers: list[Answer] = [_event(ExecType.AMENDED, order, price_e4=price_e4, qty=order.qty)]
+        answers: list[Answer] = [_event(ExecType.AMENDED, order, price_e4=price_e4, qty=order.qty, op="update_price")]
         book = self._books.get(order.symbol)
         if book is not None:
             self._match(order, book, answers, resting=False)
@@ -260,14 +260,14 @@ class SimBroker:
     def _reduce(self, client_order_id: str, reduce_by: int) -> list[Answer]:
         order = self._ledger.get(client_order_id)
         if order is None or not order.working:
-            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order)]
+            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order, op="update_qty")]
         if reduce_by <= 0:
-            return [_event(ExecType.AMEND_REJECT, order, detail=f"cannot reduce by {reduce_by}")]
+            return [_event(ExecType.AMEND_REJECT, order, detail=f"cannot reduce by {reduce_by}", op="update_qty")]
         if reduce_by >= order.leaves_qty:
             return self._cancel_rest(order)
         order.qty -= reduce_by
         self._ledger.update(order)
-        return [_event(ExecType.AMENDED, order, price_e4=order.price_e4, qty=order.qty)]
+        return [_event(ExecType.AMENDED, order, price_e4=order.price_e4, qty=order.qty, op="update_qty")]
 
     def _cancel(self, client_order_id: str) -> list[Answer]:
         order = self._ledger.get(client_order_id)
@@ -329,15 +329,16 @@ class SimBroker:
 
 def _event(
     kind: ExecType, order: SimOrder, *, price_e4: int = 0, qty: int = 0, detail: str = "", exec_id: str = "",
+    op: str = "",
 ) -> BrokerEvent:
-    return BrokerEvent(kind, order.client_order_id, order.broker_order_id, price_e4, qty, detail, exec_id)
+    return BrokerEvent(kind, order.client_order_id, order.broker_order_id, price_e4, qty, detail, exec_id, op)
 
 
-def _refusal(kind: ExecType, client_order_id: str, order: SimOrder | None) -> BrokerEvent:
+def _refusal(kind: ExecType, client_order_id: str, order: SimOrder | None, op: str = "") -> BrokerEvent:
     """AMEND_REJECT or CANCEL_REJECT of an order that is not working, saying why."""
     if order is None:
-        return BrokerEvent(kind, client_order_id, detail="order not found")
-    return _event(kind, order, detail=f"order not working: {order.status}")
+        return BrokerEvent(kind, client_order_id, detail="order not found", op=op)
+    return _event(kind, order, detail=f"order not working: {order.status}", op=op)
 
 
 def _state(order: SimOrder) -> BrokerOrderState:

@@ -229,6 +229,9 @@ def test_amends_queued_for_the_budget_make_one_job_per_order(tmp_path: Path) -> 
     assert amends(h)[-2:] == [("amend_price", ("c2", to_e4("999"))), ("amend_price", ("c1", to_e4("997")))]
 
 
+PRICE, CUT = {"op": "update_price"}, {"op": "update_qty"}  # the call an answer names, as Shioaji's op_type does
+
+
 def test_the_late_answer_to_a_timed_out_price_amend_never_stands_in_for_a_cut_on_its_way(quick: Harness) -> None:
     quick.working(qty=5)
     quick.send(amend("999", 1, qty=5))  # P1 at 0 ms
@@ -237,11 +240,35 @@ def test_the_late_answer_to_a_timed_out_price_amend_never_stands_in_for_a_cut_on
     assert amends(quick) == [("amend_price", ("c1", to_e4("999"))), ("reduce_qty", ("c1", 2))]
     quick.scheduler.advance(51 * MS)  # P1 timed out at 100 ms and went again as P2
     assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("999")))
-    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=5)  # P1's answer, late: no cut in it
+    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=5, **PRICE)  # P1's answer, late
     quick.send(amend("999", 3, qty=3, deadline_ns=quick.clock.mono_ns() + 100 * MS))
     quick.scheduler.advance(10 * MS)  # past the coalescing window, C1 still within its deadline
     assert [name for name, _ in amends(quick)].count("reduce_qty") == 1, "C1 is still on its way: no second cut"
-    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=3)  # C1's answer
+    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=3, **CUT)  # C1's answer
     order = quick.manager.orders.get("c1")
     assert order is not None and (order.qty, order.sent_leaves) == (3, None)
     assert [name for name, _ in amends(quick)].count("reduce_qty") == 1
+
+
+def test_a_cuts_answer_after_a_query_already_showed_it_settles_the_cut(quick: Harness) -> None:
+    quick.working(qty=5)
+    quick.send(amend("1000", 1, qty=3))
+    quick.manager.query(quick.manager.orders.get("c1"))  # e.g. the sweep asked
+    broker(quick).status("c1", status=OrderStatus.WORKING, qty=3, broker_order_id="B1")  # the cut is there
+    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("1000"), qty=3, **CUT)  # then its own answer
+    quick.scheduler.advance(200 * MS)
+    assert not any(r.reason is Reason.BROKER_TIMEOUT for r in quick.reports), "the cut was answered, not lost"
+    assert quick.metric("broker_timeouts_total", call="amend") == 0
+
+
+def test_a_cuts_late_answer_never_settles_a_price_amend_in_flight(quick: Harness) -> None:
+    quick.working(qty=5)
+    quick.send(amend("1000", 1, qty=3))  # the cut C1
+    quick.scheduler.advance(100 * MS)  # C1 times out: queried, never resent
+    broker(quick).status("c1", status=OrderStatus.WORKING, qty=3, broker_order_id="B1")
+    quick.send(amend("998", 2, qty=3, deadline_ns=quick.clock.mono_ns() + 100 * MS))  # P in flight
+    assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("998")))
+    broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("1000"), qty=3, **CUT)  # C1's answer, late
+    quick.scheduler.advance(100 * MS)  # P unanswered past its deadline: it must still time out and go again
+    assert quick.metric("broker_retries_total", call="amend") == 1
+    assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("998")))

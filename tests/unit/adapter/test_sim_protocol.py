@@ -55,7 +55,8 @@ def test_reduce_qty_lowers_the_order_and_answers_its_new_total(sim: SimHarness) 
     resting(sim, qty=5)
     sim.broker.reduce_qty("o1", 2)
     (amended,) = sim.advance()
-    assert (amended.kind, amended.price_e4, amended.qty) == (ExecType.AMENDED, to_e4("995"), 3)
+    assert (amended.kind, amended.price_e4, amended.qty, amended.op) == (ExecType.AMENDED, to_e4("995"), 3,
+                                                                         "update_qty")
     # only the reduced quantity can fill now
     assert [e.qty for e in fills(sim.book(bids=[("995", 10)], asks=[("1000", 10)], last=("995", 10)))] == [3]
 
@@ -113,7 +114,8 @@ def test_amend_price_answers_the_new_price_and_the_total_qty(sim: SimHarness) ->
     sim.broker.reduce_qty("o1", 1)
     sim.broker.amend_price("o1", to_e4("990"))
     amended = sim.advance()[-1]
-    assert (amended.kind, amended.price_e4, amended.qty) == (ExecType.AMENDED, to_e4("990"), 4)
+    assert (amended.kind, amended.price_e4, amended.qty, amended.op) == (ExecType.AMENDED, to_e4("990"), 4,
+                                                                         "update_price")
 
 
 def test_amend_of_a_cancelled_order_says_why(sim: SimHarness) -> None:

@@ -85,6 +85,20 @@ def test_order_event_in_broker_terms(msg: EventMessage, fields: dict[str, Any],
     assert (event.client_order_id, event.broker_order_id) == ("c1", "97b63e2f")
 
 
+@pytest.mark.parametrize("msg, op", [
+    (order_msg("UpdatePrice", modified=16.1), "update_price"),
+    (order_msg("UpdatePrice", code="88", op_msg="改價失敗"), "update_price"),
+    (order_msg("UpdateQty", cancel_qty=2), "update_qty"),
+    (order_msg("UpdateQty", code="88", op_msg="改量失敗"), "update_qty"),
+    (order_msg("New"), ""),
+    (order_msg("Cancel", cancel_qty=3), ""),
+])
+def test_an_amends_answer_names_the_call_it_answers(msg: EventMessage, op: str) -> None:
+    """The adapter settles an amend's answer against a call of that kind only (a late price answer must not
+    settle a cut on its way): Shioaji's op_type says which, and the event carries it."""
+    assert order_event(view(cancel_requested=True), notice(msg)).op == op
+
+
 def test_unreadable_callback_is_refused_with_what_it_lacks() -> None:
     with pytest.raises(ValueError, match=r"unreadable order callback.*'status'"):
         parse_callback(sj.OrderState.StockOrder, {"operation": {}, "order": {}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -276,9 +277,7 @@ class ShioajiSource:
         rt.before_heartbeat(lambda: skipped.set(self._bridge.skipped))
 
     def start(self) -> None:
-        refs = self._bridge.instruments()
-        day = taipei_date(self._rt.clock.wall_ns())  # the contracts were fetched at login: today's
-        self._refs = {symbol: msgspec.structs.replace(ref, trading_day=day) for symbol, ref in refs.items()}
+        refs = self._refs = self._bridge.instruments()
         self._instruments_path.parent.mkdir(parents=True, exist_ok=True)
         self._instruments_path.write_text(instruments_yaml(
             refs, "Written by the feed's Shioaji quote bridge from the broker's contracts, for comparison with "
@@ -325,7 +324,8 @@ def shioaji_login(stack: StackConfig, *, fake: bool) -> ShioajiLogin:
         market = SyntheticMarket(instruments, feed.symbols, feed.seed)
     except ValueError as exc:
         raise ConfigError(f"feed: {exc}") from exc
-    server = FakeSinopac(config.fake, {symbol: listing_of(ref) for symbol, ref in instruments.items()},
+    today = taipei_date(time.time_ns())  # the fake lists its contracts as a broker does each morning
+    server = FakeSinopac(config.fake, {symbol: listing_of(ref, today) for symbol, ref in instruments.items()},
                          quotes=market, quote_rate_hz=feed.rate_hz)
     api, _ = login(partial(FakeShioaji.connected_to, server), config, fake_environ(config))
 

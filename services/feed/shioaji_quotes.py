@@ -32,7 +32,7 @@ from contracts.prices import format_price
 from services.feed.replay import EPOCH, MAX_BOOK_LEVELS, TAIPEI, BidAskRecord, Record, ReplayBooks, TickRecord
 from services.runtime.config.loader import ConfigError
 from services.runtime.handover import Handover
-from services.shioaji.sdk import price_from_sdk, sj
+from services.shioaji.sdk import date_from_sdk, price_from_sdk, sj
 
 MAX_SUBSCRIPTIONS = 200
 QUOTE_TYPES = (sj.QuoteType.Tick, sj.QuoteType.BidAsk)
@@ -96,12 +96,13 @@ class QuoteBridge:
         self.handover: Handover[_Quote] = Handover(self._on_quote)
 
     def instruments(self) -> dict[str, InstrumentRef]:
-        """Reference data of the subscribed stocks, from the broker's contracts."""
+        """Reference data of the subscribed stocks, from the broker's contracts, each stamped with the
+        trading day the contract says it is for (its update_date; "" when it gives none)."""
         return {
             symbol: InstrumentRef(
                 symbol=symbol, kind=InstrumentKind.STOCK, reference_e4=price_from_sdk(contract.reference),
                 limit_up_e4=price_from_sdk(contract.limit_up), limit_down_e4=price_from_sdk(contract.limit_down),
-                unit=int(contract.unit))
+                unit=int(contract.unit), trading_day=date_from_sdk(contract.update_date))
             for symbol, contract in self._contracts.items()
         }
 

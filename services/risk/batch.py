@@ -83,7 +83,7 @@ def _ticks_of(ref: InstrumentRef) -> tuple[int, ...]:
     """The tick row of an instrument: the TWSE ladder for a stock without its own tick, else its tick throughout."""
     if ref.kind is InstrumentKind.STOCK and ref.tick_e4 == 0:
         return _LADDER_TICKS
-    return (ref.tick_e4,) * len(_LADDER_TICKS)
+    return (_clamp(ref.tick_e4),) * len(_LADDER_TICKS)
 
 
 def _clamp(value: int) -> int:
@@ -137,7 +137,6 @@ class BatchChecker:
             [[_clamp(q) for q in self.max_qty], [_clamp(c) for c in self.max_notional_e4]], dtype=np.int64
         ).T.copy()
 
-
     def update_instrument(self, symbol: str) -> None:
         """Take `symbol`'s entry in the instruments dict again (the broker's reference data of the day
         replaced it): the table holds copies, so a batch would otherwise check the old limits."""
@@ -148,6 +147,7 @@ class BatchChecker:
         self._table[row, _UNIT] = _clamp(ref.unit)
         self._limit_up[row] = ref.limit_up_e4
         self._ticks[row] = _ticks_of(ref)
+
     def check_batch(self, intents: Sequence[OrderIntent]) -> list[Rejection | None]:
         """For each intent, the first of its per-order limit checks that fails, or None."""
         n = len(intents)

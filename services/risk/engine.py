@@ -25,6 +25,7 @@ from decimal import Decimal
 import msgspec
 
 from contracts.enums import ExecType, IntentAction, PriceType, Reason, StormGuardLevel, TimeInForce, stricter
+from contracts.market_rules import taipei_date
 from contracts.messages import (
     GLOBAL_SCOPE,
     AdapterUsage,
@@ -87,6 +88,8 @@ class RiskEngine:
     def __init__(self, clock: Clock, limits: StrategyLimitsConfig, instruments: dict[str, InstrumentRef]) -> None:
         self.clock = clock
         self.instruments = instruments
+        self._file_instruments = dict(instruments)  # what expire_references puts back
+        self._reference_days: dict[str, str] = {}  # symbol -> the trading day of the broker ref in force
         self.book = BookCache(clock)
         self.positions = PositionBook()
         self.pnl = PnlBook(instruments, limits.costs)
@@ -230,8 +233,20 @@ class RiskEngine:
         """The broker's reference data of the day for a symbol (services/risk/reference_data.py)."""
         outcome, detail = apply_reference(self.instruments, ref, self.clock.wall_ns())
         if outcome is RefOutcome.APPLIED:
+            self._reference_days[ref.symbol] = ref.trading_day
             self.chain.batch.update_instrument(ref.symbol)
         return outcome, detail
+
+    def expire_references(self) -> list[str]:
+        """Put the file's entry back for every symbol whose broker reference data is for another day
+        than today (a risk running past midnight, a feed that stopped publishing); returns those symbols."""
+        today = taipei_date(self.clock.wall_ns())
+        expired = [symbol for symbol, day in self._reference_days.items() if day != today]
+        for symbol in expired:
+            del self._reference_days[symbol]
+            self.instruments[symbol] = self._file_instruments[symbol]
+            self.chain.batch.update_instrument(symbol)
+        return expired
 
     def on_execution(self, report: ExecutionReport) -> list[Transition]:
         """Positions from every report; PnL and StormGuard from fills, at once."""

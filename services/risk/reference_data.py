@@ -45,6 +45,8 @@ def apply_reference(instruments: dict[str, InstrumentRef], ref: InstrumentRef,
     if ref.unit != current.unit:
         return RefOutcome.INVALID, (f"unit {ref.unit} differs from the file's {current.unit}: fix the file and "
                                     "restart risk")
+    if not 0 <= ref.tick_e4 <= ref.limit_up_e4:
+        return RefOutcome.INVALID, f"tick {ref.tick_e4} (e4) is not between 0 and the limit up"
     if not 0 < ref.limit_down_e4 <= ref.reference_e4 <= ref.limit_up_e4:
         return RefOutcome.INVALID, (f"limits down {ref.limit_down_e4} / reference {ref.reference_e4} / "
                                     f"up {ref.limit_up_e4} (e4) are not in order")

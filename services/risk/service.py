@@ -191,6 +191,12 @@ def main(stack: StackConfig) -> int:
     hot.report(INSTRUMENTS, stack.instruments_file)
     def mark_to_market() -> None:
         books.refresh()
+        for symbol in engine.expire_references():
+            rt.log.warning("instrument_reference_expired", symbol=symbol, outcome="expired",
+                           reason="the broker's reference data is not for today: the instruments file's entry is "
+                                  "back in force until today's arrives")
+            reference_data.labels("expired").inc()
+            last_said.pop(symbol, None)
         on_transitions(engine.mark_to_market())
 
     rt.loop.every(limits.stormguard.mark_interval_ms * 1_000_000, mark_to_market)

@@ -32,7 +32,7 @@ from contracts.market_rules import is_on_tick
 from contracts.messages import InstrumentRef, MarketEvent
 from services.runtime.config.shioaji import QtyMode
 from services.shioaji.fake_objects import Deal, EventMessage, OrderResult, OrderStatusInfo, Trade, taipei_time
-from services.shioaji.sdk import price_from_sdk, price_to_sdk, sj
+from services.shioaji.sdk import date_to_sdk, price_from_sdk, price_to_sdk, sj
 
 OK_CODE = "00"
 REFUSED_CODE = "88"
@@ -67,8 +67,9 @@ class Listing:
         return self.ref.kind is InstrumentKind.FUTURE
 
 
-def listing_of(ref: InstrumentRef) -> Listing:
-    """The sj.Stock or sj.Future Shioaji would list for this instrument."""
+def listing_of(ref: InstrumentRef, listed_on: str = "") -> Listing:
+    """The sj.Stock or sj.Future Shioaji would list for this instrument; `listed_on` (YYYY-MM-DD) is the day
+    its reference data is for, the contract's update_date."""
     prices = {"limit_up": price_to_sdk(ref.limit_up_e4), "limit_down": price_to_sdk(ref.limit_down_e4),
               "reference": price_to_sdk(ref.reference_e4)}
     if ref.kind is InstrumentKind.FUTURE:
@@ -76,7 +77,7 @@ def listing_of(ref: InstrumentRef) -> Listing:
                              category=ref.symbol[:3], unit=1, multiplier=ref.unit, **prices)
     else:
         contract = sj.Stock(exchange=sj.Exchange.TSE, code=ref.symbol, symbol=f"TSE{ref.symbol}", name=ref.symbol,
-                            unit=ref.unit, **prices)
+                            unit=ref.unit, update_date=date_to_sdk(listed_on), **prices)
     return Listing(contract, ref)
 
 

@@ -33,3 +33,18 @@ def price_from_sdk(price: float | str) -> int:
     A float goes through its shortest repr, which for a two-decimal price is that price exactly.
     """
     return to_e4(Decimal(str(price)).quantize(_QUANTUM))
+
+
+def date_from_sdk(update_date: str) -> str:
+    """A contract's `update_date` ("2026/11/26", the day its reference data is for) as YYYY-MM-DD; "" when
+    the SDK gives none or something else."""
+    parts = update_date.strip().split("/") if isinstance(update_date, str) else []
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return ""
+    year, month, day = parts
+    return f"{year}-{month.zfill(2)}-{day.zfill(2)}"
+
+
+def date_to_sdk(iso_date: str) -> str:
+    """YYYY-MM-DD as a contract's `update_date`."""
+    return iso_date.replace("-", "/")

@@ -78,6 +78,30 @@ def test_unsound_or_stale_reference_data_is_refused_and_the_files_stays() -> Non
     assert instruments == INSTRUMENTS
 
 
+def test_a_reference_in_force_expires_with_its_day_and_the_files_entry_is_back() -> None:
+    clock = FakeClock(mono_ns=START_NS, wall_ns=NOW_NS)
+    engine = with_books(RiskEngine(clock, limits(), dict(INSTRUMENTS)))
+    engine.on_reference(day_ref())
+    assert engine.expire_references() == [], "still today"
+    assert isinstance(engine.evaluate(intent(price="1105")), OrderCommand)
+    clock.advance(24 * 3600 * 1_000_000_000)
+    assert engine.expire_references() == ["2330"]
+    assert engine.instruments["2330"] == INSTRUMENTS["2330"]
+    with_books(engine)  # books of the new day
+    backlog = [intent(price="1105", deadline_ns=clock.mono_ns() + 10**9) for _ in range(BATCH_CROSSOVER + 1)]
+    assert {rejected(outcome) for outcome in engine.evaluate_batch(backlog)} == {Reason.PRICE_BAND}, \
+        "the batch table has the file's limit up back too"
+    assert engine.expire_references() == []
+
+
+def test_a_tick_that_is_negative_or_above_the_limit_up_is_refused() -> None:
+    instruments = dict(INSTRUMENTS)
+    for tick_e4 in (-1, to_e4("2000"), 2**64 - 1):
+        outcome, detail = apply_reference(instruments, msgspec.structs.replace(day_ref(), tick_e4=tick_e4), NOW_NS)
+        assert outcome is RefOutcome.INVALID and "tick" in detail
+    assert instruments == INSTRUMENTS
+
+
 def test_yesterdays_reference_is_refused_after_midnight_in_taipei() -> None:
     instruments = dict(INSTRUMENTS)
     next_day_ns = NOW_NS + 24 * 3600 * 1_000_000_000

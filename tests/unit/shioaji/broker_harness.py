@@ -34,9 +34,13 @@ DEADLINE_S = 5.0
 FAKE_ENV = {"SJ_API_KEY": "test-key", "SJ_SECRET_KEY": "test-secret"}
 
 
+LISTED_ON = "2026-11-26"
+
+
 def listings() -> dict[str, Listing]:
-    """The shipped instruments as the fake server lists them (2330 at 1000, limits 900..1100)."""
-    return {symbol: listing_of(ref) for symbol, ref in load_instruments(REPO / "config" / "instruments.yaml").items()}
+    """The shipped instruments as the fake server lists them (2330 at 1000, limits 900..1100), for LISTED_ON."""
+    return {symbol: listing_of(ref, LISTED_ON)
+            for symbol, ref in load_instruments(REPO / "config" / "instruments.yaml").items()}
 
 
 def book(symbol: str, bids: list[tuple[str, int]], asks: list[tuple[str, int]],

@@ -117,20 +117,29 @@ def record(
     file: Annotated[Path, typer.Argument(help="where to write (JSONL, .gz to compress)")],
     source: Annotated[str, typer.Option(help="synthetic, shioaji (the broker's quotes, with order_adapter.yaml's "
                                              "shioaji: section) or fake-shioaji")] = "synthetic",
-    events: Annotated[int, typer.Option(help="market events to record (shioaji: quotes)")] = 6000,
-    rate: Annotated[float, typer.Option(help="synthetic: events per second of recorded exchange time")] = 100.0,
-    duration: Annotated[float | None, typer.Option(help="shioaji: stop after this many seconds")] = None,
+    events: Annotated[int | None, typer.Option(help="market events to record (synthetic: default 6000); "
+                                                    "shioaji: quotes, no bound by default")] = None,
+    rate: Annotated[float | None, typer.Option(help="synthetic only: events per second of recorded exchange "
+                                                    "time (default 100)")] = None,
+    duration: Annotated[float | None, typer.Option(help="shioaji only: stop after this many seconds")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write a market-data stream in the recorded format `orderpath replay` reads."""
+    """Write a market-data stream in the recorded format `orderpath replay` reads. From Shioaji it records
+    until --events quotes, --duration seconds, or Ctrl-C."""
     from services.feed.recorder import RecordWriter, synthetic_session_start
     from services.feed.synthetic import SyntheticMarket
     from services.runtime.config.instruments import load_instruments
 
     if source not in ("synthetic", "shioaji", "fake-shioaji"):
         raise _fail(f"--source {source}: give synthetic, shioaji or fake-shioaji")
-    if events <= 0:
+    if events is not None and events <= 0:
         raise _fail(f"--events {events}: give how many to record, at least 1")
+    if rate is not None and rate <= 0:
+        raise _fail(f"--rate {rate}: give events per second, above 0")
+    if source == "synthetic" and duration is not None:
+        raise _fail("--duration bounds a recording of Shioaji's quotes; a synthetic one is --events long")
+    if source != "synthetic" and rate is not None:
+        raise _fail(f"--rate paces the synthetic market; {source}'s quotes come at the market's pace")
     try:
         stack = load_stack(config)
         if source != "synthetic":
@@ -143,11 +152,12 @@ def record(
         market = SyntheticMarket(load_instruments(stack.instruments_file), stack.feed.symbols, stack.feed.seed)
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    start_ns, step_ns = synthetic_session_start(), int(1e9 / rate)
+    count = 6000 if events is None else events
+    start_ns, step_ns = synthetic_session_start(), int(1e9 / (100.0 if rate is None else rate))
     with RecordWriter(file) as writer:
-        for seq in range(1, events + 1):
+        for seq in range(1, count + 1):
             writer.write(market.next_event(seq, start_ns + seq * step_ns, 0))
-    typer.echo(f"wrote {writer.records} records ({events} market events) to {file}")
+    typer.echo(f"wrote {writer.records} records ({count} market events) to {file}")
 
 
 def _run_stack(config: Path | None, env: dict[str, str], duration: float | None, as_json: bool, *,

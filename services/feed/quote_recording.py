@@ -2,14 +2,17 @@
 
 Logs in as the feed does (order_adapter.yaml's shioaji: section; the fake serves the synthetic market
 as its quotes), subscribes feed.symbols through the quote bridge, and writes each readable quote as
-the record it is: a BidAsk line or a Tick line, trial matching and odd lots skipped as they are live.
-The SDK's callbacks run on its thread and are handed to this process's loop, which alone writes.
-Stops after `quotes` records, after `duration_s`, or on Ctrl-C / SIGTERM; the file is closed whole
-in every case, so what was recorded replays.
+the record it is: a BidAsk or a Tick line, trial matching and odd lots skipped as they are live. The
+SDK's callbacks run on its thread and are handed to this process's loop, which alone writes. The
+file is created only once the symbols are accepted. Stops after `quotes` records if given, after
+`duration_s` if given, or on Ctrl-C, SIGTERM or SIGHUP (a closed terminal); the file is closed whole
+in every case, so what was recorded replays. With neither bound it records until told to stop, as
+a recorder left running through a session should.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import structlog
@@ -22,32 +25,47 @@ from services.runtime.clock import SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.loop import ServiceLoop
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-def record_quotes(stack: StackConfig, path: Path, *, fake: bool, quotes: int, duration_s: float | None) -> int:
-    """Record up to `quotes` quotes of feed.symbols into `path`; returns how many were written."""
+
+class _Recording:
+    """Writes records until it has `quotes` of them (None: no bound), then stops the loop."""
+
+    def __init__(self, loop: ServiceLoop, quotes: int | None) -> None:
+        self.loop = loop
+        self.quotes = quotes
+        self.writer: RecordWriter | None = None
+
+    def on_record(self, record: Record) -> None:
+        writer = self.writer
+        if writer is None or (self.quotes is not None and writer.records >= self.quotes):
+            return  # not started yet, or the rest of the batch the loop drained when told to stop
+        writer.write_record(record)
+        if self.quotes is not None and writer.records >= self.quotes:
+            self.loop.stop()
+
+
+def record_quotes(stack: StackConfig, path: Path, *, fake: bool, quotes: int | None,
+                  duration_s: float | None) -> int:
+    """Record feed.symbols' quotes into `path` until a bound or a signal; returns how many were written."""
     session = shioaji_login(stack, fake=fake)
     loop = ServiceLoop(SystemClock())
+    recording = _Recording(loop, quotes)
     try:
-        with RecordWriter(path) as writer:
-            def on_record(record: Record) -> None:
-                if writer.records >= quotes:
-                    return  # the rest of the batch the loop was draining when it was told to stop
-                writer.write_record(record)
-                if writer.records >= quotes:
-                    loop.stop()
-
-            bridge = QuoteBridge(session.api, stack.feed.symbols, lambda _event: None,
-                                 structlog.get_logger("record"), on_record=on_record)
+        bridge = QuoteBridge(session.api, stack.feed.symbols, lambda _event: None, structlog.get_logger("record"),
+                             on_record=recording.on_record)
+        try:
             loop.add_reader(bridge.handover.socket, bridge.handover.on_wake)
             if duration_s is not None:
                 loop.call_later(round(duration_s * 1e9), loop.stop)
-            loop.install_signal_handlers()
-            bridge.start()
-            try:
+            loop.install_signal_handlers(STOP_SIGNALS)
+            with RecordWriter(path) as writer:
+                recording.writer = writer
+                bridge.start()
                 loop.run()
-            finally:
-                bridge.close()
-        return writer.records
+            return writer.records
+        finally:
+            bridge.close()
     finally:
+        loop.close()  # the signals' own handlers back before the logout, which may hang on a dead session
         session.close()
-        loop.close()

@@ -15,6 +15,7 @@ import itertools
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import zmq
 
@@ -37,6 +38,7 @@ class ServiceLoop:
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._stop_requested = False
+        self._previous_handlers: dict[int, Any] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -90,11 +92,13 @@ class ServiceLoop:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
-    def install_signal_handlers(self) -> None:
-        """SIGINT and SIGTERM stop the loop cleanly (the service then says goodbye and closes)."""
+    def install_signal_handlers(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        """These signals (SIGINT and SIGTERM by default) stop the loop cleanly (the service then says
+        goodbye and closes); close() gives them back their previous handlers, so a second Ctrl-C
+        during what follows the loop is not swallowed."""
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: self.stop())
+        for signum in signals:
+            self._previous_handlers[signum] = signal.signal(signum, lambda *_: self.stop())
 
     def _timeout_ms(self) -> int | None:
         """How long poll may sleep: until the next timer, which the timerfd (if any) marks exactly."""
@@ -148,6 +152,9 @@ class ServiceLoop:
                 pass
 
     def close(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers.clear()
         signal.set_wakeup_fd(-1)
         self._wake_r.close()
         self._wake_w.close()

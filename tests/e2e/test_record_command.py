@@ -3,6 +3,7 @@ quotes (here the fake's: nothing in the tests reaches SinoPac), that reads back 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from services.feed.replay import BidAskRecord, RecordReader, ReplayBooks, TickRecord
 from tests.e2e.stack_config import QUOTER, REPO, write_stack_config
+from tests.e2e.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +58,51 @@ def test_shioaji_without_a_session_section_says_what_to_add_and_logs_nothing_in(
     assert not (tmp_path / "never.jsonl").exists()
 
 
-def test_an_unknown_source_or_no_events_is_refused(tmp_path: Path) -> None:
-    unknown = record(tmp_path, tmp_path / "x.jsonl", "--source", "bloomberg")
-    assert unknown.returncode == 2 and "synthetic, shioaji or fake-shioaji" in unknown.stderr
-    nothing = record(tmp_path, tmp_path / "x.jsonl", "--events", "0")
-    assert nothing.returncode == 2 and "at least 1" in nothing.stderr
+def test_options_that_do_not_apply_are_refused_not_ignored(tmp_path: Path) -> None:
+    refusals = [
+        (("--source", "bloomberg"), "synthetic, shioaji or fake-shioaji"),
+        (("--events", "0"), "at least 1"),
+        (("--rate", "0"), "above 0"),
+        (("--duration", "5"), "a synthetic one is --events long"),
+        (("--source", "fake-shioaji", "--rate", "50"), "come at the market's pace"),
+    ]
+    for flags, message in refusals:
+        done = record(tmp_path, tmp_path / "x.jsonl", *flags)
+        assert (done.returncode, message in done.stderr) == (2, True), (flags, done.stderr)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_duration_bounds_a_recording_of_the_brokers_quotes(tmp_path: Path) -> None:
+    file = tmp_path / "quotes.jsonl"
+    done = record(tmp_path, file, "--source", "fake-shioaji", "--duration", "0.5")  # no --events: no other bound
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {len(read_back(file))} records" in done.stdout
+
+
+def test_sigterm_ends_a_recording_with_the_file_whole(tmp_path: Path) -> None:
+    file = tmp_path / "quotes.jsonl"  # written in 8 KiB blocks: a size above 0 means some 40 quotes are in
+    config = write_stack_config(tmp_path, strategies=[QUOTER], order_adapter={"broker": "sim"})
+    recorder = subprocess.Popen([sys.executable, "-m", "services.cli", "record", str(file), "--config", str(config),
+                                 "--source", "fake-shioaji"], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until("the recording has begun", lambda: file.exists() and file.stat().st_size > 0,
+                   check=lambda: None if recorder.poll() is None else pytest.fail(recorder.stderr.read()))
+        recorder.send_signal(signal.SIGTERM)
+        stdout, stderr = recorder.communicate(timeout=60)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+    assert recorder.returncode == 0, stderr
+    records = read_back(file)  # strict: a line cut off at the end would fail here
+    assert records and f"wrote {len(records)} records" in stdout
+
+
+def test_a_symbol_the_broker_does_not_list_is_refused_before_any_file_exists(tmp_path: Path) -> None:
+    config = write_stack_config(tmp_path, strategies=[QUOTER], order_adapter={"broker": "sim"},
+                                feed={"source": "synthetic", "symbols": ["2330", "TXFL6"]})
+    done = subprocess.run([sys.executable, "-m", "services.cli", "record", str(tmp_path / "never.jsonl"),
+                           "--config", str(config), "--source", "fake-shioaji"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no stock TXFL6" in done.stderr
+    assert not (tmp_path / "never.jsonl").exists()

@@ -6,6 +6,7 @@ run is the same sequence of turns. A watchdog stops a loop that would otherwise 
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -257,3 +258,23 @@ def test_two_readers_are_both_served(rig: Rig, request: pytest.FixtureRequest) -
     finally:
         other_push.close(linger=0)
         other_pull.close(linger=0)
+
+
+
+def test_close_gives_the_signals_their_previous_handlers_back() -> None:
+    """After the loop, a second Ctrl-C must reach whatever comes next (a logout that hangs), not a stopped loop."""
+
+    def before(*_: object) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGHUP, before)
+    loop = ServiceLoop(FakeClock())
+    try:
+        loop.install_signal_handlers((signal.SIGHUP,))
+        assert signal.getsignal(signal.SIGHUP) is not before
+    finally:
+        loop.close()
+    try:
+        assert signal.getsignal(signal.SIGHUP) is before
+    finally:
+        signal.signal(signal.SIGHUP, previous)

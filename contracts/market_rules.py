@@ -24,6 +24,8 @@ STOCK_TICK_LADDER_E4: tuple[tuple[int, int], ...] = (
 
 DAILY_LIMIT_PCT = 10
 BOARD_LOT_SHARES = 1000
+# Taiwan has kept UTC+8 without daylight saving since 1979, so a fixed offset is exact for any date and
+# spares a dependency on the system's tz database.
 TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
 
 

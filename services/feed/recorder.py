@@ -16,9 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from contracts.market_rules import TAIPEI
 from contracts.messages import MarketEvent
 from contracts.prices import format_price
-from services.feed.replay import EPOCH, TAIPEI, BidAskRecord, Record, TickRecord
+from services.feed.replay import EPOCH, BidAskRecord, Record, TickRecord
 
 
 def _taipei_time(exch_ts_ns: int) -> str:

@@ -29,17 +29,15 @@ import re
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from contracts.market_rules import TAIPEI
 from contracts.messages import MarketEvent
 from contracts.prices import PriceError, to_e4
 
-# Taiwan has kept UTC+8 without daylight saving since 1979, so a fixed offset is exact for any
-# recording and spares a dependency on the system's tz database.
-TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_BOOK_LEVELS = 5
 FIRST_ERRORS_KEPT = 5

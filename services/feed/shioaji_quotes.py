@@ -27,9 +27,10 @@ import structlog
 import yaml
 
 from contracts.enums import InstrumentKind
+from contracts.market_rules import TAIPEI
 from contracts.messages import InstrumentRef, MarketEvent
 from contracts.prices import format_price
-from services.feed.replay import EPOCH, MAX_BOOK_LEVELS, TAIPEI, BidAskRecord, Record, ReplayBooks, TickRecord
+from services.feed.replay import EPOCH, MAX_BOOK_LEVELS, BidAskRecord, Record, ReplayBooks, TickRecord
 from services.runtime.config.loader import ConfigError
 from services.runtime.handover import Handover
 from services.shioaji.sdk import date_from_sdk, price_from_sdk, sj

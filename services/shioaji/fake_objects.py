@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.market_rules import TAIPEI
 from contracts.messages import MarketEvent
 from contracts.prices import format_price
 
-TAIPEI = dt.timezone(dt.timedelta(hours=8), "Asia/Taipei")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -1,11 +1,14 @@
 """ConfigWatcher: control's watch over the config files, validated with the services' own pydantic models.
 
-Polled on a timer (control.config_poll_ms): a file whose size, mtime or inode moved is read, versioned
-(services/runtime/hot_config.py: a hash of its bytes) and, if the version is new, validated. A valid
-file becomes the current version (control puts it in its state; the services that reload it fetch the
-text); an invalid one is refused with the reason (file, field, value) and the current version stays,
-so a half-saved or mistyped file never reaches a service. `poll(force=True)` (orderpath ctl config
-reload) reads every file whatever its stat says.
+Polled on a timer (control.config_poll_ms): a file whose size, mtime or inode moved is read once it
+has held still for one poll (the same stat twice running), versioned (services/runtime/hot_config.py:
+a hash of its bytes) and, if the version is new, validated; a file whose stat moves while it is read
+is not taken either. A valid file becomes the current version (control puts it in its state; the
+services that reload it fetch the text); an invalid one is refused with the reason (file, field,
+value) and the current version stays. So a file caught half-written is never taken, even when the
+half happens to validate (a strategy list cut short, a section missing that then takes its defaults:
+seen in a test, a poll landing inside an in-place save). `poll(force=True)` (orderpath ctl config
+reload) reads every file at once, whatever its stat says, and still refuses one that moved while read.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class _Watched:
     error: str | None = None
     refused_version: str | None = None
     stat: Stat | None = None
+    """The stat of what was last read and taken or refused."""
+    settling: Stat | None = None
+    """A new stat seen by the last poll: the file is read if the next poll sees it unchanged."""
 
 
 class ConfigWatcher:
@@ -70,19 +76,26 @@ class ConfigWatcher:
 
     def _check(self, name: str, force: bool) -> Outcome | None:
         watched = self._files[name]
-        try:
-            st = os.stat(watched.path)
-            stat: Stat | None = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
-            stat = None
-        if not force and stat is not None and stat == watched.stat:
-            return None
-        watched.stat = stat
+        stat = _stat(watched.path)
+        if not force and stat is not None:
+            if stat == watched.stat:
+                return None
+            if stat != watched.settling:
+                watched.settling = stat  # moved since the last poll: read once it holds still for one
+                return None
+        watched.settling = None
         current = watched.current.version if watched.current else None
         try:
             text = watched.path.read_text(encoding="utf-8")
         except OSError as exc:
+            watched.stat = stat
             return self._refused(name, f"{watched.path}: cannot read: {exc.strerror}", None)
+        if stat is not None and _stat(watched.path) != stat:
+            if not force:
+                return None  # being written: the next polls see it settle
+            return self._refused(name, f"{watched.path} changed while it was read: run the reload again once "
+                                       "it is saved", None)
+        watched.stat = stat
         version = version_of(text)
         if version == current:
             watched.error = None
@@ -101,3 +114,10 @@ class ConfigWatcher:
         watched.error, watched.refused_version = error, version
         return Outcome(name, watched.current.version if watched.current else None, changed=False, error=error)
 
+
+def _stat(path: Path) -> Stat | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino

@@ -51,7 +51,7 @@ def under_var(stack: StackConfig, path: Path) -> Path:
 
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.CONTROL, stack)
-    watcher = ConfigWatcher(config_files(stack))
+    watcher = ConfigWatcher(config_files(stack), rt.clock, stack.control.config_poll_ms * 1_000_000)
     first_read = watcher.poll(force=True)
     limits_read = watcher.current(STRATEGY_LIMITS)
     if limits_read is None:  # control cannot run without its strategies: refuse to start, as before

@@ -134,8 +134,10 @@ def record(
         raise _fail(f"--source {source}: give synthetic, shioaji or fake-shioaji")
     if events is not None and events <= 0:
         raise _fail(f"--events {events}: give how many to record, at least 1")
-    if rate is not None and rate <= 0:
+    if rate is not None and not 0 < rate < float("inf"):
         raise _fail(f"--rate {rate}: give events per second, above 0")
+    if duration is not None and not 0 < duration < float("inf"):
+        raise _fail(f"--duration {duration}: give seconds, above 0")
     if source == "synthetic" and duration is not None:
         raise _fail("--duration bounds a recording of Shioaji's quotes; a synthetic one is --events long")
     if source != "synthetic" and rate is not None:

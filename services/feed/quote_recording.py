@@ -5,7 +5,8 @@ as its quotes), subscribes feed.symbols through the quote bridge, and writes eac
 the record it is: a BidAsk or a Tick line, trial matching and odd lots skipped as they are live. The
 SDK's callbacks run on its thread and are handed to this process's loop, which alone writes. The
 file is created only once the symbols are accepted. Stops after `quotes` records if given, after
-`duration_s` if given, or on Ctrl-C, SIGTERM or SIGHUP (a closed terminal); the file is closed whole
+`duration_s` if given, or on Ctrl-C, SIGTERM or SIGHUP (a closed terminal, unless started under
+nohup); the file is closed whole
 in every case, so what was recorded replays. With neither bound it records until told to stop, as
 a recorder left running through a session should.
 """
@@ -25,7 +26,12 @@ from services.runtime.clock import SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.loop import ServiceLoop
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+def stop_signals() -> tuple[int, ...]:
+    """Ctrl-C, SIGTERM and a closed terminal (SIGHUP) end a recording, unless SIGHUP is ignored: started
+    under nohup, the recorder is meant to outlive its terminal."""
+    hang_up = () if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN else (signal.SIGHUP,)
+    return (signal.SIGINT, signal.SIGTERM, *hang_up)
 
 
 class _Recording:
@@ -58,7 +64,7 @@ def record_quotes(stack: StackConfig, path: Path, *, fake: bool, quotes: int | N
             loop.add_reader(bridge.handover.socket, bridge.handover.on_wake)
             if duration_s is not None:
                 loop.call_later(round(duration_s * 1e9), loop.stop)
-            loop.install_signal_handlers(STOP_SIGNALS)
+            loop.install_signal_handlers(stop_signals())
             with RecordWriter(path) as writer:
                 recording.writer = writer
                 bridge.start()

@@ -235,6 +235,8 @@ class RiskEngine:
         if outcome is RefOutcome.APPLIED:
             self._reference_days[ref.symbol] = ref.trading_day
             self.chain.batch.update_instrument(ref.symbol)
+        elif outcome is RefOutcome.UNCHANGED and ref.symbol in self._reference_days:
+            self._reference_days[ref.symbol] = ref.trading_day  # today's says the same: it does not expire tonight
         return outcome, detail
 
     def expire_references(self) -> list[str]:

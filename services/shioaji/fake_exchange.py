@@ -67,7 +67,7 @@ class Listing:
         return self.ref.kind is InstrumentKind.FUTURE
 
 
-def listing_of(ref: InstrumentRef, listed_on: str = "") -> Listing:
+def listing_of(ref: InstrumentRef, listed_on: str) -> Listing:
     """The sj.Stock or sj.Future Shioaji would list for this instrument; `listed_on` (YYYY-MM-DD) is the day
     its reference data is for, the contract's update_date."""
     prices = {"limit_up": price_to_sdk(ref.limit_up_e4), "limit_down": price_to_sdk(ref.limit_down_e4),

@@ -16,7 +16,7 @@ import shioaji as sj  # after SJ_LOG_PATH is set
 
 from contracts.prices import PRICE_SCALE, to_e4
 
-__all__ = ["price_from_sdk", "price_to_sdk", "sj"]
+__all__ = ["date_from_sdk", "date_to_sdk", "price_from_sdk", "price_to_sdk", "sj"]
 
 _E4 = PRICE_SCALE
 _QUANTUM = Decimal(1) / _E4

@@ -63,6 +63,8 @@ def test_options_that_do_not_apply_are_refused_not_ignored(tmp_path: Path) -> No
         (("--source", "bloomberg"), "synthetic, shioaji or fake-shioaji"),
         (("--events", "0"), "at least 1"),
         (("--rate", "0"), "above 0"),
+        (("--rate", "nan"), "above 0"),
+        (("--source", "fake-shioaji", "--duration", "0"), "above 0"),
         (("--duration", "5"), "a synthetic one is --events long"),
         (("--source", "fake-shioaji", "--rate", "50"), "come at the market's pace"),
     ]
@@ -79,23 +81,50 @@ def test_a_duration_bounds_a_recording_of_the_brokers_quotes(tmp_path: Path) -> 
     assert f"wrote {len(read_back(file))} records" in done.stdout
 
 
-def test_sigterm_ends_a_recording_with_the_file_whole(tmp_path: Path) -> None:
-    file = tmp_path / "quotes.jsonl"  # written in 8 KiB blocks: a size above 0 means some 40 quotes are in
+def start_recording(tmp_path: Path, *, nohup: bool = False) -> tuple[subprocess.Popen[str], Path]:
+    """A recorder of the fake's quotes, once it has written some (the file is written in 8 KiB blocks: a size
+    above 0 means some 40 quotes are in)."""
+    file = tmp_path / "quotes.jsonl"
     config = write_stack_config(tmp_path, strategies=[QUOTER], order_adapter={"broker": "sim"})
     recorder = subprocess.Popen([sys.executable, "-m", "services.cli", "record", str(file), "--config", str(config),
                                  "--source", "fake-shioaji"], cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until("the recording has begun", lambda: file.exists() and file.stat().st_size > 0,
-                   check=lambda: None if recorder.poll() is None else pytest.fail(recorder.stderr.read()))
-        recorder.send_signal(signal.SIGTERM)
-        stdout, stderr = recorder.communicate(timeout=60)
-    finally:
-        if recorder.poll() is None:
-            recorder.kill()
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
+    wait_until("the recording has begun", lambda: file.exists() and file.stat().st_size > 0,
+               check=lambda: None if recorder.poll() is None else pytest.fail(recorder.communicate()[1]))
+    return recorder, file
+
+
+def stopped_whole(recorder: subprocess.Popen[str], file: Path, stop: signal.Signals) -> None:
+    recorder.send_signal(stop)
+    stdout, stderr = recorder.communicate(timeout=60)
     assert recorder.returncode == 0, stderr
     records = read_back(file)  # strict: a line cut off at the end would fail here
     assert records and f"wrote {len(records)} records" in stdout
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_ends_a_recording_with_the_file_whole(tmp_path: Path, stop: signal.Signals) -> None:
+    recorder, file = start_recording(tmp_path)
+    try:
+        stopped_whole(recorder, file, stop)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+
+
+def test_under_nohup_a_closed_terminal_does_not_end_a_recording(tmp_path: Path) -> None:
+    recorder, file = start_recording(tmp_path, nohup=True)
+    try:
+        recorder.send_signal(signal.SIGHUP)
+        size = file.stat().st_size
+        wait_until("it records on after the hang-up", lambda: file.stat().st_size > size,
+                   check=lambda: None if recorder.poll() is None else pytest.fail("SIGHUP ended it"))
+        assert recorder.poll() is None, "SIGHUP ended it"
+        stopped_whole(recorder, file, signal.SIGTERM)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
 
 
 def test_a_symbol_the_broker_does_not_list_is_refused_before_any_file_exists(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import get_args
 
+from contracts.market_rules import taipei_date
 from contracts.messages import MarketEvent
 from services.adapter.brokers.base import Broker
 from services.adapter.brokers.shioaji_broker import ShioajiBroker
@@ -69,7 +70,8 @@ def make_broker(config: OrderAdapterConfig, stack: StackConfig, rt: ServiceRunti
         return _shioaji(config.shioaji, stack, rt, sj.Shioaji, dict(os.environ), None)
     # A fake cannot send live orders, so it may run without the section.
     shioaji = config.shioaji or ShioajiConfig(simulation=True)
-    listings = {symbol: listing_of(ref) for symbol, ref in load_instruments(stack.instruments_file).items()}
+    today = taipei_date(rt.clock.wall_ns())  # the fake lists its contracts as a broker does each morning
+    listings = {symbol: listing_of(ref, today) for symbol, ref in load_instruments(stack.instruments_file).items()}
     server = FakeSinopac(shioaji.fake, listings)
     return _shioaji(shioaji, stack, rt, partial(FakeShioaji.connected_to, server), fake_environ(shioaji), server)
 

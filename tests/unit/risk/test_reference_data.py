@@ -94,6 +94,17 @@ def test_a_reference_in_force_expires_with_its_day_and_the_files_entry_is_back()
     assert engine.expire_references() == []
 
 
+def test_the_next_days_reference_saying_the_same_keeps_it_in_force() -> None:
+    clock = FakeClock(mono_ns=START_NS, wall_ns=NOW_NS)
+    engine = with_books(RiskEngine(clock, limits(), dict(INSTRUMENTS)))
+    engine.on_reference(day_ref())
+    clock.advance(24 * 3600 * 1_000_000_000)
+    tomorrow = taipei_date(clock.wall_ns())
+    assert engine.on_reference(day_ref(day=tomorrow))[0] is RefOutcome.UNCHANGED
+    assert engine.expire_references() == [], "renewed for today by a ref that changed nothing"
+    assert engine.instruments["2330"].limit_up_e4 == to_e4("1155")
+
+
 def test_a_tick_that_is_negative_or_above_the_limit_up_is_refused() -> None:
     instruments = dict(INSTRUMENTS)
     for tick_e4 in (-1, to_e4("2000"), 2**64 - 1):

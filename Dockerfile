@@ -1,21 +1,25 @@
-# syntax=docker/dockerfile:1
 # One image for every orderpath service; compose runs it as `run feed`, `run risk`, … and
 # healthchecks with `ctl ping NAME`. Build: docker build -t orderpath . (docker-compose.yml does).
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# Build stage: the package from pyproject.toml as a wheel, installed into a venv that is copied whole.
+# Build stage: the locked dependencies, then the package from pyproject.toml as a wheel, into a venv
+# that is copied whole.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/orderpath
 WORKDIR /src
+# The dependencies in a layer of their own, exact versions and hashes from the committed lock: a code
+# change reuses it instead of downloading every dependency again.
+COPY requirements/runtime.lock requirements/
+RUN /opt/orderpath/bin/pip install --require-hashes --only-binary :all: -r requirements/runtime.lock
 # Only what the wheel is made of, so a change to tests or docs does not rebuild it.
 COPY pyproject.toml README.md ./
 COPY contracts/ contracts/
 COPY services/ services/
 COPY bench/ bench/
-RUN /opt/orderpath/bin/pip wheel --no-deps --wheel-dir /wheels . \
- && /opt/orderpath/bin/pip install /wheels/orderpath-*.whl
+RUN /opt/orderpath/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && /opt/orderpath/bin/pip install --no-deps /wheels/orderpath-*.whl
 
 # Runtime stage: the venv, the shipped config and sample data, a non-root user.
 FROM ${PYTHON_IMAGE} AS runtime

@@ -1,14 +1,21 @@
 # The two commands of the README, and the venv they share. Nothing here is needed beyond python3.
+# Every install comes from the committed lock (exact versions, sha256 hashes): a fresh machine gets
+# what CI got. `make lock` refreshes it, deliberately, in a commit of its own.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements/dev.lock
+# uv resolves the lock (universal: every platform's markers and hashes); it is installed into the
+# venv from the registry only when the lock is refreshed, never for `up` or `test`.
+UV_VERSION := 0.13.10
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.11
 
-.PHONY: up test lint
+.PHONY: up test lint lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 up: $(STAMP)
@@ -20,3 +27,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Refresh both locks from pyproject.toml's ranges: after changing a dependency, or to take new releases
+# on purpose (then run `make test` and commit the locks alone).
+lock:
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) --extra dev pyproject.toml requirements/build.in -o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml requirements/build.in -c requirements/dev.lock -o requirements/runtime.lock

@@ -12,6 +12,7 @@ describes the map each message is (`t` the tag, `v` the schema version, then the
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -29,10 +30,21 @@ def tag_of(message_type: type[msgspec.Struct]) -> str:
     return message_type.__struct_config__.tag
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """`node` with every description dedented by inspect.cleandoc: how msgspec carries a docstring's
+    indentation differs between its releases (0.23 dropped it), and the committed file must not."""
+    if isinstance(node, dict):
+        return {key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+                else _clean_descriptions(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_clean_descriptions(value) for value in node]
+    return node
+
+
 def wire_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of any one wire message, with every type under `$defs`."""
     union = Union[WIRE_MESSAGES]  # noqa: UP007 - a runtime union of a tuple of types
-    schema = msgspec.json.schema(union)
+    schema = _clean_descriptions(msgspec.json.schema(union))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "orderpath wire messages",

@@ -81,3 +81,10 @@ def test_main_writes_then_check_passes(tmp_path: Path) -> None:
     assert schema.main(["--output", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == schema.render()
     assert schema.main(["--check", "--output", str(target)]) == 0
+
+
+def test_descriptions_do_not_depend_on_how_msgspec_indents_docstrings() -> None:
+    """msgspec 0.23 stopped keeping a docstring's indentation; both forms render the same text."""
+    indented = {"a": {"description": "First line and\n    whether it holds."}, "b": [{"description": "x\n  y"}]}
+    flat = {"a": {"description": "First line and\nwhether it holds."}, "b": [{"description": "x\ny"}]}
+    assert schema._clean_descriptions(indented) == schema._clean_descriptions(flat) == flat

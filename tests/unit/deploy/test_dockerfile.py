@@ -66,7 +66,7 @@ def test_the_build_stage_makes_a_wheel_of_the_project_into_a_venv(stages: list[S
     runs = " && ".join(build.all("RUN"))
     assert "python -m venv /opt/orderpath" in runs
     assert re.search(r"pip wheel .*--wheel-dir (\S+) \.", runs), "the wheel is built from the repo's pyproject"
-    assert "pip install /wheels/orderpath-" in runs
+    assert "pip install --no-deps /wheels/orderpath-" in runs
     assert any(c.startswith("pyproject.toml ") for c in build.all("COPY"))
     assert f"--from={build.name} /opt/orderpath /opt/orderpath" in runtime.all("COPY")
 
@@ -124,3 +124,19 @@ def test_the_wheel_carries_every_package_the_services_import(stages: list[Stage]
     copies = stages[0].all("COPY")
     for package in included:
         assert f"{package}/ {package}/" in copies, f"the wheel includes {package}, the build stage does not copy it"
+
+
+def test_dependencies_come_from_the_lock_in_a_layer_before_the_code(stages: list[Stage]) -> None:
+    build = stages[0]
+    steps = build.instructions
+    lock_install = next(i for i, (kw, args) in enumerate(steps)
+                        if kw == "RUN" and "--require-hashes" in args and "requirements/runtime.lock" in args)
+    first_code_copy = next(i for i, (kw, args) in enumerate(steps) if kw == "COPY" and args.startswith("services/"))
+    assert lock_install < first_code_copy, "a code change must not reinstall every dependency"
+    assert all("--no-deps" in args for kw, args in steps[lock_install + 1:] if kw == "RUN" and "pip install" in args)
+
+
+def test_no_frontend_line_that_would_need_docker_hub() -> None:
+    """`# syntax=` makes BuildKit pull a frontend image: a desk without Docker Hub could not build."""
+    first = (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first)

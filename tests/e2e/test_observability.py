@@ -61,8 +61,9 @@ PLAN: dict[str, dict[str, tuple[str, set[str], set[str]]]] = {
     },
     "strategy": {
         "bad_messages": BAD_MESSAGES,
-        "strategy_latency_ns": ("histogram", {"strategy"},
-                                {"strategy_latency_ns_bucket", "strategy_latency_ns_count", "strategy_latency_ns_sum"}),
+        "strategy_latency_seconds": ("histogram", {"strategy"}, {"strategy_latency_seconds_bucket",
+                                                                 "strategy_latency_seconds_count",
+                                                                 "strategy_latency_seconds_sum"}),
         "intents": ("counter", {"strategy", "action"}, {"intents_total"}),
         "strategy_budget_violations": ("counter", {"strategy"}, {"strategy_budget_violations_total"}),
     },
@@ -159,7 +160,7 @@ def _everything_observed(ports: dict[str, int]) -> dict[str, Any] | None:
                                                     reason=Reason.UNKNOWN_ORDER) >= 1,
         "fills": value(adapter, "fills_total") >= 1,
         "tick-to-trade measured": value(adapter, "tick_to_trade_latency_ns_count") >= 1,
-        "strategy calls timed": value(strategy, "strategy_latency_ns_count") >= 1,
+        "strategy calls timed": value(strategy, "strategy_latency_seconds_count") >= 1,
         "intents sent": value(strategy, "intents_total") >= 1,
     }
     missing = [what for what, ok in wanted.items() if not ok]
@@ -261,7 +262,7 @@ def test_label_values_are_the_documented_ones(observed: Observed) -> None:
     assert value(adapter, "broker_usage") >= 0 and value(adapter, "broker_calls_waiting") >= 0
 
     strategy = families(observed.text["strategy"])
-    assert {s.labels["strategy"] for s in strategy["strategy_latency_ns"].samples} == {QUOTER["id"]}
+    assert {s.labels["strategy"] for s in strategy["strategy_latency_seconds"].samples} == {QUOTER["id"]}
     assert {s.labels["action"] for s in strategy["intents"].samples} <= {str(a) for a in IntentAction}
 
     feed = families(observed.text["feed"])

@@ -150,7 +150,7 @@ def test_dashboard_shows_what_the_desk_watches(dashboard: dict[str, Any]) -> Non
         "intents_total", "risk_approved_total", "risk_reject_total",  # intents, rejects by reason
         "stormguard_state",  # per scope
         "broker_usage", "order_actions_count_total",  # broker usage against the cap, order actions
-        "fills_total", "strategy_latency_ns_bucket", "breaker_state",
+        "fills_total", "strategy_latency_seconds_bucket", "breaker_state",
     }
     assert wanted <= read, f"the dashboard shows nothing of {sorted(wanted - read)}"
     reject_panels = [expr for _, expr in panel_exprs(dashboard) if "risk_reject_total" in expr]

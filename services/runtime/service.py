@@ -113,7 +113,7 @@ class ServiceRuntime:
         self.loop.add_batch_reader(sock, on_batch)
 
     def before_heartbeat(self, callback: Callable[[], None]) -> None:
-        """Refresh derived metrics (gauges, percentiles) right before each heartbeat reads them."""
+        """Refresh derived metrics (gauges) right before each heartbeat reads them."""
         self._before_heartbeat.append(callback)
 
     def send_heartbeat(self, *, final: bool = False) -> None:

@@ -4,10 +4,10 @@ Each service's `main` (the one `orderpath run NAME` runs) is executed up to its 
 bind/connect recorded instead of done and the loop replaced by a clean shutdown: so whatever module
 a socket is made in, the facts are the ones the process would act on. Per service: the endpoints
 (fields of services.runtime.config.stack.Endpoints) it binds and connects, the names of every
-sample its Prometheus registry exports, and the files it has made under the stack's var_dir by then
-(what a container must keep on a volume). The tests run this module in a subprocess
-(`python -m tests.unit.deploy.code_facts VAR_DIR`, JSON on stdout), so the patches and the global
-logging setup never leak into other tests.
+sample its Prometheus registry exports, the registry's exposition text (for promtool), and the files
+it has made under the stack's var_dir by then (what a container must keep on a volume). The tests
+run this module in a subprocess (`python -m tests.unit.deploy.code_facts VAR_DIR`, JSON on stdout),
+so the patches and the global logging setup never leak into other tests.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from contracts.enums import ServiceName
 from services.cli import SERVICE_MODULES
@@ -51,6 +52,32 @@ def exported_names(registry: CollectorRegistry) -> set[str]:
     return names
 
 
+class _Families:
+    """A collector of families already collected, to render them as exposition text."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def exposition(registry: CollectorRegistry) -> str:
+    """The registry's /metrics text, with a zero sample (no labels) standing in for every metric that has
+    none yet (labelled, no label values seen before the loop), so a linter sees every family the
+    service can export, not only those it has used."""
+    families = []
+    for family in registry.collect():
+        if not family.samples:
+            for suffix in SAMPLE_SUFFIXES.get(family.type, ("",)):
+                if suffix != "_created":
+                    family.add_sample(family.name + suffix, {"le": "+Inf"} if suffix == "_bucket" else {}, 0.0)
+        families.append(family)
+    rendered = CollectorRegistry()
+    rendered.register(_Families(families))
+    return generate_latest(rendered).decode()
+
+
 def files_under(folder: Path) -> set[str]:
     return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
 
@@ -76,6 +103,7 @@ def probe(var_dir: Path) -> dict[str, Any]:
 
     def stop_before_loop(rt: ServiceRuntime) -> int:
         facts["services"][str(rt.name)]["metrics"] = sorted(exported_names(rt.metrics.registry))
+        facts["services"][str(rt.name)]["exposition"] = exposition(rt.metrics.registry)
         rt.loop.close()
         rt.context.destroy(linger=0)
         return 0

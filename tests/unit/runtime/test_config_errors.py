@@ -54,7 +54,7 @@ def test_a_negative_limit_says_what_is_allowed(tmp_path: Path) -> None:
 def test_an_unknown_key_suggests_the_nearest_known_one(tmp_path: Path) -> None:
     text = SHIPPED_LIMITS.replace("  - id: mo1\n", "  - id: mo1\n    symbolz: [\"2330\"]\n", 1)
     message = refusal(tmp_path, text)
-    assert "strategies[mo1].symbolz: unknown key; did you mean 'symbols'?)" in message
+    assert "strategies[mo1].symbolz: unknown key; did you mean 'symbols'? (got ['2330'])" in message
 
 
 def test_an_unknown_key_with_nothing_near_lists_the_known_ones(tmp_path: Path) -> None:

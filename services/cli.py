@@ -198,6 +198,12 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
     # it ignored, so `kill -INT` would not stop a backgrounded `orderpath up`.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    if stack.keys_created:
+        typer.echo(f"made the operator plane's CURVE keys in {stack.config.curve.keys_dir} (first start); "
+                   "`orderpath ctl` finds the operator's there", err=True)
+    if not stack.config.curve.ops:
+        typer.echo("WARNING: curve.ops is off in the stack's config: any local process can hold, cancel-all or "
+                   "force StormGuard; remove `ops: false` to authenticate operators", err=True)
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None
     started = time.monotonic()

@@ -90,6 +90,24 @@ def init_keys(keys_dir: Path, config: CurveConfig, *, force: bool = False) -> li
     return written
 
 
+def ensure_keys(config: CurveConfig) -> list[Path]:
+    """The keys of `init_keys`, made on first start when none of them exist yet (the default: the operator
+    plane is authenticated with no manual step); nothing when they all do. Some but not all is a folder
+    someone changed by hand: refused, with what to do, rather than half replaced."""
+    if not config.enabled:
+        return []
+    names = (SERVER_KEY, config.service_key, config.operator_key)
+    present = [name for name in names if secret_path(config.keys_dir, name).exists()]
+    if len(present) == len(names):
+        return []
+    if present:
+        missing = sorted(set(names) - set(present))
+        raise ConfigError(f"curve: {config.keys_dir} has keys for {', '.join(present)} but not for "
+                          f"{', '.join(missing)}; restore them, or `orderpath keys init --force` to make all anew "
+                          "(every service and operator then needs the new ones)")
+    return init_keys(config.keys_dir, config)
+
+
 def allowed_keys(keys_dir: Path) -> dict[bytes, str]:
     """Public key (Z85) → name, for every file in keys_dir/allowed; unreadable files are skipped."""
     out: dict[bytes, str] = {}

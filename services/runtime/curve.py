@@ -153,7 +153,8 @@ def _load(path: Path, what: str, need_secret: bool) -> tuple[bytes, bytes | None
     try:
         public, secret = zmq.auth.load_certificate(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"curve: {what}: cannot read {path} ({exc}); run `orderpath keys init`") from exc
+        raise ConfigError(f"curve: {what}: cannot read {path} ({exc}); start control or `orderpath up` (either "
+                          "makes the keys on first start), or run `orderpath keys init`") from exc
     if need_secret and not secret:
         raise ConfigError(f"curve: {what}: {path} has no secret key")
     return public, secret

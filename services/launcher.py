@@ -22,6 +22,7 @@ from contracts.enums import ServiceName
 from services.adapter.session import archive_session
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.config.stack import STACK_FILE_ENV, load_stack
+from services.runtime.curve import ensure_keys
 from services.runtime.instance import INSTANCE_ENV
 
 START_ORDER = (ServiceName.CONTROL, ServiceName.ADAPTER, ServiceName.RISK, ServiceName.STRATEGY)
@@ -57,6 +58,8 @@ class LocalStack:
         inherited = {key: value for key, value in os.environ.items() if key != INSTANCE_ENV}
         self.env = {**inherited, **(env or {}), STACK_FILE_ENV: str(self.stack_file), "SJ_LOG_PATH": os.devnull}
         self.config = load_stack(self.stack_file, environ=self.env)
+        # First start: the operator plane's keys, before anything connects with them (services/runtime/curve.py).
+        self.keys_created = ensure_keys(self.config.curve)
         self.log_dir = log_dir or self.config.var_dir / "log"
         self.ready_timeout_s = ready_timeout_s
         # It only reads control's status, so with curve.ops it connects with the services' key, which may not

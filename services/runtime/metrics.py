@@ -31,10 +31,10 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    def serve(self, port: int) -> None:
-        """Expose /metrics on `port` (0: not at all)."""
+    def serve(self, port: int, address: str) -> None:
+        """Expose /metrics on `address`:`port` (port 0: not at all)."""
         if port:
-            start_http_server(port, addr="0.0.0.0", registry=self.registry)
+            start_http_server(port, addr=address, registry=self.registry)
 
     def samples(self) -> list[MetricSample]:
         """Every sample of the registry but the `_created` stamps, histogram buckets included (the run

@@ -27,6 +27,7 @@ from prometheus_client.metrics_core import Metric
 from contracts.enums import ServiceName
 from services.cli import SERVICE_MODULES
 from services.runtime.config.stack import Endpoints, load_stack
+from services.runtime.curve import ensure_keys
 from services.runtime.service import ServiceRuntime
 
 REPO = Path(__file__).resolve().parents[3]
@@ -87,7 +88,11 @@ def probe(var_dir: Path) -> dict[str, Any]:
     endpoint_field = {f"tcp://127.0.0.1:{40000 + i}": name for i, name in enumerate(fields)}
     environ = {f"ORDERPATH_{name.upper()}_ENDPOINT": endpoint for endpoint, name in endpoint_field.items()}
     stack = load_stack(REPO / "config" / "stack.yaml", environ=environ)
-    stack = stack.model_copy(update={"var_dir": var_dir, "metrics_ports": {}, "cpu_affinity": {}})
+    # The operator plane's keys, as `orderpath up` makes them on first start, beside var_dir (so no service's
+    # writes under var_dir include them).
+    curve = stack.curve.model_copy(update={"keys_dir": Path(tempfile.mkdtemp(prefix="orderpath-keys-"))})
+    ensure_keys(curve)
+    stack = stack.model_copy(update={"var_dir": var_dir, "metrics_ports": {}, "cpu_affinity": {}, "curve": curve})
 
     facts: dict[str, Any] = {"endpoint_fields": fields, "services": {}}
     current: dict[str, set[str]] = {}

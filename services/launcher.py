@@ -8,7 +8,8 @@ their final heartbeats reach control; then control's status is read and control 
 
 Once the stack is up, `supervise()` (called by `orderpath up` several times a second) starts again any
 service that exited on its own, after the backoff of services/supervisor.py's RestartPolicy, and raises
-StackError naming the service and its log once it has restarted too often; each exit and restart is a
+StackError naming the service and its log once it has restarted too often, or at once when it exited
+refusing to run (code 2: a config it cannot use); each exit and restart is a
 JSON line in the launcher's own log (`launcher.log` beside the services') and a line on stderr. A
 service stopped on purpose (stop_service, restart_service) is not restarted. A service that dies while
 the stack starts fails the start at once: that is a config or an environment problem, not a crash.
@@ -42,6 +43,9 @@ from services.supervisor import GiveUp, RestartDue, RestartPolicy
 START_ORDER = (ServiceName.CONTROL, ServiceName.ADAPTER, ServiceName.RISK, ServiceName.STRATEGY)
 STOP_ORDER = (ServiceName.FEED, ServiceName.STRATEGY, ServiceName.RISK, ServiceName.ADAPTER)
 STATUS_POLL_S = 0.05
+REFUSED_EXIT_CODE = 2
+"""A service that exits with this code refused to run (services/cli.py's `run` on a config it cannot use, a
+strict replay on a malformed line): starting it again cannot help, so the stack stops at once."""
 
 
 def _ready(entry: dict[str, Any] | None) -> bool:
@@ -108,14 +112,16 @@ class LocalStack:
         self._stopped.discard(name)
         self._restart_due.pop(name, None)
 
-    def _record(self, event: str, message: str, **fields: object) -> None:
-        """One JSON line in the launcher's log, like a service's, and the same said on stderr."""
+    def _record(self, event: str, message: str | None, **fields: object) -> None:
+        """One JSON line in the launcher's log, like a service's, and `message` said on stderr (None: the caller
+        raises it)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         line = {"timestamp": datetime.now(UTC).isoformat(), "level": "warning", "service": "launcher",
                 "event": event, **fields}
         with self.launcher_log.open("a", encoding="utf-8") as log:
             log.write(json.dumps(line) + "\n")
-        print(f"orderpath: {message}", file=sys.stderr)
+        if message is not None:
+            print(f"orderpath: {message}", file=sys.stderr)
 
     def status(self) -> dict[str, Any]:
         reply = self.ops.request("status")
@@ -150,11 +156,17 @@ class LocalStack:
             if code is None:
                 continue
             proc.log_file.close()
+            if code == REFUSED_EXIT_CODE:
+                message = (f"{name} exited with code {code}: it refuses to run, so it is not restarted; stopping the "
+                           f"stack; see {proc.log_path}")
+                self._record("service_refused", None, exited=str(name), pid=proc.popen.pid, exit_code=code,
+                             log=str(proc.log_path))
+                raise StackError(message)
             decision = self.restarts.exited(name)
             if isinstance(decision, GiveUp):
                 message = (f"{name} exited ({_exit_description(code)}) after {decision.restarts} restarts within "
                            f"{decision.window_ns // 1_000_000_000}s; stopping the stack; see {proc.log_path}")
-                self._record("service_restart_limit", message, exited=str(name), pid=proc.popen.pid,
+                self._record("service_restart_limit", None, exited=str(name), pid=proc.popen.pid,
                              exit_code=code, restarts=decision.restarts, log=str(proc.log_path))
                 raise StackError(message)
             self._restart_due[name] = decision

@@ -94,3 +94,10 @@ def test_one_exit_past_the_ceiling_stops_the_stack_naming_the_service_and_its_lo
     log = stack.log_dir / "adapter.log"
     assert str(failure.value) == f"adapter exited (code 3) after 2 restarts within 60s; stopping the stack; see {log}"
     assert stack.restarts.totals == {ServiceName.ADAPTER: 2}
+
+
+def test_a_service_that_refuses_to_run_is_not_restarted(stack: Launcher) -> None:
+    crash(stack, ServiceName.ADAPTER, 2)
+    with pytest.raises(StackError, match=r"adapter exited with code 2: it refuses to run, so it is not restarted"):
+        stack.supervise()
+    assert stack.spawned[2:] == [] and stack.restarts.totals == {}

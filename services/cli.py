@@ -22,6 +22,7 @@ from contracts.enums import ServiceName
 from services.control.client import ControlUnreachable
 from services.control.ctl import ctl, keys
 from services.launcher import LocalStack, StackError
+from services.runtime.config.check import check_stack, checked_files
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import load_stack, stack_file
 from services.summary import progress_line, report, summarize
@@ -31,6 +32,8 @@ app.add_typer(ctl, name="ctl")
 app.add_typer(keys, name="keys")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
 app.add_typer(bench, name="bench")
+config_app = typer.Typer(no_args_is_help=True, help="The configuration files.")
+app.add_typer(config_app, name="config")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="stack.yaml (default: $ORDERPATH_CONFIG or config/stack.yaml)")
@@ -51,10 +54,32 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _checked(config: Path | None, environ: dict[str, str] | None = None) -> None:
+    """Refuse to start anything on a config that does not validate: every problem on the terminal, exit 2."""
+    _, problems = check_stack(stack_file(config), None if environ is None else {**os.environ, **environ})
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise _fail(f"{len(problems)} config file(s) refused; nothing was started. Fix them and try again "
+                    "(`orderpath config check` checks without starting)")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate stack.yaml and every file it names; exit 0 when all are valid, 2 with each problem if not."""
+    stack, problems = check_stack(stack_file(config))
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(2)
+    assert stack is not None
+    for path in [stack_file(config), *checked_files(stack)]:
+        typer.echo(f"ok  {path}")
+
+
 @app.command()
 def run(name: Annotated[ServiceName, typer.Argument(help="the service to run")], config: ConfigOption = None) -> None:
     """Run one service in the foreground until SIGINT or SIGTERM."""
     os.environ.setdefault("SJ_LOG_PATH", os.devnull)
+    _checked(config)
     try:
         stack = load_stack(config)
     except ConfigError as exc:
@@ -174,6 +199,7 @@ def record(
 
 def _run_stack(config: Path | None, env: dict[str, str], duration: float | None, as_json: bool, *,
                until_replayed: bool, fresh: bool) -> None:
+    _checked(config, env)
     try:
         stack = LocalStack(stack_file(config), env=env)
     except ConfigError as exc:
@@ -182,6 +208,12 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
     # it ignored, so `kill -INT` would not stop a backgrounded `orderpath up`.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    if stack.keys_created:
+        typer.echo(f"made the operator plane's CURVE keys in {stack.config.curve.keys_dir} (first start); "
+                   "`orderpath ctl` finds the operator's there", err=True)
+    if not stack.config.curve.ops:
+        typer.echo("WARNING: curve.ops is off in the stack's config: any local process can hold, cancel-all or "
+                   "force StormGuard; remove `ops: false` to authenticate operators", err=True)
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None
     started = time.monotonic()

@@ -37,6 +37,7 @@ from services.adapter.session import archive_session, under_var
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import STACK_FILE_ENV, load_stack
+from services.runtime.curve import ensure_keys
 from services.runtime.instance import INSTANCE_ENV
 from services.supervisor import GiveUp, RestartDue, RestartPolicy
 
@@ -86,6 +87,8 @@ class LocalStack:
         inherited = {key: value for key, value in os.environ.items() if key != INSTANCE_ENV}
         self.env = {**inherited, **(env or {}), STACK_FILE_ENV: str(self.stack_file), "SJ_LOG_PATH": os.devnull}
         self.config = load_stack(self.stack_file, environ=self.env)
+        # First start: the operator plane's keys, before anything connects with them (services/runtime/curve.py).
+        self.keys_created = ensure_keys(self.config.curve)
         self.log_dir = log_dir or self.config.var_dir / "log"
         self.ready_timeout_s = ready_timeout_s
         # It only reads control's status, so with curve.ops it connects with the services' key, which may not

@@ -40,11 +40,13 @@ def write_stack_config(
     metrics: bool = False,
     order_adapter: dict[str, Any] | None = None,
     risk: dict[str, Any] | None = None,
+    curve_ops: bool = True,
     supervision: dict[str, Any] | None = None,
 ) -> Path:
     """stack.yaml and its companions in `folder`; returns the stack.yaml path. `risk` adds sections
-    (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies; `supervision` is
-    stack.yaml's section of that name (how `orderpath up` restarts a service)."""
+    (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies. The operator plane
+    is CURVE-authenticated as shipped (keys in `folder`/keys, made on first start) unless `curve_ops`
+    is False. `supervision` is stack.yaml's section of that name (how `orderpath up` restarts a service)."""
     ports = free_ports(len(SOCKET_NAMES) + len(ServiceName))
     endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
     metrics_ports = {
@@ -59,6 +61,7 @@ def write_stack_config(
         "service_silent_after_ms": max(5000, 5 * heartbeat_interval_ms),
         "feed": feed or {"source": "synthetic", "rate_hz": 200, "symbols": ["2330", "2317", "2454"]},
         "var_dir": str(folder / "var"),
+        "curve": {"ops": curve_ops, "keys_dir": str(folder / "keys")},
         **({"supervision": supervision} if supervision is not None else {}),
     }
     (folder / "stack.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")

@@ -66,7 +66,6 @@ from services.adapter.brokers.base import (
 )
 from services.adapter.circuit_breaker import BreakerState, CircuitBreaker
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_map import LiveOrder, OrderMap, encode_order
 from services.adapter.rate_limiter import Priority, RateLimiter
@@ -112,7 +111,6 @@ class OrderManager:
         journal: Journal,
         reports: ReportWriter,
         config: OrderAdapterConfig,
-        latency: LatencyRing,
         metrics: AdapterMetrics,
         log: structlog.stdlib.BoundLogger,
         on_usage_change: Callable[[], None] = lambda: None,
@@ -123,7 +121,6 @@ class OrderManager:
         self.journal = journal
         self.reports = reports
         self.config = config
-        self.latency = latency
         self.metrics = metrics
         self.log = log
         self.on_usage_change = on_usage_change
@@ -145,9 +142,7 @@ class OrderManager:
         self.strategy_levels: dict[str, StormGuardLevel] = {}
         self.gate: set[str] = set()
         self._outbox: list[Callable[[], None]] = []
-        # The adapter's own share of tick-to-trade: its batch of commands read → the broker call.
-        self.adapter_latency = LatencyRing(latency.capacity)
-        self._received_ns = 0
+        self._received_ns = 0  # when the batch in hand was read (0 between batches): its own share starts
         self._slowing = False
         self._probe_id: str | None = None  # the NEW let through while the breaker was half open
         broker.set_event_callback(self.on_broker_event)
@@ -913,11 +908,9 @@ class OrderManager:
         """Count a broker call; time it from its market event when a command sent it straight away."""
         self.metrics.actions[action].inc()
         if ingest_ts_ns:
-            latency_ns = sent_ns - ingest_ts_ns
-            self.latency.record(latency_ns)
-            self.metrics.tick_to_trade.observe(latency_ns)
+            self.metrics.tick_to_trade.observe((sent_ns - ingest_ts_ns) / 1e9)
             if self._received_ns:
-                self.adapter_latency.record(sent_ns - self._received_ns)
+                self.metrics.adapter_latency.observe((sent_ns - self._received_ns) / 1e9)
 
     def flush(self) -> None:
         self.journal.commit()

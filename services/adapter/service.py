@@ -14,7 +14,6 @@ from services.adapter.brokers.factory import chosen_broker, make_broker
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.control_watch import follow_control_state
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.recovery import recover
@@ -77,7 +76,6 @@ def main(stack: StackConfig) -> int:
     exec_socket = rt.sockets.publisher(stack.endpoints.exec)
     reports = ReportWriter(journal, exec_socket.send_multipart)
     usage_out = Publisher(exec_socket)
-    latency = LatencyRing(config.latency_samples)
     metrics = AdapterMetrics(rt.metrics.registry)
 
     def publish_usage() -> None:
@@ -87,21 +85,13 @@ def main(stack: StackConfig) -> int:
             exec_seq=reports.last_seq, ts_ns=rt.clock.wall_ns(),
         ))
 
-    manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, latency, metrics, rt.log,
+    manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, metrics, rt.log,
                            on_usage_change=publish_usage)
     summary = recover(manager)
     rt.log.info("journal_open", path=str(journal_path(stack, config)), run_id=journal.run_id,
                 last_report_seq=reports.last_seq, pruned_reports=pruned, from_journal=summary.from_journal)
 
     registry = rt.metrics.registry
-    t2t_p50 = Gauge("tick_to_trade_p50_us", "Tick-to-trade median over recent orders, µs", registry=registry)
-    t2t_p99 = Gauge("tick_to_trade_p99_us", "Tick-to-trade 99th percentile over recent orders, µs",
-                    registry=registry)
-    t2t_p999 = Gauge("tick_to_trade_p999_us", "Tick-to-trade 99.9th percentile over recent orders, µs",
-                     registry=registry)
-    added_p50 = Gauge("adapter_latency_p50_us", "Command read to broker call, median, µs", registry=registry)
-    added_p99 = Gauge("adapter_latency_p99_us", "Command read to broker call, 99th percentile, µs", registry=registry)
-    t2t_samples = Gauge("tick_to_trade_samples", "Orders measured since start", registry=registry)
     live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
     broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
     queued_calls = Gauge("broker_calls_waiting", "Broker calls waiting for the order budget", registry=registry)
@@ -112,14 +102,6 @@ def main(stack: StackConfig) -> int:
     peak = [0]
 
     def refresh_gauges() -> None:
-        summary = latency.summary()
-        t2t_p50.set(summary.p50_ns / 1000)
-        t2t_p99.set(summary.p99_ns / 1000)
-        t2t_p999.set(summary.p999_ns / 1000)
-        t2t_samples.set(summary.count)
-        added = manager.adapter_latency.summary()
-        added_p50.set(added.p50_ns / 1000)
-        added_p99.set(added.p99_ns / 1000)
         live_orders.set(len(manager.orders.live))
         in_window = manager.limiter.in_window()
         broker_usage.set(in_window)

@@ -103,7 +103,9 @@ def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: 
 
 def state_lines(body: dict[str, Any]) -> str:
     sg = body.get("stormguard", {})
-    lines = [f"control   state seq {body.get('control', {}).get('stormguard_seq')}"
+    warning = body.get("security", {}).get("warning")
+    lines = [f"WARNING   {warning}"] if warning else []
+    lines += [f"control   state seq {body.get('control', {}).get('stormguard_seq')}"
              f"  hold fire {'ON' if sg.get('hold_fire') else 'off'}"
              f"  kill switch {'ON (cancel all)' if sg.get('cancel_all') else 'off'}"]
     if sg.get("forced"):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,12 @@ class Up:
             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        self.ops = OpsClient.for_stack(load_stack(config), timeout_ms=1000)
         self.log_dir = config.parent / "var" / "log"
+
+    @cached_property
+    def ops(self) -> OpsClient:
+        """The operator's client, once up has made the operator plane's keys (on its first start)."""
+        return OpsClient.for_stack(load_stack(self.config), timeout_ms=1000)
 
     def wait_until_up(self) -> None:
         assert self.process.stderr is not None

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from services.runtime.config.stack import load_stack
+from services.runtime.curve import ensure_keys
 from tests.e2e.stack_config import QUOTER, REPO, write_stack_config
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +51,7 @@ def test_up_runs_the_stack_and_prints_a_json_summary(tmp_path: Path) -> None:
 
 def test_ctl_status_without_control_says_what_to_do(tmp_path: Path) -> None:
     config = write_stack_config(tmp_path, strategies=[QUOTER])
+    ensure_keys(load_stack(config).curve)  # the keys of an earlier start: only control is missing
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "ctl", "status", "--config", str(config), "--timeout", "0.3"],
         cwd=REPO, capture_output=True, text=True, timeout=60,

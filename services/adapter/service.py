@@ -59,6 +59,9 @@ def answer_at_stop(rt: ServiceRuntime, manager: OrderManager, orders: zmq.Socket
     the exec socket waits a moment on close for those reports to leave."""
     inbox = rt.inbox("orders", OrderCommand)
     commands = [command for command in map(inbox.decode, unread(orders)) if command is not None]
+    # Closed at once: a sender (IMMEDIATE=1) then finds no peer and refuses what it would send next, which
+    # answers it there, instead of it landing here unread in the moment before the process exits.
+    orders.close(linger=0)
     answers = manager.stop(commands)
     exec_socket.setsockopt(zmq.LINGER, STOP_LINGER_MS)
     rt.log.info("stop_answered", news_answered=answers.news_answered, amends_rejected=answers.amends_rejected,

@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(VENV)/bin/orderpath up --duration $(or $(DURATION),20)
+	$(VENV)/bin/orderpath up --fresh --duration $(or $(DURATION),20)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

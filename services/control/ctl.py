@@ -96,7 +96,7 @@ def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: 
         return
     for name, entry in body["services"].items():
         typer.echo(f"{name:<11} {entry['state']:<8} pid {entry['pid']:<8} "
-                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
+                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago  restarts {entry.get('restarts', 0)}")
     typer.echo(state_lines(body))
     typer.echo(report(summarize(body)))
 

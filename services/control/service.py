@@ -170,7 +170,11 @@ def main(stack: StackConfig) -> int:
         identity, rest = frames[0], frames[1:]
         message = inbox.decode(rest)
         if isinstance(message, Heartbeat):
-            tracker.on_heartbeat(message)
+            restart = tracker.on_heartbeat(message)
+            if restart is not None:
+                rt.log.warning("service_restarted", instance=restart.instance, old_pid=restart.old_pid,
+                               pid=restart.pid, said_goodbye=restart.said_goodbye, restarts=restart.restarts)
+                alerts.rules.on_restart(restart)
             alerts.rules.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.

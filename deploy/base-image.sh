@@ -3,7 +3,7 @@
 # python3-venv, python3-pip and python-is-python3 (`python` on PATH, as in the official image), made
 # by debootstrap from a Debian mirror and loaded with `docker import`. Build the stack on it with
 #
-#   ORDERPATH_PYTHON_IMAGE=orderpath-base:3.11-bookworm DOCKER_BUILDKIT=0 COMPOSE_BAKE=false docker compose build
+#   ORDERPATH_PYTHON_IMAGE=orderpath-base:3.11-bookworm DOCKER_BUILDKIT=0 docker compose build
 #
 # The host's CA bundle and pip settings go into the image, so pip inside the build reaches the package
 # index the way the host does (a desk behind a TLS-inspecting proxy or with its own index mirror).

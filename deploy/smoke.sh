@@ -45,8 +45,6 @@ timeout 30 docker info >/dev/null 2>&1 || fail "no Docker engine answers \`docke
 dc=("${compose_cmd[@]}" -p "$PROJECT" -f docker-compose.yml -f deploy/smoke/compose.yml)
 
 export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0}
-# Compose v2 would hand the build to Bake, which needs BuildKit; 1.29 ignores the variable.
-[[ $DOCKER_BUILDKIT != 0 ]] || export COMPOSE_BAKE=false
 if [[ -z ${ORDERPATH_PYTHON_IMAGE:-} ]] && ! docker image inspect python:3.11-slim >/dev/null 2>&1 \
         && docker image inspect "$LOCAL_BASE_IMAGE" >/dev/null 2>&1; then
     export ORDERPATH_PYTHON_IMAGE=$LOCAL_BASE_IMAGE
@@ -56,10 +54,7 @@ export ORDERPATH_OPS_PORT
 log "compose: $("${compose_cmd[@]}" version | head -n 1); engine: $(docker version --format '{{.Server.Version}}')"
 log "project $PROJECT, base image ${ORDERPATH_PYTHON_IMAGE:-python:3.11-slim}, DOCKER_BUILDKIT=$DOCKER_BUILDKIT, ops port 127.0.0.1:$ORDERPATH_OPS_PORT"
 
-# The desk's strategy limits with every capital_twd (the desk's and each strategy's) at 10 bn TWD.
 mkdir -p var/smoke
-sed -E 's/^( *capital_twd:) *[0-9_]+/\1 10000000000/' config/strategy_limits.yaml >var/smoke/strategy_limits.yaml
-grep -q 'capital_twd: 10000000000' var/smoke/strategy_limits.yaml || fail "no capital_twd in config/strategy_limits.yaml"
 
 finish() {
     local status=$?
@@ -159,12 +154,12 @@ expect_trading() {
 # replace SERVICE: a new container for it, the others untouched, healthy again, trading going on.
 replace() {
     local service=$1 old new others_before others_after other
-    old=$(container_of "$service")
+    old=$(container_of "$service") || fail "$service: compose does not answer which container it is"
     others_before=$(for other in "${SERVICES[@]}"; do [[ $other == "$service" ]] || container_of "$other"; done)
     log "replacing $service (container ${old:0:12}): up -d --force-recreate --no-deps $service"
     timeout "$REPLACE_DEADLINE_S" "${dc[@]}" up -d --force-recreate --no-deps "$service" \
         || fail "up -d --force-recreate --no-deps $service"
-    new=$(container_of "$service")
+    new=$(container_of "$service") || fail "$service: compose does not answer which container it is"
     [[ -n $new && $new != "$old" ]] || fail "$service: still container ${old:0:12}, not a new one"
     others_after=$(for other in "${SERVICES[@]}"; do [[ $other == "$service" ]] || container_of "$other"; done)
     [[ $others_after == "$others_before" ]] || fail "replacing $service recreated other containers too"
@@ -176,6 +171,20 @@ replace() {
 log "build (one image, orderpath:latest)"
 timeout "$BUILD_DEADLINE_S" "${dc[@]}" build || fail "build"
 built=$(docker image inspect --format '{{.Id}}' orderpath:latest) || fail "the build tagged no orderpath:latest"
+
+# The desk's strategy limits with the desk's and every strategy's capital at 10 bn TWD, validated as
+# the services will read them, by the image just built.
+SMOKE_LIMITS='
+import sys, yaml
+from services.runtime.config.strategy_limits import StrategyLimitsConfig
+limits = yaml.safe_load(sys.stdin)
+for scope in [limits.setdefault("global", {}), *limits["strategies"]]:
+    scope["capital_twd"] = 10_000_000_000
+StrategyLimitsConfig.model_validate(limits)
+yaml.safe_dump(limits, sys.stdout, sort_keys=False)
+'
+docker run --rm -i --entrypoint python orderpath:latest -c "$SMOKE_LIMITS" \
+    <config/strategy_limits.yaml >var/smoke/strategy_limits.yaml || fail "writing var/smoke/strategy_limits.yaml"
 
 log "up -d"
 timeout "$UP_DEADLINE_S" "${dc[@]}" up -d || fail "up -d"

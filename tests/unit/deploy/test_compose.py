@@ -357,9 +357,19 @@ def test_ctl_in_a_container_uses_the_key_meant_for_it(compose: dict[str, Any]) -
 
 
 def test_keys_volume_is_mounted_in_every_service(compose: dict[str, Any]) -> None:
+    """Control makes the keys on first start (writable there); every other service only reads them."""
     assert "keys" in compose["volumes"]
     for name, svc in orderpath_services(compose).items():
-        assert mounts(svc)[APP_KEYS] == ("keys", True), f"{name}: no read-only keys volume at {APP_KEYS}"
+        writer = runs(svc) == ServiceName.CONTROL
+        assert mounts(svc)[APP_KEYS] == ("keys", not writer), \
+            f"{name}: keys volume at {APP_KEYS} should be {'writable' if writer else 'read-only'}"
+
+
+def test_metrics_listen_inside_the_compose_network(compose: dict[str, Any]) -> None:
+    """Loopback by default (stack.yaml); a container sets 0.0.0.0 so Prometheus's container can scrape it."""
+    assert shipped_stack().metrics_address == "127.0.0.1"
+    for name, svc in orderpath_services(compose).items():
+        assert environment(svc).get("ORDERPATH_METRICS_ADDRESS") == "0.0.0.0", name
 
 
 def test_monitoring_and_the_second_runner_are_profiles(compose: dict[str, Any]) -> None:

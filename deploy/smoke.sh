@@ -197,8 +197,14 @@ done
 log "all five containers run the one image built, ${built:7:12}"
 
 if [[ -x .venv/bin/orderpath ]]; then
+    # The ops socket is CURVE-authenticated: the host's ctl needs the keys control made in the volume,
+    # named by a copy of stack.yaml whose curve.keys_dir points at them.
+    rm -rf var/smoke/keys && docker cp "$(container_of control)":/app/keys var/smoke/keys \
+        || fail "copying the keys control made out of its container"
+    .venv/bin/python -c 'import sys, yaml; s = yaml.safe_load(open("config/stack.yaml")); s["curve"]["keys_dir"] = sys.argv[1]; yaml.safe_dump(s, open("var/smoke/stack.yaml", "w"))' \
+        "$PWD/var/smoke/keys" || fail "writing var/smoke/stack.yaml"
     ORDERPATH_OPS_ENDPOINT=tcp://127.0.0.1:$ORDERPATH_OPS_PORT timeout "$STATUS_TIMEOUT_S" \
-        .venv/bin/orderpath ctl status --json --timeout 3 >var/smoke/host-status.json \
+        .venv/bin/orderpath ctl status --json --timeout 3 --config var/smoke/stack.yaml >var/smoke/host-status.json \
         || fail "orderpath ctl status through the published ops port 127.0.0.1:$ORDERPATH_OPS_PORT"
     log "ctl status through the published ops port answered ($(wc -c <var/smoke/host-status.json) bytes)"
 else

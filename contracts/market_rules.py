@@ -7,7 +7,7 @@ inward to the ladder; a contract's published limit_up / limit_down are authorita
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 
 from contracts.enums import InstrumentKind
 from contracts.messages import InstrumentRef
@@ -33,6 +33,19 @@ def taipei_date(wall_ns: int) -> str:
     """The Taipei calendar date (YYYY-MM-DD) of a wall-clock time: a stock session's trading day, the
     day whose reference and limits apply."""
     return datetime.fromtimestamp(wall_ns / 1e9, UTC).astimezone(TAIPEI).date().isoformat()
+
+
+DESK_DAY_ROLLOVER = time(8, 0)
+"""When the desk's trading day begins, Taipei time: before the 08:30 pre-open of stocks and the 08:45 open of
+the futures day session."""
+
+
+def trading_day(wall_ns: int, rollover: time = DESK_DAY_ROLLOVER) -> str:
+    """The desk's trading day (YYYY-MM-DD) at a wall-clock time: the Taipei date, each day beginning at
+    `rollover` Taipei time, so the hours before it still belong to the day before (the futures night session
+    ending at 05:00 with them). ISO dates compare in calendar order as strings."""
+    offset_ns = ((rollover.hour * 60 + rollover.minute) * 60 + rollover.second) * 1_000_000_000
+    return taipei_date(wall_ns - offset_ns)
 
 
 def stock_tick_e4(price_e4: int) -> int:

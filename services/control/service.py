@@ -142,11 +142,26 @@ def main(stack: StackConfig) -> int:
             transition = authority.apply_proposal(message)
             if authority.seq != seq:
                 on_transitions([transition] if transition is not None else [])
-        elif message.levels:
-            seq = authority.seq
-            transitions = authority.resync(message.levels)
-            if authority.seq != seq:
-                on_transitions(transitions)
+        else:
+            on_trading_day(message.trading_day)
+            if message.levels:
+                seq = authority.seq
+                transitions = authority.resync(message.levels)
+                if authority.seq != seq:
+                    on_transitions(transitions)
+
+    def on_trading_day(day: str) -> None:
+        """Risk's trading day from its snapshot: a later one is logged, alerted (after a known day) and saved."""
+        previous = authority.trading_day
+        if not authority.set_trading_day(day):
+            return
+        rt.log.warning("trading_day_started", trading_day=day, previous_day=previous or None)
+        if previous:
+            alerts.rules.on_trading_day(day, previous)
+        try:
+            save_state(state_path, authority.saved())
+        except OSError as exc:
+            rt.log.error("control_state_not_saved", path=str(state_path), error=str(exc))
 
     ops = rt.sockets.ops_router(stack.endpoints.ops)
     rt.watch_handshakes(ops, "ops")

@@ -330,6 +330,16 @@ class RiskEngine:
         self.trading_day = state.trading_day
         self._forget_levels()
 
+    def discard_desk_state(self, reason: str) -> list[Transition]:
+        """Forget what a restored state brought (positions, working orders, PnL, peaks, own levels, marks): the
+        adapter's journal turned out not to be the one it was built on, and the journal is the desk's record.
+        The day is today's; its levels are what the live inputs demand."""
+        self.positions.clear()
+        self.pnl.clear()
+        self._saved_marks.clear()
+        self.trading_day = trading_day(self.clock.wall_ns(), self.day_rollover)
+        return self._moved(self.stormguard.start_day(reason))
+
     def _update_pnl(self, strategy_ids: tuple[str, ...]) -> list[Transition]:
         mark = self.mark_e4
         transitions: list[Transition] = []

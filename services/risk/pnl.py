@@ -183,6 +183,10 @@ class PnlBook:
             for strategy_id, account in self._accounts.items()
         ]
 
+    def clear(self) -> None:
+        """Forget every account (a saved state found not to match the journal)."""
+        self._accounts.clear()
+
     def restore(self, accounts: list[SavedAccount]) -> None:
         """Take the accounts back from risk's state file (on an empty book)."""
         for saved in accounts:

@@ -93,6 +93,13 @@ class PositionBook:
                    for client_order_id, order in self.working.items()]
         return positions, working
 
+    def clear(self) -> None:
+        """Forget every position and working order (a saved state found not to match the journal)."""
+        self.positions.clear()
+        self.working.clear()
+        self._outstanding.clear()
+        self.exposure.clear()
+
     def restore(self, positions: list[SavedPosition], working: list[SavedOrder]) -> None:
         """Take positions and working orders back from risk's state file (on an empty book)."""
         for row in positions:

@@ -134,13 +134,11 @@ def main(stack: StackConfig) -> int:
 
     def on_execution(report: ExecutionReport) -> None:
         exec_reports_total.inc()
-        transitions = engine.on_execution(report)
-        keeper.on_report(report)
-        on_day(transitions)
+        transitions = keeper.on_report(report)
+        on_day(transitions + engine.on_execution(report))
 
     def on_usage(usage: AdapterUsage) -> None:
-        keeper.on_usage(usage)
-        on_transitions(engine.on_usage(usage))
+        on_transitions(keeper.on_usage(usage) + engine.on_usage(usage))
 
     operator_enabled: dict[str, bool] = {}
 

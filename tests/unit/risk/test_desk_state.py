@@ -262,7 +262,10 @@ def test_a_saved_state_is_restarted_from_and_replayed_after(tmp_path: Path) -> N
     assert restored["exec_seq"] == 1 and restored["levels"] == {GLOBAL_SCOPE: NORMAL, "mm1": WARM, "off1": NORMAL}
 
 
-def test_a_journal_behind_the_state_is_an_error_and_the_positions_stay(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", ["usage", "report"])
+def test_a_journal_ending_before_the_state_wins_and_the_state_is_put_aside(tmp_path: Path, first: str) -> None:
+    """`orderpath up` archived the last session's journal: the adapter starts a new one, whose first seq (an
+    AdapterUsage's 0, or its first report) is below the state's; the journal, the desk's record, wins."""
     capture = LogCapture()
     engine, _ = trading_engine()
     keeper = StateKeeper(engine, tmp_path / "risk-state.json", quiet_log(capture))
@@ -270,11 +273,22 @@ def test_a_journal_behind_the_state_is_an_error_and_the_positions_stay(tmp_path:
     keeper.save()
     again = new_engine(FakeClock())
     next_keeper = StateKeeper(again, tmp_path / "risk-state.json", quiet_log(capture))
-    assert next_keeper.start() == 41
-    next_keeper.on_usage(usage(3))
-    assert not again.replaying and again.positions.position("mm1", "2330") == 1
-    assert any(entry["event"] == "risk_state_ahead_of_journal" and entry["log_level"] == "error"
-               for entry in capture.entries)
+    assert next_keeper.start() == 41 and again.positions.position("mm1", "2330") == 1
+    if first == "usage":
+        transitions = next_keeper.on_usage(usage(0))
+    else:
+        report = fill(Side.SELL, "1000", seq=1)
+        transitions = next_keeper.on_report(report)
+        again.on_execution(report)
+    assert [(t.scope, t.from_level, t.to_level) for t in transitions] == [("mm1", WARM, NORMAL)]
+    assert again.positions.position("mm1", "2330") == (0 if first == "usage" else -1), "the journal's, not the state's"
+    assert again.positions.working_orders() == {} and again.stormguard.peak_pnl_e4("mm1") == 0
+    assert not (tmp_path / "risk-state.json").exists()
+    assert len(list(tmp_path.glob("risk-state.json.discarded-*"))) == 1
+    discarded = next(entry for entry in capture.entries if entry["event"] == "risk_state_discarded")
+    assert discarded["log_level"] == "error" and discarded["positions"] == [["mm1", "2330", 1]]
+    next_keeper.on_usage(usage(1 if first == "report" else 0))
+    assert not again.replaying
 
 
 def test_an_unreadable_state_is_kept_aside_and_the_journal_replayed(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,38 @@ def test_replacing_risk_leaves_every_peak_level_and_position_as_it_was(stack: Lo
         assert net_positions(after) == broker_positions(broker_file)
     restored = log_lines(stack.processes[ServiceName.RISK].log_path, "risk_state_restored")
     assert len(restored) == 2, "each new risk read its predecessor's state"
+
+
+def test_a_risk_started_on_a_new_day_from_yesterdays_state_starts_normal_with_its_positions(
+        stack: LocalStack) -> None:
+    """As after `docker compose down` one evening and `up` the next morning: risk's and control's state files
+    are of yesterday (they are made so by hand: the clock of a process cannot be moved)."""
+    broker_file = Path(stack.config.var_dir) / STATE_FILE
+    stack.start()
+    wait_until("the recording has been published and risk holds the lot left",
+               lambda: log_lines(stack.processes[ServiceName.FEED].log_path, "replay_finished")
+               and (risk := dump(stack)) and net_positions(risk) == broker_positions(broker_file) == {"2330": 1}
+               and risk, check=stack.check_alive)
+    wait_until("rt1 is in STORM", lambda: dump(stack)["scopes"][1]["level"] == "STORM")
+    var = Path(stack.config.var_dir)
+    for name, file in ((ServiceName.RISK, "risk-state.json"), (ServiceName.CONTROL, "control-state.json")):
+        assert stack.stop_service(name) == 0
+        del stack.processes[name]
+        state = json.loads((var / file).read_text(encoding="utf-8"))
+        today = state["trading_day"]
+        state["trading_day"] = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
+        (var / file).write_text(json.dumps(state), encoding="utf-8")
+
+    stack.restart_service(ServiceName.CONTROL)
+    stack.restart_service(ServiceName.RISK)
+    risk = wait_until("the new risk has begun today", lambda: (r := dump(stack)) and r["trading_day"] == today and r)
+    rt1 = next(scope for scope in risk["scopes"] if scope["scope"] == "rt1")
+    assert (rt1["own_level"], rt1["pnl_e4"], rt1["peak_pnl_e4"], rt1["drawdown_pct"]) == ("NORMAL", 0, 0, 0.0), \
+        "the day starts at yesterday's last mark"
+    assert net_positions(risk) == {"2330": 1}, "yesterday's position carries over"
+    wait_until("control follows risk's NORMAL", lambda: dump(stack)["scopes"][1]["level"] == "NORMAL")
+    started = log_lines(stack.processes[ServiceName.RISK].log_path, "trading_day_started", trading_day=today)
+    assert started and started[0]["positions"] == [["rt1", "2330", 1]]
+    alerts = wait_until("control alerts the new day", lambda: [
+        alert for alert in ctl_json(stack.stack_file, "alerts")["alerts"] if alert["rule"] == "trading_day"])
+    assert alerts[0]["subject"] == today

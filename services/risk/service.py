@@ -227,7 +227,7 @@ def main(stack: StackConfig) -> int:
 
     rt.loop.every(limits.stormguard.mark_interval_ms * 1_000_000, mark_to_market)
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_snapshot)
-    rt.loop.every(stack.risk.state_interval_ms * 1_000_000, keeper.save)
+    rt.loop.every(stack.risk.state_interval_ms * 1_000_000, lambda: keeper.save(durable=False))
     try:
         return rt.run()
     finally:

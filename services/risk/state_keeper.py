@@ -93,8 +93,9 @@ class StateKeeper:
         self.exec_seq = journal_seq
         return self.engine.discard_desk_state("risk state discarded: not the adapter's journal")
 
-    def save(self) -> None:
+    def save(self, *, durable: bool = True) -> None:
+        """Write the engine's state; `durable` (at stop, at a rollover) fsyncs it, the timer's writes do not."""
         try:
-            save_state(self.path, self.engine.saved(self.exec_seq))
+            save_state(self.path, self.engine.saved(self.exec_seq), durable=durable)
         except OSError as exc:
             self.log.error("risk_state_not_saved", path=str(self.path), error=str(exc))

@@ -18,6 +18,7 @@ from contracts.enums import ExecType, OrderStatus, Reason, Side, StormGuardLevel
 from contracts.market_rules import TAIPEI
 from contracts.messages import GLOBAL_SCOPE, AdapterUsage, ExecutionReport, OrderCommand, RiskDecision
 from contracts.prices import to_e4
+from services.risk.dump import risk_dump
 from services.risk.engine import RiskEngine
 from services.risk.state_file import RiskState, StateFileError, load_state, save_state
 from services.risk.state_keeper import StateKeeper
@@ -301,3 +302,15 @@ def test_an_unreadable_state_is_kept_aside_and_the_journal_replayed(tmp_path: Pa
     assert keeper.start() == 1
     assert not path.exists() and len(list(tmp_path.glob("risk-state.json.unreadable-*"))) == 1
     assert capture.entries[0]["event"] == "risk_state_unreadable"
+
+
+def test_the_risk_dump_shows_the_day_each_peak_and_the_replay() -> None:
+    engine, clock = trading_engine()
+    again, _ = restarted(engine.saved(exec_seq=1), clock.wall_ns())
+    again.replaying = True
+    answer = risk_dump(again, limits(capital_twd=CAPITAL), {}, "ops.1", clock)
+    assert answer.trading_day == DAY and answer.replaying
+    scopes = {row.scope: row for row in answer.scopes}
+    assert scopes["mm1"].peak_pnl_e4 == engine.stormguard.peak_pnl_e4("mm1") > 0
+    assert scopes["mm1"].pnl_e4 == pnl(engine), "valued at the saved marks: no book has come yet"
+    assert scopes[GLOBAL_SCOPE].peak_pnl_e4 == engine.stormguard.peak_pnl_e4(GLOBAL_SCOPE)

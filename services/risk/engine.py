@@ -32,7 +32,7 @@ from decimal import Decimal
 import msgspec
 
 from contracts.enums import ExecType, IntentAction, PriceType, Reason, StormGuardLevel, TimeInForce, stricter
-from contracts.market_rules import DESK_DAY_ROLLOVER, taipei_date, trading_day
+from contracts.market_rules import DESK_DAY_ROLLOVER, taipei_date, trading_day, trading_day_end_ns
 from contracts.messages import (
     GLOBAL_SCOPE,
     AdapterUsage,
@@ -97,7 +97,9 @@ class RiskEngine:
                  day_rollover: time = DESK_DAY_ROLLOVER) -> None:
         self.clock = clock
         self.day_rollover = day_rollover
-        self.trading_day = trading_day(clock.wall_ns(), day_rollover)
+        self.trading_day = ""
+        self._day_end_ns = 0  # when the next trading day begins (wall clock): one int compare per fill
+        self._set_day(trading_day(clock.wall_ns(), day_rollover))
         self._saved_marks: dict[str, int] = {}  # the state file's, for symbols whose book has not come yet
         self.instruments = instruments
         self._file_instruments = dict(instruments)  # what expire_references puts back
@@ -270,7 +272,8 @@ class RiskEngine:
             return []
         if report.symbol not in self.instruments or report.last_qty <= 0:
             return []
-        transitions = self.start_day(trading_day(report.ts_ns, self.day_rollover))
+        transitions = self.start_day(trading_day(report.ts_ns, self.day_rollover)) \
+            if report.ts_ns >= self._day_end_ns else []
         self.pnl.on_fill(report.strategy_id, report.symbol, report.side, report.last_qty, report.last_price_e4)
         return self._moved(transitions + self._update_pnl((report.strategy_id,)))
 
@@ -287,7 +290,9 @@ class RiskEngine:
     def mark_to_market(self) -> list[Transition]:
         """Start the trading day if the clock has passed its rollover (not while replaying), revalue every
         strategy's positions at the book, and let finished dwells step down (on a timer)."""
-        transitions = [] if self.replaying else self.start_day(trading_day(self.clock.wall_ns(), self.day_rollover))
+        now_ns = self.clock.wall_ns()
+        transitions = self.start_day(trading_day(now_ns, self.day_rollover)) \
+            if now_ns >= self._day_end_ns and not self.replaying else []
         return self._moved(transitions + self._update_pnl(tuple(self.pnl.strategies())) + self.stormguard.refresh())
 
     def start_day(self, day: str) -> list[Transition]:
@@ -296,10 +301,15 @@ class RiskEngine:
         inputs demand (a drawdown HALT ends), order-rate windows empty. [] if `day` is not later."""
         if day <= self.trading_day:
             return []
-        previous, self.trading_day = self.trading_day, day
+        previous = self.trading_day
+        self._set_day(day)
         self.pnl.start_day(self.mark_e4)
         self.chain.rate.start_day()
         return self._moved(self.stormguard.start_day(f"trading day {day} begins (was {previous})"))
+
+    def _set_day(self, day: str) -> None:
+        self.trading_day = day
+        self._day_end_ns = trading_day_end_ns(day, self.day_rollover)
 
     def mark_e4(self, symbol: str) -> int | None:
         """The price a position is valued at: the book's mark, else the last one the state file kept."""
@@ -318,7 +328,7 @@ class RiskEngine:
     def learn_day_from_history(self) -> None:
         """Before a replay of the whole journal (no state file): no day is known, so each later day begins with
         its first replayed fill (a past day's PnL is not today's), then by the clock."""
-        self.trading_day = ""
+        self._set_day("")
 
     def restore(self, state: RiskState) -> None:
         """Take a saved state back, on a new engine: positions, working orders, PnL, peaks, levels, marks and
@@ -327,7 +337,7 @@ class RiskEngine:
         self.pnl.restore(state.accounts)
         self.stormguard.restore(state.scopes)
         self._saved_marks = dict(state.marks_e4)
-        self.trading_day = state.trading_day
+        self._set_day(state.trading_day)
         self._forget_levels()
 
     def discard_desk_state(self, reason: str) -> list[Transition]:
@@ -337,7 +347,7 @@ class RiskEngine:
         self.positions.clear()
         self.pnl.clear()
         self._saved_marks.clear()
-        self.trading_day = trading_day(self.clock.wall_ns(), self.day_rollover)
+        self._set_day(trading_day(self.clock.wall_ns(), self.day_rollover))
         return self._moved(self.stormguard.start_day(reason))
 
     def _update_pnl(self, strategy_ids: tuple[str, ...]) -> list[Transition]:

@@ -22,6 +22,7 @@ from contracts.market_rules import (
     tick_e4,
     ticks_away,
     trading_day,
+    trading_day_end_ns,
 )
 from contracts.messages import InstrumentRef
 from contracts.prices import to_e4
@@ -262,3 +263,14 @@ def test_a_configured_rollover_moves_the_day_boundary() -> None:
     assert trading_day(taipei_ns(8, 7, 30), time(7, 0)) == "2026-12-08"
     assert trading_day(taipei_ns(8, 6, 59), time(7, 0)) == "2026-12-07"
     assert trading_day(taipei_ns(8, 0, 0), time(0, 0)) == "2026-12-08"
+
+
+@pytest.mark.parametrize("rollover", [time(8, 0), time(0, 0), time(7, 45, 30)])
+def test_a_trading_day_ends_where_the_next_one_begins(rollover: time) -> None:
+    for hour in range(24):
+        now = taipei_ns(8, hour, 17)
+        day = trading_day(now, rollover)
+        end = trading_day_end_ns(day, rollover)
+        assert now < end, f"{hour}:17 is before the end of its own day"
+        assert trading_day(end - 1, rollover) == day and trading_day(end, rollover) > day
+    assert trading_day_end_ns("") == 0, "no day yet: any time begins one"

@@ -46,7 +46,8 @@ PROGRESS_EVERY_S = 1.0
 
 FreshOption = Annotated[bool, typer.Option(
     "--fresh", help="start from a clean slate: move the last session (the adapter's journal, the simulated "
-                    "broker's state, control's state) to var/archive/ first; without it the desk continues")]
+                    "broker's state, control's and risk's state) to var/archive/ first; without it the desk "
+                    "continues")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

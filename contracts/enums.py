@@ -34,7 +34,19 @@ class TimeInForce(StrEnum):
 
 
 class InstrumentKind(StrEnum):
+    """What a contract is, which decides its tick ladder, price limits and taxes (contracts.market_rules).
+
+    stock: a common or preferred share (TWSE / TPEx). etf: an exchange-traded fund or another
+    beneficiary certificate (a REIT, a futures ETF). etn: an exchange-traded note. tdr: a Taiwan
+    depositary receipt (a foreign company's shares, traded like a stock). warrant: a call or put
+    warrant. future: a TAIFEX futures contract (priced in index points, `unit` TWD a point).
+    """
+
     STOCK = "stock"
+    ETF = "etf"
+    ETN = "etn"
+    TDR = "tdr"
+    WARRANT = "warrant"
     FUTURE = "future"
 
 

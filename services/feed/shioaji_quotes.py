@@ -11,8 +11,9 @@ Quotes marked `simtrade` (the exchange's trial matching before the open) or `int
 the book a board-lot order trades against, and are skipped. Futures quotes (TickFOPv1) are not
 bridged: a symbol that is not a Shioaji stock is refused.
 
-`instruments()` is the contracts' reference data (reference, limit up and down, unit; stocks price on
-the TWSE ladder) as InstrumentRefs; `instruments_yaml` writes them in config/instruments.yaml's format.
+`instruments()` is the contracts' reference data (reference, limit up and down, unit, and the kind
+the contract's category names: a share, an ETF, an ETN, a TDR or a warrant, each priced on its own
+ladder) as InstrumentRefs; `instruments_yaml` writes them in config/instruments.yaml's format.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from typing import Any
 import structlog
 import yaml
 
-from contracts.enums import InstrumentKind
 from contracts.market_rules import TAIPEI
 from contracts.messages import InstrumentRef, MarketEvent
 from contracts.prices import format_price
 from services.feed.replay import EPOCH, MAX_BOOK_LEVELS, BidAskRecord, Record, ReplayBooks, TickRecord
 from services.runtime.config.loader import ConfigError
 from services.runtime.handover import Handover
+from services.shioaji.kinds import kind_of_stock_contract
 from services.shioaji.sdk import date_from_sdk, price_from_sdk, sj
 
 MAX_SUBSCRIPTIONS = 200
@@ -98,10 +99,12 @@ class QuoteBridge:
 
     def instruments(self) -> dict[str, InstrumentRef]:
         """Reference data of the subscribed stocks, from the broker's contracts, each stamped with the
-        trading day the contract says it is for (its update_date; "" when it gives none)."""
+        trading day the contract says it is for (its update_date; "" when it gives none) and of the kind
+        its category says."""
         return {
             symbol: InstrumentRef(
-                symbol=symbol, kind=InstrumentKind.STOCK, reference_e4=price_from_sdk(contract.reference),
+                symbol=symbol, kind=kind_of_stock_contract(contract.category, contract.code),
+                reference_e4=price_from_sdk(contract.reference),
                 limit_up_e4=price_from_sdk(contract.limit_up), limit_down_e4=price_from_sdk(contract.limit_down),
                 unit=int(contract.unit), trading_day=date_from_sdk(contract.update_date))
             for symbol, contract in self._contracts.items()

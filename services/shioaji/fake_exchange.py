@@ -32,6 +32,7 @@ from contracts.market_rules import is_on_tick
 from contracts.messages import InstrumentRef, MarketEvent
 from services.runtime.config.shioaji import QtyMode
 from services.shioaji.fake_objects import Deal, EventMessage, OrderResult, OrderStatusInfo, Trade, taipei_time
+from services.shioaji.kinds import CATEGORY_OF_KIND
 from services.shioaji.sdk import date_to_sdk, price_from_sdk, price_to_sdk, sj
 
 OK_CODE = "00"
@@ -77,7 +78,8 @@ def listing_of(ref: InstrumentRef, listed_on: str) -> Listing:
                              category=ref.symbol[:3], unit=1, multiplier=ref.unit, **prices)
     else:
         contract = sj.Stock(exchange=sj.Exchange.TSE, code=ref.symbol, symbol=f"TSE{ref.symbol}", name=ref.symbol,
-                            unit=ref.unit, update_date=date_to_sdk(listed_on), **prices)
+                            category=CATEGORY_OF_KIND.get(ref.kind), unit=ref.unit,
+                            update_date=date_to_sdk(listed_on), **prices)
     return Listing(contract, ref)
 
 

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 import structlog
 
+from contracts.enums import InstrumentKind
 from contracts.messages import MarketEvent
 from services.feed.shioaji_quotes import MAX_SUBSCRIPTIONS, QuoteBridge, instruments_yaml
 from services.feed.synthetic import SyntheticMarket
@@ -134,3 +135,22 @@ def test_reference_data_from_the_contracts_as_an_instruments_file(bridged: Bridg
     path = tmp_path / "shioaji-instruments.yaml"
     path.write_text(instruments_yaml(refs, "from the test"), encoding="utf-8")
     assert load_instruments(path) == undated
+
+
+def test_the_kind_comes_from_the_contracts_category(tmp_path: Path) -> None:
+    """The fake lists 0050 as Shioaji does, category "00": the bridge's reference data says ETF, so risk
+    checks its prices on the ETF ladder (200.65 is legal there, not on the stock ladder)."""
+    server = FakeSinopac(FakeShioajiConfig(), listings(), quotes=None, quote_rate_hz=2000)
+    try:
+        api = FakeShioaji.connected_to(server, simulation=True)
+        api.login(api_key="key", secret_key="secret")
+        assert api.contracts.stocks.get("0050").category == "00"
+        bridge = QuoteBridge(api, ["2330", "0050"], lambda event: None, structlog.get_logger())
+        refs = bridge.instruments()
+        assert refs["0050"].kind is InstrumentKind.ETF and refs["2330"].kind is InstrumentKind.STOCK
+        path = tmp_path / "shioaji-instruments.yaml"
+        path.write_text(instruments_yaml(refs, "from the test"), encoding="utf-8")
+        assert load_instruments(path)["0050"].kind is InstrumentKind.ETF
+        bridge.close()
+    finally:
+        server.stop()

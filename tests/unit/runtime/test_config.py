@@ -296,12 +296,47 @@ instruments:
 
 
 def test_future_without_tick_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path / "instruments.yaml", 'instruments:\n  - {symbol: TXF, kind: future, reference: "23000"}\n')
+    path = _write(tmp_path / "instruments.yaml", 'instruments:\n  - {symbol: GDFL6, kind: future, reference: "2300"}\n')
     with pytest.raises(ConfigError) as info:
         load_instruments(path)
     message = str(info.value)
     assert str(path) in message and "instruments.0" in message
     assert "a future needs its tick size" in message
+
+
+@pytest.mark.parametrize(("symbol", "unit"), [("TXFL6", 200), ("MXFL6", 50)])
+def test_an_index_future_takes_its_tick_and_point_value(tmp_path: Path, symbol: str, unit: int) -> None:
+    path = _write(tmp_path / "instruments.yaml",
+                  f'instruments:\n  - {{symbol: {symbol}, kind: future, reference: "23000"}}\n')
+    future = load_instruments(path)[symbol]
+    assert (future.tick_e4, future.unit) == (to_e4("1"), unit)
+    assert (future.limit_down_e4, future.limit_up_e4) == (to_e4("20700"), to_e4("25300"))
+
+
+def test_an_index_future_with_another_point_value_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml",
+                  'instruments:\n  - {symbol: MXFL6, kind: future, reference: "23000", unit: 200}\n')
+    with pytest.raises(ConfigError, match="MXF is 50 TWD a point, not 200"):
+        load_instruments(path)
+
+
+def test_an_etf_takes_the_etf_ladder(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml", 'instruments:\n  - {symbol: "0050", kind: etf, reference: "200.65"}\n'
+                                                 '  - {symbol: "00878", kind: etf, reference: "49.99"}\n')
+    refs = load_instruments(path)
+    assert (refs["0050"].limit_down_e4, refs["0050"].limit_up_e4) == (to_e4("180.6"), to_e4("220.7"))
+    assert refs["0050"].kind is InstrumentKind.ETF and refs["0050"].unit == 1000
+    assert (refs["00878"].limit_down_e4, refs["00878"].limit_up_e4) == (to_e4("45"), to_e4("54.95"))
+
+
+def test_a_warrant_without_its_limits_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml",
+                  'instruments:\n  - {symbol: "030001", kind: warrant, reference: "1.5"}\n')
+    with pytest.raises(ConfigError, match="limits follow its underlying"):
+        load_instruments(path)
+    path.write_text('instruments:\n  - {symbol: "030001", kind: warrant, reference: "1.5", limit_up: "2.1", '
+                    'limit_down: "0.9"}\n', encoding="utf-8")
+    assert load_instruments(path)["030001"].limit_up_e4 == to_e4("2.1")
 
 
 @pytest.mark.parametrize("reference", ["10.01", "50.05", "100.2", "1001"])

@@ -7,8 +7,10 @@ which becomes the event's ingest_ts_ns: tick-to-trade starts when the quote reac
 hand-over to the loop thread is part of it. On the loop thread each quote updates its symbol's book
 and last trade exactly as a replayed recording does (ReplayBooks), and the event is sent.
 
-Quotes marked `simtrade` (the exchange's trial matching before the open) or `intraday_odd` are not
-the book a board-lot order trades against, and are skipped. Futures quotes (TickFOPv1) are not
+Quotes marked `simtrade` (the exchange's trial matching before the open and in the closing auction)
+or `intraday_odd` are not the book a board-lot order trades against, and are skipped. A recording
+keeps trial matches, flagged `simtrade`, as the exchange sent them (replay skips them as this bridge
+does live); odd lots are another market and are not recorded. Futures quotes (TickFOPv1) are not
 bridged: a symbol that is not a Shioaji stock is refused.
 
 `instruments()` is the contracts' reference data (reference, limit up and down, unit, and the kind
@@ -72,8 +74,9 @@ def record_of(quote: Any) -> Record:
         bids = [(p, q) for p, q in bids if p > 0][:MAX_BOOK_LEVELS]  # a level priced 0 is an empty one
         asks = [(p, q) for p, q in asks if p > 0][:MAX_BOOK_LEVELS]
         return BidAskRecord(quote.code, when, tuple(p for p, _ in bids), tuple(q for _, q in bids),
-                            tuple(p for p, _ in asks), tuple(q for _, q in asks))
-    return TickRecord(quote.code, when, price_from_sdk(quote.close), int(quote.volume), int(quote.total_volume))
+                            tuple(p for p, _ in asks), tuple(q for _, q in asks), bool(quote.simtrade))
+    return TickRecord(quote.code, when, price_from_sdk(quote.close), int(quote.volume), int(quote.total_volume),
+                      bool(quote.simtrade))
 
 
 class QuoteBridge:
@@ -127,7 +130,7 @@ class QuoteBridge:
 
     def _on_quote(self, item: _Quote) -> None:
         quote = item.quote
-        if quote.simtrade or quote.intraday_odd:
+        if quote.intraday_odd or (quote.simtrade and self._on_record is None):
             self.skipped += 1
             return
         try:

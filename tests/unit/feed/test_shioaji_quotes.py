@@ -14,6 +14,7 @@ import structlog
 
 from contracts.enums import InstrumentKind
 from contracts.messages import MarketEvent
+from services.feed.replay import Record
 from services.feed.shioaji_quotes import MAX_SUBSCRIPTIONS, QuoteBridge, instruments_yaml
 from services.feed.synthetic import SyntheticMarket
 from services.runtime.config.instruments import load_instruments
@@ -154,3 +155,34 @@ def test_the_kind_comes_from_the_contracts_category(tmp_path: Path) -> None:
         bridge.close()
     finally:
         server.stop()
+
+
+def test_a_recording_keeps_trial_matches_flagged_and_skips_odd_lots() -> None:
+    bridged = Bridged(quoting=False)
+    recorded: list[Record] = []
+    recorder = QuoteBridge(bridged.api, SYMBOLS, bridged.published.append, structlog.get_logger(),
+                           on_record=recorded.append)
+    try:
+        recorder.start()
+        tick = None
+        while tick is None:
+            bidask, tick = quotes_of(bridged.market.next_event(0, time.time_ns(), 0), sj.Exchange.TSE)
+        callbacks = bridged.server.callbacks
+        assert callbacks.bidask is not None and callbacks.tick is not None
+        callbacks.bidask(dataclasses.replace(bidask, simtrade=True))
+        callbacks.tick(dataclasses.replace(tick, simtrade=True))
+        callbacks.tick(dataclasses.replace(tick, intraday_odd=True))
+        callbacks.tick(tick)
+        end = time.monotonic() + DEADLINE_S
+        while len(recorded) + recorder.skipped < 4:
+            remaining_ms = int((end - time.monotonic()) * 1000)
+            assert remaining_ms > 0, "the four quotes never reached the bridge"
+            recorder.handover.pump(remaining_ms)
+        assert recorder.skipped == 1
+        assert [(type(r).__name__, r.simtrade) for r in recorded] == [
+            ("BidAskRecord", True), ("TickRecord", True), ("TickRecord", False)]
+        assert bridged.published == []
+    finally:
+        bridged.server.stop()
+        recorder.close()
+        bridged.bridge.close()

@@ -63,3 +63,37 @@ def test_replay_of_a_missing_file_says_what_to_give(tmp_path: Path) -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "no such file" in done.stderr and "data/sample_ticks.jsonl" in done.stderr
+
+
+def trial_rows(count: int) -> list[str]:
+    """The pre-open's trial matches of 2330: crossed, indicative books no order may trade against."""
+    rows = []
+    for n in range(count):
+        stamp = f"2026-11-24T08:3{n % 10}:00.000000"
+        rows.append(json.dumps({"code": "2330", "datetime": stamp, "bid_price": ["1010", "1005"], "bid_volume": [50, 9],
+                                "ask_price": ["995", "1000"], "ask_volume": [40, 8], "simtrade": True}))
+        rows.append(json.dumps({"code": "2330", "datetime": stamp, "close": "1005", "volume": 30,
+                                "total_volume": 30, "simtrade": True}))
+    return rows
+
+
+def test_trial_matches_are_skipped_and_counted(tmp_path: Path) -> None:
+    with_trials = tmp_path / "with_trials.jsonl"
+    with_trials.write_text("\n".join([*trial_rows(20), *SAMPLE.read_text().splitlines()]) + "\n")
+    done = replay(tmp_path, with_trials)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True
+    assert summary["ticks"] == SAMPLE_EVENTS, "not one trial book published"
+    assert (summary["trial_records"], summary["bad_lines"]) == (40, 0)
+
+
+def test_a_replay_that_published_nothing_is_not_ok(tmp_path: Path) -> None:
+    useless = tmp_path / "useless.jsonl"
+    useless.write_text("\n".join([*trial_rows(3), '{"code": "2330", "close": "not a price"}', "not json"]) + "\n")
+    done = replay(tmp_path, useless)
+    assert done.returncode == 1
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is False and summary["ticks"] == 0
+    assert (summary["bad_lines"], summary["trial_records"]) == (2, 6)
+    assert "published no market event: 2 bad lines and 6 trial-match records" in summary["error"]

@@ -9,9 +9,10 @@ import pytest
 
 from contracts.enums import InstrumentKind, ServiceName
 from contracts.prices import to_e4
+from services.local_config import FAST_SIM, write_stack_config
 from services.runtime.config import ConfigError, load_yaml_model
 from services.runtime.config.instruments import load_instruments
-from services.runtime.config.order_adapter import OrderAdapterConfig
+from services.runtime.config.order_adapter import OrderAdapterConfig, SimBrokerConfig
 from services.runtime.config.stack import load_stack
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 
@@ -389,6 +390,21 @@ def test_shipped_config_files_all_load() -> None:
     for strategy in limits.strategies:
         for symbol in strategy.symbols:
             assert symbol in instruments, f"{strategy.id} trades {symbol}, which has no reference data"
+
+
+def test_the_shipped_simulator_answers_as_slowly_as_the_broker_and_the_tests_run_it_fast(tmp_path: Path) -> None:
+    """`orderpath up` must meet coalescing, in-flight cancels and timeouts: an ack in tens of ms, a tail, and
+    some answers later than the adapter's timeouts; what the e2e tests and benches run answers in 1 ms."""
+    adapter = load_yaml_model(SHIPPED / "order_adapter.yaml", OrderAdapterConfig)
+    sim = adapter.sim
+    assert sim.ack_latency_us >= 10_000 and sim.latency_jitter_us > 0
+    assert sim.tail_rate > 0 and sim.tail_latency_us > sim.ack_latency_us + sim.latency_jitter_us
+    assert sim.timeout_rate > 0 and sim.late_answer_ms > adapter.timeouts.new_ms
+    assert (sim.ack_latency_us + sim.latency_jitter_us) / 1000 > adapter.coalesce_window_ms
+    pinned = load_yaml_model(write_stack_config(tmp_path, strategies=[]).with_name("order_adapter.yaml"),
+                             OrderAdapterConfig)
+    assert pinned.sim == SimBrokerConfig(**FAST_SIM)
+    assert pinned.model_copy(update={"sim": sim}) == adapter, "only the simulator's latency is pinned"
 
 
 def test_every_shipped_yaml_file_is_the_stack_or_named_by_it() -> None:

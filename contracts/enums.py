@@ -50,6 +50,15 @@ class InstrumentKind(StrEnum):
     FUTURE = "future"
 
 
+class DayTrade(StrEnum):
+    """Whether a stock may be day traded (現股當沖), as the broker's contract says (Shioaji's DayTrade)."""
+
+    YES = "yes"
+    ONLY_BUY = "only_buy"
+    """Buy first, sell later the same day only (no sell-first day trade)."""
+    NO = "no"
+
+
 class ExecType(StrEnum):
     """What happened to an order at the broker, as reported on the exec stream."""
 
@@ -103,6 +112,9 @@ class Reason(StrEnum):
     BAD_MESSAGE = "bad_message"
     NO_LIQUIDITY = "no_liquidity"
     QTY_INCREASE = "qty_increase"
+    TRADING_SUSPENDED = "trading_suspended"
+    DISPOSITION_ORDER_LOTS = "disposition_order_lots"
+    DISPOSITION_TOTAL_LOTS = "disposition_total_lots"
 
 
 class StormGuardLevel(StrEnum):

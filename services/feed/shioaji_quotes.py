@@ -37,8 +37,12 @@ from services.runtime.config.loader import ConfigError
 from services.runtime.handover import Handover
 from services.shioaji.kinds import kind_of_stock_contract
 from services.shioaji.sdk import date_from_sdk, price_from_sdk, sj
+from services.shioaji.stock_info import regulatory_fields, stock_info
 
 MAX_SUBSCRIPTIONS = 200
+REGULATORY_FIELDS = ("day_trade", "trading_suspended", "attention_flag", "disposition_level",
+                     "disposition_match_interval_min", "disposition_max_lots_single_order",
+                     "disposition_max_lots_total_orders", "disposition_prepay_ratio")
 QUOTE_TYPES = (sj.QuoteType.Tick, sj.QuoteType.BidAsk)
 
 
@@ -102,14 +106,16 @@ class QuoteBridge:
 
     def instruments(self) -> dict[str, InstrumentRef]:
         """Reference data of the subscribed stocks, from the broker's contracts, each stamped with the
-        trading day the contract says it is for (its update_date; "" when it gives none) and of the kind
-        its category says."""
+        trading day the contract says it is for (its update_date; "" when it gives none), of the kind
+        its category says, and with the regulator's state of the day (suspension, attention, disposition,
+        day-trade eligibility) from its StockInfo."""
         return {
             symbol: InstrumentRef(
                 symbol=symbol, kind=kind_of_stock_contract(contract.category, contract.code),
                 reference_e4=price_from_sdk(contract.reference),
                 limit_up_e4=price_from_sdk(contract.limit_up), limit_down_e4=price_from_sdk(contract.limit_down),
-                unit=int(contract.unit), trading_day=date_from_sdk(contract.update_date))
+                unit=int(contract.unit), trading_day=date_from_sdk(contract.update_date),
+                **regulatory_fields(stock_info(self._api, contract)))
             for symbol, contract in self._contracts.items()
         }
 
@@ -150,5 +156,13 @@ def instruments_yaml(refs: dict[str, InstrumentRef], source: str) -> str:
     """The reference data as an instruments file (config/instruments.yaml's format), saying where it came from."""
     entries = [{"symbol": ref.symbol, "kind": str(ref.kind), "reference": format_price(ref.reference_e4),
                 "limit_up": format_price(ref.limit_up_e4), "limit_down": format_price(ref.limit_down_e4),
-                "unit": ref.unit} for ref in refs.values()]
+                "unit": ref.unit, **_regulatory_entries(ref)} for ref in refs.values()]
     return f"# {source}\n" + yaml.safe_dump({"instruments": entries}, sort_keys=False, allow_unicode=True)
+
+
+def _regulatory_entries(ref: InstrumentRef) -> dict[str, object]:
+    """The regulator's state of a ref as instruments.yaml entries, only those that say something."""
+    fields = {name: getattr(ref, name) for name in REGULATORY_FIELDS}
+    if ref.day_trade is not None:
+        fields["day_trade"] = str(ref.day_trade)
+    return {name: value for name, value in fields.items() if value}

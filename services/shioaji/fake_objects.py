@@ -1,5 +1,5 @@
 """Look-alikes of the Shioaji objects Python cannot build: Trade, OrderResult, OrderStatusInfo, Deal,
-the order callback's dict-like message, TickSTKv1, BidAskSTKv1, and the contracts container.
+the order callback's dict-like message, TickSTKv1, BidAskSTKv1, StockInfo, and the contracts container.
 
 Attribute names are the real classes' (tests/unit/shioaji/test_fidelity.py checks them against the
 installed SDK); values use the SDK's own enums, accounts, orders and contracts wherever it has them.
@@ -156,6 +156,28 @@ def quotes_of(event: MarketEvent, exchange: Any) -> tuple[BidAskSTKv1, TickSTKv1
     return bidask, tick
 
 
+@dataclass(frozen=True, slots=True)
+class StockInfo:
+    """sj.StockInfo, the contracts v2 info row of a stock: the reference data and the regulator's state the
+    quote bridge reads, under the stub's names (the real one carries more)."""
+
+    code: str
+    category: str | None
+    unit: float | None
+    day_trade: Any
+    reference: float | None
+    limit_up: float | None
+    limit_down: float | None
+    trading_suspended: bool | None
+    attention_flag: bool | None
+    disposition_level: int | None
+    disposition_match_interval_min: int | None
+    disposition_max_lots_single_order: int | None
+    disposition_max_lots_total_orders: int | None
+    disposition_prepay_ratio: float | None
+    update_date: dt.date | None
+
+
 class ContractCategory:
     """sj ContractCategory (api.contracts.stocks / .futures): contracts by code."""
 
@@ -167,12 +189,22 @@ class ContractCategory:
 
 
 class Contracts:
-    """sj.Contracts: api.contracts, already fetched."""
+    """sj.Contracts: api.contracts, already fetched; with the contracts v2 `info(base)` for stocks."""
 
-    def __init__(self, stocks: dict[str, Any], futures: dict[str, Any], status: Any) -> None:
+    def __init__(self, stocks: dict[str, Any], futures: dict[str, Any], status: Any,
+                 stock_infos: dict[str, StockInfo] | None = None) -> None:
         self._stocks = ContractCategory(stocks)
         self._futures = ContractCategory(futures)
         self._status = status
+        self._stock_infos = stock_infos or {}
+
+    def info(self, /, base: Any) -> StockInfo:
+        """The info row of `base.code`; ValueError for a contract the fake has no row for (the SDK raises
+        ValueError for a warrant, which it serves through `warrants(underlying)`)."""
+        row = self._stock_infos.get(base.code)
+        if row is None:
+            raise ValueError(f"no stock info for {base.code}")
+        return row
 
     @property
     def status(self) -> Any:

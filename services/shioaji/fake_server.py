@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from contracts.messages import MarketEvent
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.shioaji import FakeShioajiConfig
-from services.shioaji.fake_exchange import PRICE_OUTSIDE_LIMITS, FakeExchange, Listing, Outcome
+from services.shioaji.fake_exchange import PRICE_OUTSIDE_LIMITS, FakeExchange, Listing, Outcome, stock_info_of
 from services.shioaji.fake_objects import Contracts, Trade, quotes_of
 from services.shioaji.sdk import sj
 
@@ -97,7 +97,8 @@ class FakeSinopac:
                                      wall_ns=self.clock.wall_ns)
         self.contracts = Contracts({s: item.contract for s, item in listings.items() if not item.is_future},
                                    {s: item.contract for s, item in listings.items() if item.is_future},
-                                   sj.FetchStatus.Fetched)
+                                   sj.FetchStatus.Fetched,
+                                   {s: stock_info_of(item) for s, item in listings.items() if not item.is_future})
         self.stock_account = sj.Account(account_type=sj.AccountType.Stock, person_id="A123456789", broker_id="9A95",
                                         account_id="0000001", signed=True, username="FAKE")
         self.futures_account = sj.Account(account_type=sj.AccountType.Future, person_id="A123456789",

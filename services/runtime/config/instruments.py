@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from contracts.enums import InstrumentKind
+from contracts.enums import DayTrade, InstrumentKind
 from contracts.market_rules import (
     BOARD_LOT_SHARES,
     KINDS_WITH_PERCENT_LIMIT,
@@ -30,6 +30,24 @@ class InstrumentEntry(Strict):
     unit: int | None = Field(None, gt=0, description="shares per lot (1000), or TWD per point (TXF 200, MXF 50)")
     tick: Decimal | None = Field(None, gt=0, description="futures tick (TXF, MXF: 1); the others use their "
                                                            "kind's ladder")
+    # The regulator's state, as the broker's contract (Shioaji's StockInfo) gives it: for the simulator
+    # and the fake; live, the quote bridge's reference data of the day replaces it.
+    day_trade: DayTrade | None = None
+    trading_suspended: bool = False
+    attention_flag: bool = False
+    disposition_level: int = Field(0, ge=0)
+    disposition_match_interval_min: int = Field(0, ge=0)
+    disposition_max_lots_single_order: int = Field(0, ge=0, description="0: no cap")
+    disposition_max_lots_total_orders: int = Field(0, ge=0, description="0: no cap")
+    disposition_prepay_ratio: float = Field(0.0, ge=0, le=1)
+
+    @field_validator("day_trade", mode="before")
+    @classmethod
+    def _yes_or_no(cls, value: object) -> object:
+        """YAML reads an unquoted yes / no as a boolean."""
+        if isinstance(value, bool):
+            return DayTrade.YES if value else DayTrade.NO
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> InstrumentEntry:
@@ -63,6 +81,14 @@ class InstrumentEntry(Strict):
             limit_down_e4=limit_down_e4,
             unit=unit,
             tick_e4=tick_e4,
+            day_trade=self.day_trade,
+            trading_suspended=self.trading_suspended,
+            attention_flag=self.attention_flag,
+            disposition_level=self.disposition_level,
+            disposition_match_interval_min=self.disposition_match_interval_min,
+            disposition_max_lots_single_order=self.disposition_max_lots_single_order,
+            disposition_max_lots_total_orders=self.disposition_max_lots_total_orders,
+            disposition_prepay_ratio=self.disposition_prepay_ratio,
         )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.enums import InstrumentKind, ServiceName
+from contracts.enums import DayTrade, InstrumentKind, ServiceName
 from contracts.prices import to_e4
 from services.local_config import FAST_SIM, write_stack_config
 from services.runtime.config import ConfigError, load_yaml_model
@@ -328,6 +328,23 @@ def test_an_etf_takes_the_etf_ladder(tmp_path: Path) -> None:
     assert (refs["0050"].limit_down_e4, refs["0050"].limit_up_e4) == (to_e4("180.6"), to_e4("220.7"))
     assert refs["0050"].kind is InstrumentKind.ETF and refs["0050"].unit == 1000
     assert (refs["00878"].limit_down_e4, refs["00878"].limit_up_e4) == (to_e4("45"), to_e4("54.95"))
+
+
+def test_the_regulators_state_can_be_set_for_the_simulator(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml", 'instruments:\n'
+                  '  - {symbol: "2330", reference: "1000", day_trade: no, attention_flag: true, disposition_level: 1,\n'
+                  '     disposition_match_interval_min: 5, disposition_max_lots_single_order: 10,\n'
+                  '     disposition_max_lots_total_orders: 30, disposition_prepay_ratio: 1}\n'
+                  '  - {symbol: "2317", reference: "200", day_trade: only_buy, trading_suspended: true}\n'
+                  '  - {symbol: "2454", reference: "1300"}\n')
+    refs = load_instruments(path)
+    tsmc = refs["2330"]
+    assert (tsmc.day_trade, tsmc.attention_flag, tsmc.disposition_level) == (DayTrade.NO, True, 1)
+    assert (tsmc.disposition_match_interval_min, tsmc.disposition_max_lots_single_order,
+            tsmc.disposition_max_lots_total_orders, tsmc.disposition_prepay_ratio) == (5, 10, 30, 1.0)
+    assert refs["2317"].day_trade is DayTrade.ONLY_BUY and refs["2317"].trading_suspended
+    plain = refs["2454"]
+    assert plain.day_trade is None and not plain.trading_suspended and plain.disposition_max_lots_total_orders == 0
 
 
 def test_a_warrant_without_its_limits_is_refused(tmp_path: Path) -> None:

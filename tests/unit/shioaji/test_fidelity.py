@@ -141,3 +141,29 @@ def test_fake_event_messages_have_the_sdks_keys(symbol: str, order_event: str, o
     assert set(order["contract"]) == keys[contract]
     assert deal_state == (sj.OrderState.FuturesDeal if symbol == "TXFL6" else sj.OrderState.StockDeal)
     assert set(deal) == keys[deal_event]
+
+
+def stub_class_fields(name: str) -> set[str]:
+    """The annotated attributes of a class in the installed SDK's type stub, its bases' included."""
+    classes = {node.name: node for node in ast.parse(STUB.read_text(encoding="utf-8")).body
+               if isinstance(node, ast.ClassDef)}
+    fields: set[str] = set()
+    pending = [name]
+    while pending:
+        node = classes[pending.pop()]
+        fields |= {item.target.id for item in node.body
+                   if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)}
+        pending += [base.id for base in node.bases if isinstance(base, ast.Name) and base.id in classes]
+    return fields
+
+
+def test_stock_info_look_alike_carries_the_stubs_names() -> None:
+    fake = {f.name for f in dataclasses.fields(fake_objects.StockInfo)}
+    assert fake <= stub_class_fields("StockInfo")
+    assert {"trading_suspended", "attention_flag", "disposition_max_lots_single_order",
+            "disposition_max_lots_total_orders", "day_trade", "category"} <= fake
+
+
+def test_contracts_info_has_the_sdks_v2_signature() -> None:
+    real = inspect.signature(sj.ContractsApi.info)
+    assert shape(inspect.signature(fake_objects.Contracts.info)) == shape(real)

@@ -86,7 +86,8 @@ def listing_of(ref: InstrumentRef, listed_on: str) -> Listing:
               "reference": price_to_sdk(ref.reference_e4)}
     if ref.kind is InstrumentKind.FUTURE:
         contract = sj.Future(code=ref.symbol, exchange=sj.Exchange.TAIFEX, symbol=ref.symbol, name=ref.symbol,
-                             category=ref.symbol[:3], unit=1, multiplier=ref.unit, **prices)
+                             category=ref.symbol[:3], unit=1, multiplier=ref.unit,
+                             update_date=date_to_sdk(listed_on), **prices)
     else:
         contract = sj.Stock(exchange=sj.Exchange.TSE, code=ref.symbol, symbol=f"TSE{ref.symbol}", name=ref.symbol,
                             category=CATEGORY_OF_KIND.get(ref.kind), unit=ref.unit,

@@ -1,5 +1,6 @@
 """Look-alikes of the Shioaji objects Python cannot build: Trade, OrderResult, OrderStatusInfo, Deal,
-the order callback's dict-like message, TickSTKv1, BidAskSTKv1, StockInfo, and the contracts container.
+the order callback's dict-like message, TickSTKv1, BidAskSTKv1, TickFOPv1, BidAskFOPv1, StockInfo, and the
+contracts container.
 
 Attribute names are the real classes' (tests/unit/shioaji/test_fidelity.py checks them against the
 installed SDK); values use the SDK's own enums, accounts, orders and contracts wherever it has them.
@@ -135,15 +136,45 @@ class BidAskSTKv1:
     intraday_odd: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TickFOPv1:
+    """sj.TickFOPv1 (futures and options), the fields a quote consumer reads; it has no odd-lot flag."""
+
+    code: str
+    datetime: dt.datetime
+    close: str
+    volume: int
+    total_volume: int
+    exchange: Any
+    simtrade: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BidAskFOPv1:
+    """sj.BidAskFOPv1 (futures and options), the fields a quote consumer reads: five levels a side."""
+
+    code: str
+    datetime: dt.datetime
+    bid_price: list[str]
+    bid_volume: list[int]
+    ask_price: list[str]
+    ask_volume: list[int]
+    exchange: Any
+    simtrade: bool = False
+
+
 def taipei_time(wall_ns: int) -> dt.datetime:
     """Naive Taipei local time, as the SDK stamps quotes (to the microsecond, without a float on the way)."""
     return (EPOCH + dt.timedelta(microseconds=wall_ns // 1000)).astimezone(TAIPEI).replace(tzinfo=None)
 
 
-def quotes_of(event: MarketEvent, exchange: Any) -> tuple[BidAskSTKv1, TickSTKv1 | None]:
-    """The BidAsk (and the Tick, when the event carries a trade) Shioaji would send for this book."""
+def quotes_of(event: MarketEvent, exchange: Any, *, future: bool = False
+              ) -> tuple[BidAskSTKv1 | BidAskFOPv1, TickSTKv1 | TickFOPv1 | None]:
+    """The BidAsk (and the Tick, when the event carries a trade) Shioaji would send for this book: the
+    stock kinds, or with `future` the futures and options kinds."""
     when = taipei_time(event.exch_ts_ns)
-    bidask = BidAskSTKv1(
+    bidask_type = BidAskFOPv1 if future else BidAskSTKv1
+    bidask = bidask_type(
         code=event.symbol, datetime=when,
         bid_price=[format_price(p) for p in event.bid_prices_e4], bid_volume=list(event.bid_qtys),
         ask_price=[format_price(p) for p in event.ask_prices_e4], ask_volume=list(event.ask_qtys),
@@ -151,7 +182,8 @@ def quotes_of(event: MarketEvent, exchange: Any) -> tuple[BidAskSTKv1, TickSTKv1
     )
     if not event.last_qty:
         return bidask, None
-    tick = TickSTKv1(code=event.symbol, datetime=when, close=format_price(event.last_price_e4),
+    tick_type = TickFOPv1 if future else TickSTKv1
+    tick = tick_type(code=event.symbol, datetime=when, close=format_price(event.last_price_e4),
                      volume=event.last_qty, total_volume=event.total_volume, exchange=exchange)
     return bidask, tick
 

@@ -25,6 +25,7 @@ SHIOAJI_METHODS = (
     "place_order", "update_order", "cancel_order", "update_status", "list_trades",  # ShioajiBroker
     "set_order_callback", "set_session_down_callback",
     "subscribe", "set_on_tick_stk_v1_callback", "set_on_bidask_stk_v1_callback",  # the quote bridge
+    "set_on_tick_fop_v1_callback", "set_on_bidask_fop_v1_callback",
 )
 SHIOAJI_PROPERTIES = ("contracts", "stock_account", "futopt_account")
 METHODS_OF_DATA = {"dict", "keys", "copy", "from_msgpack", "to_dict"}
@@ -81,6 +82,7 @@ def test_look_alike_has_exactly_the_real_attributes(fake: type, real: type) -> N
 
 @pytest.mark.parametrize("fake, real", [
     (fake_objects.TickSTKv1, sj.TickSTKv1), (fake_objects.BidAskSTKv1, sj.BidAskSTKv1),
+    (fake_objects.TickFOPv1, sj.TickFOPv1), (fake_objects.BidAskFOPv1, sj.BidAskFOPv1),
 ])
 def test_quote_look_alike_attributes_are_the_real_ones(fake: type, real: type) -> None:
     """The fake quotes carry what the bridge reads, under the real names (the real ones carry more)."""

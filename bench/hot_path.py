@@ -24,7 +24,6 @@ from contracts.codec import Decoder, encode
 from contracts.messages import MarketEvent, OrderCommand, OrderIntent
 from services.adapter.brokers.sim import SimBroker
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.reports import ReportWriter
@@ -74,7 +73,7 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory(prefix="orderpath-hot-path-", dir=REPO / "var")
     journal = Journal(Path(scratch.name) / "adapter-journal.sqlite", clock)
     manager = OrderManager(clock, Timers(), broker, journal, ReportWriter(journal, lambda frames: None),
-                           adapter_config, LatencyRing(1 << 16), AdapterMetrics(CollectorRegistry()), log)
+                           adapter_config, AdapterMetrics(CollectorRegistry()), log)
 
     event = books(clock)[0]
     engine.on_market(event)

@@ -6,7 +6,7 @@ The stack of bench.tick_to_trade (bench.strategies:EveryTick, risk ungated, adap
 uncapped) on tcp loopback, with StormGuard's drawdown thresholds lifted too: the bench strategy's
 few fills are noise, and a drawdown HALT a minute in would leave the rest of the run measuring an
 idle path. Every minute: the adapter's /metrics is scraped and that minute's
-tick-to-trade p50/p99 computed from the deltas of the `tick_to_trade_latency_ns` histogram buckets
+tick-to-trade p50/p99 computed from the deltas of the `tick_to_trade_latency_seconds` histogram buckets
 (interpolated linearly within a bucket, as Prometheus's histogram_quantile does, so they are only
 as fine as the bucket bounds printed), with the minute's counts; and each service's resident
 memory is read off control's status (its last heartbeat's process_resident_memory_bytes). At the
@@ -34,9 +34,9 @@ from bench.tick_to_trade import EVERY_TICK, SYMBOLS, UNCAPPED_ADAPTER, UNGATED
 from contracts.enums import ServiceName
 from services.launcher import LocalStack
 from services.local_config import write_stack_config
-from services.summary import summarize
+from services.summary import TICK_TO_TRADE, histogram_quantile, summarize
 
-HISTOGRAM = "tick_to_trade_latency_ns"
+HISTOGRAM = TICK_TO_TRADE
 PLACED = "order_actions_count_total"
 PERIOD_S = 60.0
 POLL_S = 0.5
@@ -70,24 +70,6 @@ def bucket_deltas(before: list[tuple[float, float]], after: list[tuple[float, fl
     if [bound for bound, _ in before] != [bound for bound, _ in after]:
         raise ValueError("the histogram's buckets changed between scrapes")
     return [(bound, a - b) for (bound, b), (_, a) in zip(before, after, strict=True)]
-
-
-def quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """histogram_quantile: the q-quantile of cumulative `buckets`, linear within the bucket it falls in
-    (from 0 for the first); in +Inf it is the largest finite bound. NaN when the buckets are empty."""
-    total = buckets[-1][1] if buckets else 0.0
-    if total <= 0:
-        return math.nan
-    rank = q * total
-    lower, below = 0.0, 0.0
-    for bound, cumulative in buckets:
-        if cumulative >= rank:
-            if math.isinf(bound):
-                return lower
-            in_bucket = cumulative - below
-            return lower + (bound - lower) * ((rank - below) / in_bucket if in_bucket else 1.0)
-        lower, below = bound, cumulative
-    return lower
 
 
 @dataclass
@@ -126,7 +108,8 @@ def minute_of(number: int, before: Reading, after: Reading) -> Minute:
     return Minute(
         number=number, seconds=after.elapsed_s - before.elapsed_s,
         ticks=after.ticks - before.ticks, orders=after.orders - before.orders, timed=int(deltas[-1][1]),
-        p50_us=quantile(0.50, deltas) / 1000, p99_us=quantile(0.99, deltas) / 1000, rss_mb=after.rss_mb,
+        p50_us=histogram_quantile(0.50, deltas) * 1e6, p99_us=histogram_quantile(0.99, deltas) * 1e6,
+        rss_mb=after.rss_mb,
     )
 
 
@@ -139,7 +122,7 @@ def print_header(rate_hz: float, minutes: float, bounds: list[float]) -> None:
           "risk ungated (drawdown included), adapter uncapped (SimBroker)")
     print(f"tick-to-trade per minute: p50/p99 from the deltas of the adapter's {HISTOGRAM} histogram, "
           "interpolated linearly within buckets")
-    print("bucket upper bounds µs: " + " ".join("+Inf" if math.isinf(b) else f"{b / 1000:g}" for b in bounds))
+    print("bucket upper bounds µs: " + " ".join("+Inf" if math.isinf(b) else f"{b * 1e6:g}" for b in bounds))
     print("orders: NEWs placed that minute; timed: broker calls (NEWs and cancels) in the histogram")
     print(f"{'minute':>6}{'secs':>7}{'ticks':>8}{'orders':>8}{'timed':>8}{'p50 µs':>8}{'p99 µs':>8}   "
           "RSS MB " + " ".join(f"{s:>8}" for s in SERVICES))

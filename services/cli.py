@@ -22,6 +22,7 @@ from contracts.enums import ServiceName
 from services.control.client import ControlUnreachable
 from services.control.ctl import ctl, keys
 from services.launcher import LocalStack, StackError
+from services.runtime.config.check import check_stack, checked_files
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import load_stack, stack_file
 from services.summary import progress_line, report, summarize
@@ -31,12 +32,21 @@ app.add_typer(ctl, name="ctl")
 app.add_typer(keys, name="keys")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (they assert nothing).")
 app.add_typer(bench, name="bench")
+config_app = typer.Typer(no_args_is_help=True, help="The configuration files.")
+app.add_typer(config_app, name="config")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="stack.yaml (default: $ORDERPATH_CONFIG or config/stack.yaml)")
 ]
 
 SERVICE_MODULES = {name: f"services.{name}.service" for name in ServiceName}
+SUPERVISE_POLL_S = 0.1
+"""How often `up` looks for a service that exited: a restart's backoff starts at 0.5 s."""
+PROGRESS_EVERY_S = 1.0
+
+FreshOption = Annotated[bool, typer.Option(
+    "--fresh", help="start from a clean slate: move the last session (the adapter's journal, the simulated "
+                    "broker's state, control's state) to var/archive/ first; without it the desk continues")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -44,10 +54,32 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _checked(config: Path | None, environ: dict[str, str] | None = None) -> None:
+    """Refuse to start anything on a config that does not validate: every problem on the terminal, exit 2."""
+    _, problems = check_stack(stack_file(config), None if environ is None else {**os.environ, **environ})
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise _fail(f"{len(problems)} config file(s) refused; nothing was started. Fix them and try again "
+                    "(`orderpath config check` checks without starting)")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate stack.yaml and every file it names; exit 0 when all are valid, 2 with each problem if not."""
+    stack, problems = check_stack(stack_file(config))
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(2)
+    assert stack is not None
+    for path in [stack_file(config), *checked_files(stack)]:
+        typer.echo(f"ok  {path}")
+
+
 @app.command()
 def run(name: Annotated[ServiceName, typer.Argument(help="the service to run")], config: ConfigOption = None) -> None:
     """Run one service in the foreground until SIGINT or SIGTERM."""
     os.environ.setdefault("SJ_LOG_PATH", os.devnull)
+    _checked(config)
     try:
         stack = load_stack(config)
     except ConfigError as exc:
@@ -80,14 +112,16 @@ def up(
         help="override order_adapter.yaml's broker: sim; shioaji (SinoPac, with its shioaji: section and your "
              "keys in the environment); fake-shioaji (ShioajiBroker over the fake SDK, md through the quote "
              "bridge over the fake too)")] = None,
+    fresh: FreshOption = False,
 ) -> None:
-    """Run the whole stack on loopback, show progress, stop on Ctrl-C or after --duration, summarise."""
+    """Run the whole stack on loopback, continuing the desk where the last run left it (--fresh: from a clean
+    slate), restart a service that exits, show progress, stop on Ctrl-C or after --duration, summarise."""
     from services.adapter.brokers.factory import BROKER_ENV
 
     env = {} if broker is None else {BROKER_ENV: broker.value}
     if broker is BrokerChoice.fake_shioaji:
         env["ORDERPATH_FEED_SOURCE"] = "fake-shioaji"
-    _run_stack(config, env, duration, as_json, until_replayed=False)
+    _run_stack(config, env, duration, as_json, until_replayed=False, fresh=fresh)
 
 
 @app.command()
@@ -98,6 +132,7 @@ def replay(
     config: ConfigOption = None,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
+    fresh: FreshOption = False,
 ) -> None:
     """Run the whole stack on a recorded stream instead of the synthetic market, until it has all
     been published; malformed lines are skipped and counted (or stop the run with --strict)."""
@@ -109,7 +144,7 @@ def replay(
         "ORDERPATH_FEED_SPEED": repr(speed),
         "ORDERPATH_FEED_STRICT": "true" if strict else "",
     }
-    _run_stack(config, env, duration, as_json, until_replayed=True)
+    _run_stack(config, env, duration, as_json, until_replayed=True, fresh=fresh)
 
 
 @app.command()
@@ -163,7 +198,8 @@ def record(
 
 
 def _run_stack(config: Path | None, env: dict[str, str], duration: float | None, as_json: bool, *,
-               until_replayed: bool) -> None:
+               until_replayed: bool, fresh: bool) -> None:
+    _checked(config, env)
     try:
         stack = LocalStack(stack_file(config), env=env)
     except ConfigError as exc:
@@ -172,17 +208,33 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
     # it ignored, so `kill -INT` would not stop a backgrounded `orderpath up`.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    if stack.keys_created:
+        typer.echo(f"made the operator plane's CURVE keys in {stack.config.curve.keys_dir} (first start); "
+                   "`orderpath ctl` finds the operator's there", err=True)
+    if not stack.config.curve.ops:
+        typer.echo("WARNING: curve.ops is off in the stack's config: any local process can hold, cancel-all or "
+                   "force StormGuard; remove `ops: false` to authenticate operators", err=True)
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None
     started = time.monotonic()
+    if not fresh:
+        typer.echo(f"continuing the desk in {stack.config.var_dir} (--fresh starts from a clean slate)", err=True)
     try:
-        stack.start()
+        stack.start(fresh=fresh)
         typer.echo("all services up; Ctrl-C to stop", err=True)
         replayed = False
+        next_progress = time.monotonic() + PROGRESS_EVERY_S
         while duration is None or time.monotonic() - started < duration:
-            time.sleep(1.0)
-            stack.check_alive()
-            summary = summarize(stack.status())
+            time.sleep(SUPERVISE_POLL_S)
+            stack.supervise()
+            if time.monotonic() < next_progress:
+                continue
+            next_progress += PROGRESS_EVERY_S
+            try:
+                summary = summarize(stack.status())
+            except ControlUnreachable:
+                typer.echo("control not answering (restarting?)", err=True)
+                continue
             typer.echo(progress_line(summary, time.monotonic() - started), err=True)
             if replayed:
                 break  # one more second after the last event, for what it caused to settle
@@ -201,6 +253,7 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
     if failure is None and until_replayed and summary["ticks"] == 0:
         failure = (f"the replay published no market event: {summary['bad_lines']} bad lines and "
                    f"{summary['trial_records']} trial-match records skipped; see {stack.log_dir / 'feed.log'}")
+    summary["restarts"] = dict(sorted(stack.restarts.totals.items()))
     summary["ok"] = failure is None
     if failure:
         summary["error"] = failure

@@ -19,8 +19,10 @@ import yaml
 from contracts.enums import ServiceName
 
 REPO = Path(__file__).resolve().parents[1]
-FAST_SIM: dict[str, Any] = {"ack_latency_us": 1000}
-"""The simulator answering in 1 ms with no tail and no timeouts (the loop's timers have millisecond resolution)."""
+FAST_SIM: dict[str, Any] = {"ack_latency_us": 1000, "latency_jitter_us": 0, "tail_rate": 0.0, "tail_latency_us": 0,
+                            "timeout_rate": 0.0}
+"""The simulator answering in 1 ms with no tail and no timeouts (the loop's timers have millisecond resolution);
+the shipped file's other simulator settings (its state file) are kept."""
 SOCKET_NAMES = ("md", "intents", "orders", "exec", "risk", "control", "ops", "exec_replay")
 
 
@@ -45,9 +47,13 @@ def write_stack_config(
     metrics: bool = False,
     order_adapter: dict[str, Any] | None = None,
     risk: dict[str, Any] | None = None,
+    curve_ops: bool = True,
+    supervision: dict[str, Any] | None = None,
 ) -> Path:
     """stack.yaml and its companions in `folder`; returns the stack.yaml path. `risk` adds sections
-    (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies."""
+    (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies. The operator plane
+    is CURVE-authenticated as shipped (keys in `folder`/keys, made on first start) unless `curve_ops`
+    is False. `supervision` is stack.yaml's section of that name (how `orderpath up` restarts a service)."""
     ports = free_ports(len(SOCKET_NAMES) + len(ServiceName))
     endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
     metrics_ports = {
@@ -62,6 +68,8 @@ def write_stack_config(
         "service_silent_after_ms": max(5000, 5 * heartbeat_interval_ms),
         "feed": feed or {"source": "synthetic", "rate_hz": 200, "symbols": ["2330", "2317", "2454"]},
         "var_dir": str(folder / "var"),
+        "curve": {"ops": curve_ops, "keys_dir": str(folder / "keys")},
+        **({"supervision": supervision} if supervision is not None else {}),
     }
     (folder / "stack.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
     (folder / "strategy_limits.yaml").write_text(yaml.safe_dump({**(risk or {}), "strategies": strategies}),
@@ -69,6 +77,6 @@ def write_stack_config(
     shutil.copy(REPO / "config" / "instruments.yaml", folder / "instruments.yaml")
     if order_adapter is None:
         shipped = yaml.safe_load((REPO / "config" / "order_adapter.yaml").read_text(encoding="utf-8"))
-        order_adapter = {**shipped, "sim": FAST_SIM}
+        order_adapter = {**shipped, "sim": {**shipped.get("sim", {}), **FAST_SIM}}
     (folder / "order_adapter.yaml").write_text(yaml.safe_dump(order_adapter), encoding="utf-8")
     return folder / "stack.yaml"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 REJECT_METRICS = ("risk_reject_total", "intents_dropped_total", "adapter_refused_total")
+TICK_TO_TRADE = "tick_to_trade_latency_seconds"
 
 
 def _samples(status: dict[str, Any], service: str) -> list[tuple[str, dict[str, str], float]]:
@@ -28,6 +31,39 @@ def _gauge(samples: list[Any], name: str) -> float:
     return 0.0
 
 
+def histogram_buckets(samples: Iterable[Any], name: str) -> list[tuple[float, float]]:
+    """The cumulative buckets of histogram `name` among `samples` ((name, labels, value) triples) as
+    (upper bound, count) sorted by bound, +Inf last; several series of it (labels, instances) add up."""
+    counts: dict[float, float] = defaultdict(float)
+    for sample_name, labels, value in samples:
+        if sample_name == f"{name}_bucket":
+            counts[float(labels["le"])] += value
+    return sorted(counts.items())
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Prometheus's histogram_quantile: the q-quantile of cumulative `buckets`, linear within the bucket it
+    falls in (from 0 for the first); in +Inf it is the largest finite bound. NaN when the buckets are empty."""
+    total = buckets[-1][1] if buckets else 0.0
+    if total <= 0:
+        return math.nan
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, cumulative in buckets:
+        if cumulative >= rank:
+            if math.isinf(bound):
+                return lower
+            in_bucket = cumulative - below
+            return lower + (bound - lower) * ((rank - below) / in_bucket if in_bucket else 1.0)
+        lower, below = bound, cumulative
+    return lower
+
+
+def _us(seconds: float) -> float:
+    """Seconds as µs to 0.1, 0 for no sample (NaN has no JSON)."""
+    return 0.0 if math.isnan(seconds) else round(seconds * 1e6, 1)
+
+
 def summarize(status: dict[str, Any]) -> dict[str, Any]:
     """ticks, intents, approved, rejected by reason, orders, fills, bad messages, tick-to-trade."""
     rejected: dict[str, int] = defaultdict(int)
@@ -37,6 +73,7 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
                 rejected[labels["reason"]] += int(value)
     services = status.get("services", {})
     adapter = _samples(status, "adapter")
+    t2t = histogram_buckets(adapter, TICK_TO_TRADE)
     return {
         "ticks": _total(status, "feed", "md_events_total"),
         "intents": _total(status, "strategy", "intents_total"),
@@ -55,10 +92,10 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
         "broker_usage_peak": int(_gauge(adapter, "broker_usage_peak")),
         "bad_messages": int(sum(value for entry in services.values() for name, _, value in entry["metrics"]
                                 if name == "bad_messages_total")),
-        "tick_to_trade_us": {
-            "p50": round(_gauge(adapter, "tick_to_trade_p50_us"), 1),
-            "p99": round(_gauge(adapter, "tick_to_trade_p99_us"), 1),
-            "n": int(_gauge(adapter, "tick_to_trade_samples")),
+        "tick_to_trade_us": {  # from the histogram's buckets, as Prometheus would: only as fine as its bounds
+            "p50": _us(histogram_quantile(0.50, t2t)),
+            "p99": _us(histogram_quantile(0.99, t2t)),
+            "n": _total(status, "adapter", f"{TICK_TO_TRADE}_count"),
         },
         "rss_mb": {
             s: round(_gauge(entry["metrics"], "process_resident_memory_bytes") / 1e6, 1)
@@ -104,10 +141,13 @@ def report(summary: dict[str, Any]) -> str:
         f"(coalesced {summary['amends']['coalesced']}, unchanged {summary['amends']['unchanged']})",
         f"  broker calls      at most {summary['broker_usage_peak']} in a 10 s window",
         f"  bad messages      {summary['bad_messages']}",
-        f"  tick-to-trade     p50 {t2t['p50']} µs  p99 {t2t['p99']} µs  over {t2t['n']} orders",
+        f"  tick-to-trade     p50 {t2t['p50']} µs  p99 {t2t['p99']} µs  over {t2t['n']} orders "
+        "(interpolated within the histogram's buckets)",
         "  resident memory   " + "  ".join(f"{s} {mb} MB" for s, mb in summary["rss_mb"].items()),
         "  services          " + "  ".join(f"{s}: {state}" for s, state in summary["services"].items()),
         "  stormguard        " + "  ".join(f"{scope} {level}" for scope, level in summary["stormguard_levels"].items()),
         *(f"    {t['scope']}: {t['from']} -> {t['to']} ({t['reason']})" for t in summary["stormguard_transitions"]),
     ]
+    if summary.get("restarts"):
+        lines.append("  restarted         " + "  ".join(f"{s} {n}x" for s, n in summary["restarts"].items()))
     return "\n".join(lines)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import zmq
 from prometheus_client import Gauge
 
-from contracts.enums import ServiceName
+from contracts.enums import Reason, ServiceName
 from contracts.messages import AdapterUsage, InstrumentRef, MarketEvent, OrderCommand
 from services.adapter.brokers.factory import chosen_broker, make_broker
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.control_watch import follow_control_state
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.recovery import recover
@@ -23,10 +23,13 @@ from services.adapter.session import journal_path
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.stack import StackConfig
+from services.runtime.loop import drain
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 SWEEP_INTERVAL_NS = 1_000_000_000
+STOP_LINGER_MS = 2_000
+"""At a stop, how long closing the exec socket may wait for the last reports to leave (linger is 0 otherwise)."""
 BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -45,6 +48,26 @@ def serve_replays(rt: ServiceRuntime, socket: zmq.Socket, server: ReplayServer) 
     rt.loop.add_reader(socket, on_request)
 
 
+def unread(sock: zmq.Socket) -> Iterator[list[bytes]]:
+    """Every message still queued on `sock`, once nothing else reads it."""
+    while batch := list(drain(sock)):
+        yield from batch
+
+
+def answer_at_stop(rt: ServiceRuntime, manager: OrderManager, orders: zmq.Socket, exec_socket: zmq.Socket) -> None:
+    """On SIGTERM: every command the adapter will not send is answered before it exits (shutting_down), and
+    the exec socket waits a moment on close for those reports to leave."""
+    inbox = rt.inbox("orders", OrderCommand)
+    commands = [command for command in map(inbox.decode, unread(orders)) if command is not None]
+    # Closed at once: a sender (IMMEDIATE=1) then finds no peer and refuses what it would send next, which
+    # answers it there, instead of it landing here unread in the moment before the process exits.
+    orders.close(linger=0)
+    answers = manager.stop(commands)
+    exec_socket.setsockopt(zmq.LINGER, STOP_LINGER_MS)
+    rt.log.info("stop_answered", news_answered=answers.news_answered, amends_rejected=answers.amends_rejected,
+                unread_refused=answers.unread_refused, at_broker=answers.at_broker, reason=Reason.SHUTTING_DOWN)
+
+
 def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.ADAPTER, stack)
     config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
@@ -56,7 +79,6 @@ def main(stack: StackConfig) -> int:
     exec_socket = rt.sockets.publisher(stack.endpoints.exec)
     reports = ReportWriter(journal, exec_socket.send_multipart)
     usage_out = Publisher(exec_socket)
-    latency = LatencyRing(config.latency_samples)
     metrics = AdapterMetrics(rt.metrics.registry)
 
     def publish_usage() -> None:
@@ -66,21 +88,13 @@ def main(stack: StackConfig) -> int:
             exec_seq=reports.last_seq, ts_ns=rt.clock.wall_ns(),
         ))
 
-    manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, latency, metrics, rt.log,
+    manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, metrics, rt.log,
                            on_usage_change=publish_usage)
     summary = recover(manager)
     rt.log.info("journal_open", path=str(journal_path(stack, config)), run_id=journal.run_id,
                 last_report_seq=reports.last_seq, pruned_reports=pruned, from_journal=summary.from_journal)
 
     registry = rt.metrics.registry
-    t2t_p50 = Gauge("tick_to_trade_p50_us", "Tick-to-trade median over recent orders, µs", registry=registry)
-    t2t_p99 = Gauge("tick_to_trade_p99_us", "Tick-to-trade 99th percentile over recent orders, µs",
-                    registry=registry)
-    t2t_p999 = Gauge("tick_to_trade_p999_us", "Tick-to-trade 99.9th percentile over recent orders, µs",
-                     registry=registry)
-    added_p50 = Gauge("adapter_latency_p50_us", "Command read to broker call, median, µs", registry=registry)
-    added_p99 = Gauge("adapter_latency_p99_us", "Command read to broker call, 99th percentile, µs", registry=registry)
-    t2t_samples = Gauge("tick_to_trade_samples", "Orders measured since start", registry=registry)
     live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
     broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
     queued_calls = Gauge("broker_calls_waiting", "Broker calls waiting for the order budget", registry=registry)
@@ -91,14 +105,6 @@ def main(stack: StackConfig) -> int:
     peak = [0]
 
     def refresh_gauges() -> None:
-        summary = latency.summary()
-        t2t_p50.set(summary.p50_ns / 1000)
-        t2t_p99.set(summary.p99_ns / 1000)
-        t2t_p999.set(summary.p999_ns / 1000)
-        t2t_samples.set(summary.count)
-        added = manager.adapter_latency.summary()
-        added_p50.set(added.p50_ns / 1000)
-        added_p99.set(added.p99_ns / 1000)
         live_orders.set(len(manager.orders.live))
         in_window = manager.limiter.in_window()
         broker_usage.set(in_window)
@@ -122,7 +128,9 @@ def main(stack: StackConfig) -> int:
                 on_market(message)
 
         rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
-    rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
+    orders = sockets.order_receiver(endpoints.orders)
+    rt.read_batch(orders, "orders", (OrderCommand,), manager.on_commands)
+    rt.on_stop(lambda: answer_at_stop(rt, manager, orders, exec_socket))
     follow_control_state(rt, manager)
     serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,
                                                                           clock=rt.clock))

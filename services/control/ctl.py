@@ -96,14 +96,16 @@ def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: 
         return
     for name, entry in body["services"].items():
         typer.echo(f"{name:<11} {entry['state']:<8} pid {entry['pid']:<8} "
-                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago")
+                   f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago  restarts {entry.get('restarts', 0)}")
     typer.echo(state_lines(body))
     typer.echo(report(summarize(body)))
 
 
 def state_lines(body: dict[str, Any]) -> str:
     sg = body.get("stormguard", {})
-    lines = [f"control   state seq {body.get('control', {}).get('stormguard_seq')}"
+    warning = body.get("security", {}).get("warning")
+    lines = [f"WARNING   {warning}"] if warning else []
+    lines += [f"control   state seq {body.get('control', {}).get('stormguard_seq')}"
              f"  hold fire {'ON' if sg.get('hold_fire') else 'off'}"
              f"  kill switch {'ON (cancel all)' if sg.get('cancel_all') else 'off'}"]
     if sg.get("forced"):

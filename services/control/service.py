@@ -9,6 +9,7 @@ Timers: the state re-broadcast, the alert rules on the heartbeats' view, the con
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -35,10 +36,13 @@ from services.control.state_file import StateFileError, load_state, save_state
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
+from services.runtime.curve import ensure_keys
 from services.runtime.hot_config import STRATEGY_LIMITS, ConfigVersions, config_files
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
+OPS_OPEN_WARNING = ("curve.ops is off: any local process can send operator commands (hold, cancel-all, "
+                    "stormguard force); remove `ops: false` from stack.yaml's curve: section")
 REPLY_TOPIC = b"reply"
 DUMP_CHECK_NS = 100_000_000
 NO_KEY = "none"
@@ -49,8 +53,21 @@ def under_var(stack: StackConfig, path: Path) -> Path:
     return path if path.is_absolute() else stack.var_dir / path
 
 
+def security_status(stack: StackConfig) -> dict[str, Any]:
+    """What `ctl status` says of the operator plane: an open one is shown as the warning it is."""
+    status: dict[str, Any] = {"ops_curve": stack.curve.ops, "data_curve": stack.curve.data}
+    if not stack.curve.ops:
+        status["warning"] = OPS_OPEN_WARNING
+    return status
+
+
 def main(stack: StackConfig) -> int:
+    created = ensure_keys(stack.curve)  # control is the first to start (compose fills the keys volume here)
     rt = ServiceRuntime(ServiceName.CONTROL, stack)
+    if created:
+        rt.log.warning("curve_keys_created", keys_dir=str(stack.curve.keys_dir), files=len(created))
+    if not stack.curve.ops:
+        rt.log.warning("ops_unauthenticated", reason=OPS_OPEN_WARNING)
     watcher = ConfigWatcher(config_files(stack), rt.clock, stack.control.config_poll_ms * 1_000_000)
     first_read = watcher.poll(force=True)
     limits_read = watcher.current(STRATEGY_LIMITS)
@@ -110,6 +127,7 @@ def main(stack: StackConfig) -> int:
     desk.add_verb("config_get", reloader.config_get)
     desk.add_verb("config_reload", reloader.config_reload)
     desk.status_parts["config"] = reloader.status
+    desk.status_parts["security"] = lambda _services: security_status(stack)
 
     def on_transitions(transitions: list[RecordedTransition]) -> None:
         for transition in transitions:
@@ -131,6 +149,7 @@ def main(stack: StackConfig) -> int:
                 on_transitions(transitions)
 
     ops = rt.sockets.ops_router(stack.endpoints.ops)
+    rt.watch_handshakes(ops, "ops")
     inbox = rt.inbox("ops", Heartbeat, ControlRequest, OrdersDump, RiskDump)
 
     def reply_to(identity: bytes, payload: bytes, verb: str) -> None:
@@ -151,7 +170,11 @@ def main(stack: StackConfig) -> int:
         identity, rest = frames[0], frames[1:]
         message = inbox.decode(rest)
         if isinstance(message, Heartbeat):
-            tracker.on_heartbeat(message)
+            restart = tracker.on_heartbeat(message)
+            if restart is not None:
+                rt.log.warning("service_restarted", instance=restart.instance, old_pid=restart.old_pid,
+                               pid=restart.pid, said_goodbye=restart.said_goodbye, restarts=restart.restarts)
+                alerts.rules.on_restart(restart)
             alerts.rules.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.

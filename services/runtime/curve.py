@@ -90,6 +90,24 @@ def init_keys(keys_dir: Path, config: CurveConfig, *, force: bool = False) -> li
     return written
 
 
+def ensure_keys(config: CurveConfig) -> list[Path]:
+    """The keys of `init_keys`, made on first start when none of them exist yet (the default: the operator
+    plane is authenticated with no manual step); nothing when they all do. Some but not all is a folder
+    someone changed by hand: refused, with what to do, rather than half replaced."""
+    if not config.enabled:
+        return []
+    names = (SERVER_KEY, config.service_key, config.operator_key)
+    present = [name for name in names if secret_path(config.keys_dir, name).exists()]
+    if len(present) == len(names):
+        return []
+    if present:
+        missing = sorted(set(names) - set(present))
+        raise ConfigError(f"curve: {config.keys_dir} has keys for {', '.join(present)} but not for "
+                          f"{', '.join(missing)}; restore them, or `orderpath keys init --force` to make all anew "
+                          "(every service and operator then needs the new ones)")
+    return init_keys(config.keys_dir, config)
+
+
 def allowed_keys(keys_dir: Path) -> dict[bytes, str]:
     """Public key (Z85) → name, for every file in keys_dir/allowed; unreadable files are skipped."""
     out: dict[bytes, str] = {}
@@ -135,7 +153,8 @@ def _load(path: Path, what: str, need_secret: bool) -> tuple[bytes, bytes | None
     try:
         public, secret = zmq.auth.load_certificate(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"curve: {what}: cannot read {path} ({exc}); run `orderpath keys init`") from exc
+        raise ConfigError(f"curve: {what}: cannot read {path} ({exc}); start control or `orderpath up` (either "
+                          "makes the keys on first start), or run `orderpath keys init`") from exc
     if need_secret and not secret:
         raise ConfigError(f"curve: {what}: {path} has no secret key")
     return public, secret

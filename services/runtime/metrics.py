@@ -31,17 +31,18 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    def serve(self, port: int) -> None:
-        """Expose /metrics on `port` (0: not at all)."""
+    def serve(self, port: int, address: str) -> None:
+        """Expose /metrics on `address`:`port` (port 0: not at all)."""
         if port:
-            start_http_server(port, addr="0.0.0.0", registry=self.registry)
+            start_http_server(port, addr=address, registry=self.registry)
 
     def samples(self) -> list[MetricSample]:
-        """Counters, gauges and histogram counts/sums as flat samples (no buckets), for heartbeats."""
+        """Every sample of the registry but the `_created` stamps, histogram buckets included (the run
+        summary takes its quantiles from them), as flat samples for heartbeats."""
         out: list[MetricSample] = []
         for family in self.registry.collect():
             for sample in family.samples:
-                if sample.name.endswith(("_bucket", "_created")):
+                if sample.name.endswith("_created"):
                     continue
                 out.append(MetricSample(name=sample.name, labels=dict(sample.labels), value=sample.value))
         return out

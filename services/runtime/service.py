@@ -51,15 +51,17 @@ class ServiceRuntime:
         self.curve = CurveSettings.for_service(stack.curve, binds_ops=name == ServiceName.CONTROL)
         self.sockets = SocketFactory(self.context, stack.sockets, self.curve)
         self.loop = ServiceLoop(self.clock)
+        self.zap: ZapHandler | None = None
         if self.curve is not None and self.curve.server is not None:
             # Bound before any CURVE server socket, and read on the loop: services/runtime/zap.py.
-            zap = ZapHandler(self.context, self.curve.keys_dir, self.metrics.registry, self.log, self.clock)
-            self.sockets.own(zap.socket)
-            self.loop.add_reader(zap.socket, zap.on_frames)
+            self.zap = ZapHandler(self.context, self.curve.keys_dir, self.metrics.registry, self.log, self.clock)
+            self.sockets.own(self.zap.socket)
+            self.loop.add_reader(self.zap.socket, self.zap.on_frames)
         self._ops = self.sockets.ops_dealer(stack.endpoints.ops)
         self._heartbeat_seq = 0
         self.exit_code = 0
         self._before_heartbeat: list[Callable[[], None]] = []
+        self._on_stop: list[Callable[[], None]] = []
         self._peer_connected = Gauge("peer_connected", "1 while an order socket has a connected peer", ["socket"],
                                      registry=self.metrics.registry)
 
@@ -93,6 +95,23 @@ class ServiceRuntime:
 
         self.loop.add_reader(self.sockets.monitor_of(sock), on_event)
 
+    def watch_handshakes(self, sock: zmq.Socket, socket_name: str) -> None:
+        """Count and log clients that fail the handshake on `sock`, a CURVE server socket (no CURVE at all,
+        or a wrong server key): ZAP never hears of them. Nothing to watch on a socket without CURVE."""
+        zap = self.zap
+        if zap is None or not sock.get(zmq.CURVE_SERVER):
+            return
+
+        def on_event(frames: list[bytes]) -> None:
+            event = parse_monitor_message(frames)
+            zap.on_handshake_failed(socket_name, event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                    and event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+
+        # Which side reads the other's greeting first decides what the server sees of a client without
+        # CURVE: the mechanism mismatch, or a connection closed mid-handshake (NO_DETAIL). Both count.
+        events = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        self.loop.add_reader(self.sockets.watch(sock, events), on_event)
+
     def read_latest(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
                     handler: Callable[[M], None]) -> LatestByTopic[M]:
         """A socket read on demand (`.refresh()`), newest message per topic only; see runtime/latest.py."""
@@ -113,8 +132,13 @@ class ServiceRuntime:
         self.loop.add_batch_reader(sock, on_batch)
 
     def before_heartbeat(self, callback: Callable[[], None]) -> None:
-        """Refresh derived metrics (gauges, percentiles) right before each heartbeat reads them."""
+        """Refresh derived metrics (gauges) right before each heartbeat reads them."""
         self._before_heartbeat.append(callback)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the loop stops cleanly (SIGTERM, SIGINT), before the final heartbeat and while
+        the sockets are still open: a service's last words on its own streams."""
+        self._on_stop.append(callback)
 
     def send_heartbeat(self, *, final: bool = False) -> None:
         for callback in self._before_heartbeat:
@@ -140,7 +164,7 @@ class ServiceRuntime:
             pin_to_cpus(self.name, cpus)
             self.log.info("cpu_affinity", cpus=cpus)
         port = self.stack.metrics_ports.get(self.name, 0)
-        self.metrics.serve(port)
+        self.metrics.serve(port, self.stack.metrics_address)
         self.loop.install_signal_handlers()
         self.loop.every(self.stack.heartbeat_interval_ms * 1_000_000, self.send_heartbeat)
         self.log.info("service_started", pid=os.getpid(), metrics_port=port, instance=self.instance)
@@ -148,6 +172,8 @@ class ServiceRuntime:
         settle_heap()
         try:
             self.loop.run()
+            for callback in self._on_stop:
+                callback()
         finally:
             self.send_heartbeat(final=True)
             self.log.info("service_stopped")

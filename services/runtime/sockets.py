@@ -112,12 +112,17 @@ class SocketFactory:
         sock = self._make(zmq.PUSH, linger_ms=0, role=(_DATA, "client"))
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.SNDHWM, self.tuning.order_send_hwm)
-        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.watch(sock, zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        sock.connect(endpoint)
+        return sock
+
+    def watch(self, sock: zmq.Socket, events: int) -> zmq.Socket:
+        """A monitor socket reporting `events` of `sock`, closed before it (`monitor_of` finds it again)."""
+        monitor = sock.get_monitor_socket(events)
         monitor.setsockopt(zmq.LINGER, 0)
         self._sockets.insert(0, monitor)
         self._monitors[sock] = monitor
-        sock.connect(endpoint)
-        return sock
+        return monitor
 
     def monitor_of(self, sock: zmq.Socket) -> zmq.Socket:
         """The socket reporting when `sock` (an order sender) gains or loses its peer."""

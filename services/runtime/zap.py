@@ -5,8 +5,10 @@ each client that completes a handshake, with the client's public key. This one a
 the allow-list (services/runtime/curve.py: keys_dir/allowed, read again at every connection, so
 deleting a file revokes the key for every new connection) and answers with the key's name as the
 connection's User-Id, which control reads off every request (the audit's `key`). Anything else is
-refused (status 400), logged and counted in `curve_refused_total`; the client's handshake fails and
-nothing it sends is ever delivered. Connections without CURVE (NULL) are not this handler's business.
+refused (status 400), logged and counted in `curve_refused_total{reason="key_not_allowed"}`; the client's
+handshake fails and nothing it sends is ever delivered. A client that fails the handshake before ZAP is
+asked (no CURVE at all, or a wrong server key) is seen on the server socket's monitor and counted and
+logged the same way (`on_handshake_failed`, reason `no_curve` or `handshake_failed`).
 
 No thread: the loop reads the handler's socket like any other, and handshakes wait the little it takes.
 """
@@ -27,14 +29,15 @@ ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 ZAP_VERSION = b"1.0"
 LOG_INTERVAL_NS = 10_000_000_000
 MAX_KEYS_REMEMBERED = 1000
+KEY_NOT_ALLOWED, NO_CURVE, HANDSHAKE_FAILED = "key_not_allowed", "no_curve", "handshake_failed"
 
 
 class ZapHandler:
     def __init__(self, context: zmq.Context, keys_dir: Path, registry: CollectorRegistry,
                  log: structlog.stdlib.BoundLogger, clock: Clock) -> None:
         self.keys_dir = keys_dir
-        self.refused = Counter("curve_refused", "Connections refused: their CURVE key is not in the allow-list",
-                               registry=registry)
+        self.refused = Counter("curve_refused", "Connections refused: no CURVE, a failed handshake, or a key "
+                               "not in the allow-list", ["reason"], registry=registry)
         self._log = log
         self._clock = clock
         self._logged_ns: dict[bytes, int] = {}
@@ -56,26 +59,34 @@ class ZapHandler:
         client_key = zmq.utils.z85.encode(frames[6]) if len(frames) > 6 and len(frames[6]) == 32 else b""
         name = allowed_keys(self.keys_dir).get(client_key)
         if name is None:
-            self.refused.inc()
-            self._log_refusal(client_key, address, domain)
+            self.refused.labels(KEY_NOT_ALLOWED).inc()
+            self._log_refusal(client_key, reason="key not in the allow-list", address=address.decode(errors="replace"),
+                              domain=domain.decode(errors="replace"), client_key=client_key.decode())
             return [ZAP_VERSION, request_id, b"400", b"key not allowed", b"", b""]
         return [ZAP_VERSION, request_id, b"200", b"OK", name.encode(), b""]
 
-    def _log_refusal(self, client_key: bytes, address: bytes, domain: bytes) -> None:
-        """Once per LOG_INTERVAL_NS per key: a refused client reconnects every 100 ms and would flood the log."""
+    def on_handshake_failed(self, socket_name: str, mismatch: bool) -> None:
+        """A client failed the handshake on a CURVE server socket before ZAP was asked: `mismatch` when it
+        does not speak CURVE at all (a bare DEALER), else a broken handshake (a wrong server key)."""
+        reason = NO_CURVE if mismatch else HANDSHAKE_FAILED
+        self.refused.labels(reason).inc()
+        self._log_refusal(reason.encode(), reason="client without CURVE" if mismatch else "CURVE handshake failed",
+                          socket=socket_name)
+
+    def _log_refusal(self, throttle_key: bytes, **fields: str) -> None:
+        """Once per LOG_INTERVAL_NS per key (or kind of failure): a refused client reconnects every 100 ms
+        and would flood the log."""
         now = self._clock.mono_ns()
-        last = self._logged_ns.get(client_key)
+        last = self._logged_ns.get(throttle_key)
         if last is not None and now - last < LOG_INTERVAL_NS:
-            self._suppressed[client_key] = self._suppressed.get(client_key, 0) + 1
+            self._suppressed[throttle_key] = self._suppressed.get(throttle_key, 0) + 1
             return
         if len(self._logged_ns) > MAX_KEYS_REMEMBERED:
             self._logged_ns.clear()
             self._suppressed.clear()
-        self._logged_ns[client_key] = now
-        self._log.warning("curve_refused", address=address.decode(errors="replace"),
-                          domain=domain.decode(errors="replace"), client_key=client_key.decode(),
-                          reason="key not in the allow-list", allow_list=str(self.keys_dir / "allowed"),
-                          suppressed_since_last=self._suppressed.pop(client_key, 0))
+        self._logged_ns[throttle_key] = now
+        self._log.warning("curve_refused", allow_list=str(self.keys_dir / "allowed"),
+                          suppressed_since_last=self._suppressed.pop(throttle_key, 0), **fields)
 
     def close(self) -> None:
         self.socket.close()

@@ -33,7 +33,9 @@ from services.runtime.metrics import Tally
 from services.strategy.api import OpenOrder, Strategy, StrategyContext, StrategyState
 from services.strategy.budget import BudgetWatch
 
-LATENCY_BUCKETS_NS = (1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 5e6)
+# Seconds, Prometheus's base unit: from a few µs (a quoter's call) through the budgets (budget_us, hundreds
+# of µs) to the tens of ms of a call that stalls.
+LATENCY_BUCKETS_S = (1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2)
 
 
 @dataclass
@@ -41,7 +43,7 @@ class HostedStrategy:
     strategy: Strategy
     budget_ns: int
     ttl_ns: int
-    latency_ns: Histogram
+    latency: Histogram
     budget_violations: Counter
     intents: dict[IntentAction, Counter]
     budget_watch: BudgetWatch
@@ -52,9 +54,9 @@ class HostedStrategy:
 
 class RunnerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.latency_ns = Histogram(
-            "strategy_latency_ns", "Wall time of one strategy call, in ns", ["strategy"],
-            buckets=LATENCY_BUCKETS_NS, registry=registry,
+        self.latency = Histogram(
+            "strategy_latency_seconds", "Wall time of one strategy call", ["strategy"],
+            buckets=LATENCY_BUCKETS_S, registry=registry,
         )
         self.intents = Counter("intents", "Intents emitted", ["strategy", "action"], registry=registry)
         self.budget_violations = Counter(
@@ -94,7 +96,7 @@ class StrategyRunner:
         sid = strategy.strategy_id
         self.hosted[sid] = HostedStrategy(
             strategy, budget_us * 1000, intent_ttl_ms * 1_000_000,
-            latency_ns=self.metrics.latency_ns.labels(sid),
+            latency=self.metrics.latency.labels(sid),
             budget_violations=self.metrics.budget_violations.labels(sid),
             intents={action: self.metrics.intents.labels(sid, action) for action in IntentAction},
             budget_watch=BudgetWatch(self.clock),
@@ -131,7 +133,7 @@ class StrategyRunner:
             error = exc
         # Timed before any of the runner's own work (the traceback log alone can exceed a budget).
         elapsed = time.perf_counter_ns() - started
-        hosted.latency_ns.observe(elapsed)
+        hosted.latency.observe(elapsed / 1e9)
         if elapsed > hosted.budget_ns:
             self._over_budget(sid, hosted, elapsed)
         if error is not None:

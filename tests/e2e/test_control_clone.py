@@ -68,7 +68,7 @@ class FakeControl:
 
 @pytest.fixture
 def risk(tmp_path: Path) -> Iterator[tuple[FakeControl, Path]]:
-    config = write_stack_config(tmp_path, strategies=[QUOTER])
+    config = write_stack_config(tmp_path, strategies=[QUOTER], curve_ops=False)  # the fake control speaks no CURVE
     control = FakeControl(config)
     log_path = tmp_path / "risk.log"
     with log_path.open("w") as log_file:

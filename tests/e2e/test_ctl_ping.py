@@ -13,6 +13,8 @@ import pytest
 
 from contracts.enums import ServiceName
 from services.launcher import LocalStack
+from services.runtime.config.stack import load_stack
+from services.runtime.curve import ensure_keys
 from tests.e2e.stack_config import QUOTER, REPO, write_stack_config
 
 pytestmark = pytest.mark.e2e
@@ -70,6 +72,7 @@ def test_ping_tells_live_services_from_stopped_and_absent_ones(stack: LocalStack
 
 def test_ping_without_control_gives_up_at_its_timeout(tmp_path: Path) -> None:
     config = write_stack_config(tmp_path, strategies=[QUOTER])
+    ensure_keys(load_stack(config).curve)  # the keys of an earlier start: only control is missing
     done = ping(config, ServiceName.CONTROL, "--timeout", "0.5")
     assert done.returncode == 2
     assert "no answer from control" in done.stderr and "within 0.5s" in done.stderr

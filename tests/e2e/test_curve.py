@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 import zmq
 from typer.testing import CliRunner
 from zmq.utils.monitor import recv_monitor_message
 
+from contracts.codec import encode
 from contracts.enums import ServiceName
+from contracts.messages import ControlRequest
 from services.cli import app
 from services.control.audit import read_audit
 from services.control.client import ControlRefusedKey, OpsClient
@@ -134,5 +137,72 @@ def test_with_curve_on_every_socket_the_desk_trades_and_strangers_cannot_listen(
         wait_logged(local.log_dir / "feed.log", "curve_refused", domain="data")
         assert not log_lines(local.log_dir / "risk.log", "curve_refused"), "the desk's own services are allowed"
         assert ServiceName.FEED in local.status()["services"]
+    finally:
+        local.stop()
+
+
+def metric(status: dict[str, Any], service: str, name: str, **labels: str) -> float:
+    return sum(value for metric_name, metric_labels, value in status["services"][service]["metrics"]
+               if metric_name == name and all(metric_labels.get(k) == v for k, v in labels.items()))
+
+
+def test_as_shipped_the_operator_plane_refuses_and_counts_a_client_without_curve(tmp_path: Path) -> None:
+    """The default stack: keys made on first start, `ctl` finds the operator's, and a bare DEALER from
+    another process (no key at all) gets nothing done: its hold, cancel_all and force never reach control."""
+    config = write_stack_config(tmp_path, strategies=[QUOTER])
+    assert not (tmp_path / "keys").exists()
+    local = start(config, with_feed=False)
+    try:
+        assert local.keys_created and (tmp_path / "keys" / "operator.key_secret").exists()
+        context = zmq.Context()
+        try:
+            intruder = context.socket(zmq.DEALER)
+            intruder.setsockopt(zmq.LINGER, 0)
+            intruder.connect(local.config.endpoints.ops)
+            for verb, args in (("hold", {}), ("cancel_all", {"confirmed": "yes"}),
+                               ("stormguard_force", {"scope": "global", "level": "HALT", "confirmed": "yes"})):
+                intruder.send_multipart([b"req", request_frame(verb, args)])
+            # What control sees of it is the mechanism mismatch or, when the client hung up first, a
+            # handshake cut short: either is a refusal counted (services/runtime/service.py).
+            wait_until("control counted the client without CURVE",
+                       lambda: metric(local.status(), "control", "curve_refused_total") or None)
+            assert not intruder.poll(100), "nothing answers a client that failed the handshake"
+        finally:
+            context.destroy(linger=0)
+        wait_logged(local.log_dir / "control.log", "curve_refused", socket="ops")
+        sg = ctl_json(config, "status")["stormguard"]
+        assert (sg["hold_fire"], sg["cancel_all"], sg["forced"]) == (False, False, {})
+        assert ctl_json(config, "status")["security"] == {"ops_curve": True, "data_curve": False}
+    finally:
+        local.stop()
+
+
+def request_frame(verb: str, args: dict[str, str]) -> bytes:
+    return encode(ControlRequest(request_id=verb, verb=verb, args=args, who="intruder@nowhere"))
+
+
+def test_turning_curve_off_is_warned_in_status(tmp_path: Path) -> None:
+    local = start(write_stack_config(tmp_path, strategies=[QUOTER], curve_ops=False), with_feed=False)
+    try:
+        security = ctl_json(local.stack_file, "status")["security"]
+        assert security["ops_curve"] is False and "any local process" in security["warning"]
+        assert "WARNING   curve.ops is off" in ctl(local.stack_file, "status").stdout
+        wait_logged(local.log_dir / "control.log", "ops_unauthenticated", since_start=0)  # said before it starts
+    finally:
+        local.stop()
+
+
+def test_nothing_listens_wider_than_loopback(tmp_path: Path) -> None:
+    """Every listening socket of a running stack (ZeroMQ's and the metrics servers') is on the address the
+    config gives, and that is loopback."""
+    local = start(write_stack_config(tmp_path, strategies=[QUOTER], metrics=True), with_feed=True)
+    try:
+        pids = {proc.popen.pid for proc in local.processes.values()}
+        listening = [c for c in psutil.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.pid in pids]
+        ports = {int(e.rsplit(":", 1)[1]) for e in local.config.endpoints.model_dump().values()} | \
+            set(local.config.metrics_ports.values())
+        assert {c.laddr.port for c in listening} == ports, "every configured socket, and nothing else, listens"
+        assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
     finally:
         local.stop()

@@ -314,8 +314,10 @@ def trading(fams: dict[str, dict[str, Metric]]) -> tuple[float, float]:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     # At STORM the quoter only trades to flat, and "trading goes on" must be about the fuzzing, not its PnL.
+    # The ops socket open (curve_ops=False): what is fuzzed is the decoding behind it, which CURVE would
+    # keep the fuzzer's frames from reaching (tests/e2e/test_curve.py covers who may connect).
     running = LocalStack(write_stack_config(tmp_path, strategies=[never_drawn_down(QUOTER)], metrics=True,
-                                            risk={"global": {"capital_twd": 100_000_000_000}}))
+                                            risk={"global": {"capital_twd": 100_000_000_000}}, curve_ops=False))
     running.start()
     try:
         yield running

@@ -68,7 +68,7 @@ def test_a_valid_edit_is_followed_and_an_invalid_one_refused(stack: LocalStack, 
     refused = ctl(stack.stack_file, "config", "reload")
     assert refused.exit_code == 1
     assert f"REFUSED, version {v1} stays" in refused.stdout
-    assert "strategies.0.budget_us" in refused.stderr and "(got -1)" in refused.stderr
+    assert f"strategies[{limits['strategies'][0]['id']}].budget_us" in refused.stderr and "(got -1)" in refused.stderr
     entry = config_status(stack)["strategy_limits"]
     assert entry["version"] == v1 and "budget_us" in entry["error"]
     assert everyone_on(stack, "strategy_limits", v1, followers), "nobody took the refused file"

@@ -16,7 +16,6 @@ from contracts.enums import IntentAction
 from contracts.messages import ExecutionReport, MarketEvent, OrderCommand, OrderIntent, RiskDecision
 from services.adapter.brokers.sim import SimBroker
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.reports import ReportWriter
@@ -70,7 +69,7 @@ class OrderPathSim:
         self._journal_dir = tempfile.TemporaryDirectory(prefix="orderpath-sim-")
         journal = Journal(Path(self._journal_dir.name) / "journal.sqlite", self.clock)
         self.manager = OrderManager(self.clock, self.scheduler, self.broker, journal,
-                                    ReportWriter(journal, self.reports.send_multipart), config, LatencyRing(1024),
+                                    ReportWriter(journal, self.reports.send_multipart), config,
                                     AdapterMetrics(CollectorRegistry()), log)
         self.run = SimRun()
         self._delivered = 0

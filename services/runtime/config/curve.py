@@ -1,6 +1,7 @@
 """The `curve:` section of stack.yaml: which sockets run ZeroMQ CURVE, and where the keys are.
 
-`orderpath keys init` makes the keys (services/runtime/curve.py). With `ops` on, control's ops socket
+`orderpath keys init` makes the keys (services/runtime/curve.py); `orderpath up` and control make them on
+first start when none exist. With `ops` on (the default), control's ops socket
 accepts only the client keys in `<keys_dir>/allowed/`, and knows which one each request came with (the
 audit's `key`). With `data` on, every other socket (the PUB/SUB streams, the order PUSH/PULL sockets
 and exec_replay) is encrypted and accepts only allow-listed keys too; its cost is in docs/design.md.
@@ -16,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class CurveConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ops: bool = Field(False, description="CURVE on control's ops socket: operators and services need an "
-                                         "allow-listed key")
+    ops: bool = Field(True, description="CURVE on control's ops socket: operators and services need an "
+                                        "allow-listed key. The default; false opens the operator plane to "
+                                        "any local process, and is warned about at every start")
     data: bool = Field(False, description="CURVE on every other socket (streams, orders, exec_replay)")
     keys_dir: Path = Field(Path("../keys"), description="made by `orderpath keys init`; relative to stack.yaml")
     service_key: str = Field("services", pattern=r"^[A-Za-z0-9_-]+$",

@@ -81,7 +81,6 @@ class OrderAdapterConfig(Strict):
     journal: JournalConfig = JournalConfig()
     unknown_broker_orders: Literal["cancel", "adopt"] = Field(
         "cancel", description="on start, what to do with working orders the broker has and the journal does not")
-    latency_samples: int = Field(65_536, gt=0, description="tick-to-trade samples kept for p50/p99")
 
     @model_validator(mode="after")
     def _reserve_below_cap(self) -> OrderAdapterConfig:

@@ -1,7 +1,8 @@
 """config/stack.yaml: where every socket lives, metrics ports, timers, the feed, and the other files.
 
-Endpoints, metrics ports and a few feed settings can be overridden from the environment
-(`ORDERPATH_MD_ENDPOINT`, `ORDERPATH_RISK_METRICS_PORT`, `ORDERPATH_FEED_REPLAY_FILE`, …), so a
+Endpoints, metrics ports and address and a few feed settings can be overridden from the environment
+(`ORDERPATH_MD_ENDPOINT`, `ORDERPATH_RISK_METRICS_PORT`, `ORDERPATH_METRICS_ADDRESS`,
+`ORDERPATH_FEED_REPLAY_FILE`, …), so a
 container can point at its peers by host name and `orderpath replay` can pick the recording.
 Relative paths in the file are resolved against the directory of stack.yaml.
 """
@@ -19,6 +20,7 @@ from contracts.enums import ServiceName
 from services.runtime.config.control import ControlConfig
 from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError, load_yaml_model
+from services.runtime.config.supervision import SupervisionConfig
 
 DEFAULT_STACK_FILE = Path("config/stack.yaml")
 STACK_FILE_ENV = "ORDERPATH_CONFIG"
@@ -73,6 +75,9 @@ class FeedConfig(Strict):
 class StackConfig(Strict):
     endpoints: Endpoints
     metrics_ports: dict[ServiceName, int] = Field(default_factory=dict)
+    metrics_address: str = Field("127.0.0.1", min_length=1,
+                                 description="the address every metrics server binds: loopback unless a scraper "
+                                             "elsewhere needs it (compose sets 0.0.0.0 inside its network)")
     cpu_affinity: dict[ServiceName, list[int]] = Field(
         default_factory=dict, description="pin a service to these CPUs (os.sched_setaffinity); see README"
     )
@@ -87,6 +92,7 @@ class StackConfig(Strict):
     var_dir: Path = Path("../var")
     control: ControlConfig = ControlConfig()
     curve: CurveConfig = CurveConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
 
     @field_validator("metrics_ports")
     @classmethod
@@ -96,6 +102,8 @@ class StackConfig(Strict):
                 raise ValueError(f"{service}: port {port} is outside 0..65535 (0 turns metrics off)")
         return ports
 
+
+METRICS_ADDRESS_ENV = "ORDERPATH_METRICS_ADDRESS"
 
 FEED_ENV_FIELDS = ("source", "replay_file", "speed", "strict")
 """Feed settings a run can override from the environment (ORDERPATH_FEED_SPEED, …): `orderpath replay`."""
@@ -115,6 +123,9 @@ def _env_overrides(raw: StackConfig, environ: Mapping[str, str]) -> StackConfig:
         if environ.get(variable):
             data["metrics_ports"][service] = environ[variable]
             applied.append(variable)
+    if environ.get(METRICS_ADDRESS_ENV):
+        data["metrics_address"] = environ[METRICS_ADDRESS_ENV]
+        applied.append(METRICS_ADDRESS_ENV)
     for field in FEED_ENV_FIELDS:
         variable = f"ORDERPATH_FEED_{field.upper()}"
         if environ.get(variable):

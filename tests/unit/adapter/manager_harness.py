@@ -18,7 +18,6 @@ from services.adapter.brokers.base import (
     BrokerStatusCallback,
 )
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.reports import ReportWriter
@@ -109,12 +108,11 @@ class Harness:
     def start(self) -> None:
         """(Re)start the manager on the same journal file, as a restarted adapter would."""
         self.journal = Journal(self.tmp_path / "journal.sqlite", self.clock)
-        self.latency = LatencyRing(16)
         self.registry = CollectorRegistry()
         self.manager = OrderManager(
             self.clock, self.scheduler, self.broker, self.journal,  # type: ignore[arg-type]
-            ReportWriter(self.journal, self.published.append), self.config, self.latency,
-            AdapterMetrics(self.registry), structlog.get_logger(), on_usage_change=self._usage_changed,
+            ReportWriter(self.journal, self.published.append), self.config, AdapterMetrics(self.registry),
+            structlog.get_logger(), on_usage_change=self._usage_changed,
         )
 
     def _usage_changed(self) -> None:

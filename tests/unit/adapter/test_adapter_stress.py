@@ -50,7 +50,6 @@ from contracts.messages import ExecutionReport, MarketEvent, OrderCommand
 from contracts.prices import to_e4
 from services.adapter.brokers.sim import SimBroker, max_calls_in_window
 from services.adapter.journal import Journal
-from services.adapter.latency import LatencyRing
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.reports import ReportWriter
@@ -134,8 +133,8 @@ class StressRun:
                                       wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
         self.manager = OrderManager(
             self.clock, self.scheduler, self.broker, self.journal,
-            ReportWriter(self.journal, self.published.append), self.config, LatencyRing(1024),
-            AdapterMetrics(self.registry), quiet,
+            ReportWriter(self.journal, self.published.append), self.config, AdapterMetrics(self.registry),
+            quiet,
         )
         self.rng = random.Random(SEED)
         self.decoder = Decoder(ExecutionReport)

@@ -75,7 +75,7 @@ def test_an_invalid_file_is_refused_with_field_and_value_and_the_old_version_sta
     write(path, limits_text(-5))
     refused = settled(watch)[0]
     assert not refused.changed and refused.version == before
-    assert "strategies.0.budget_us" in refused.error and "-5" in refused.error
+    assert "strategies[mm1].budget_us" in refused.error and "-5" in refused.error
     assert watch.errors() == {"strategy_limits": refused.error}
     write(path, limits_text(-5))
     assert settled(watch) == [], "the same refused text is not reported on every poll"

@@ -4,10 +4,10 @@ Each service's `main` (the one `orderpath run NAME` runs) is executed up to its 
 bind/connect recorded instead of done and the loop replaced by a clean shutdown: so whatever module
 a socket is made in, the facts are the ones the process would act on. Per service: the endpoints
 (fields of services.runtime.config.stack.Endpoints) it binds and connects, the names of every
-sample its Prometheus registry exports, and the files it has made under the stack's var_dir by then
-(what a container must keep on a volume). The tests run this module in a subprocess
-(`python -m tests.unit.deploy.code_facts VAR_DIR`, JSON on stdout), so the patches and the global
-logging setup never leak into other tests.
+sample its Prometheus registry exports, the registry's exposition text (for promtool), and the files
+it has made under the stack's var_dir by then (what a container must keep on a volume). The tests
+run this module in a subprocess (`python -m tests.unit.deploy.code_facts VAR_DIR`, JSON on stdout),
+so the patches and the global logging setup never leak into other tests.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from contracts.enums import ServiceName
 from services.cli import SERVICE_MODULES
 from services.runtime.config.stack import Endpoints, load_stack
+from services.runtime.curve import ensure_keys
 from services.runtime.service import ServiceRuntime
 
 REPO = Path(__file__).resolve().parents[3]
@@ -51,6 +53,32 @@ def exported_names(registry: CollectorRegistry) -> set[str]:
     return names
 
 
+class _Families:
+    """A collector of families already collected, to render them as exposition text."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def exposition(registry: CollectorRegistry) -> str:
+    """The registry's /metrics text, with a zero sample (no labels) standing in for every metric that has
+    none yet (labelled, no label values seen before the loop), so a linter sees every family the
+    service can export, not only those it has used."""
+    families = []
+    for family in registry.collect():
+        if not family.samples:
+            for suffix in SAMPLE_SUFFIXES.get(family.type, ("",)):
+                if suffix != "_created":
+                    family.add_sample(family.name + suffix, {"le": "+Inf"} if suffix == "_bucket" else {}, 0.0)
+        families.append(family)
+    rendered = CollectorRegistry()
+    rendered.register(_Families(families))
+    return generate_latest(rendered).decode()
+
+
 def files_under(folder: Path) -> set[str]:
     return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
 
@@ -60,7 +88,11 @@ def probe(var_dir: Path) -> dict[str, Any]:
     endpoint_field = {f"tcp://127.0.0.1:{40000 + i}": name for i, name in enumerate(fields)}
     environ = {f"ORDERPATH_{name.upper()}_ENDPOINT": endpoint for endpoint, name in endpoint_field.items()}
     stack = load_stack(REPO / "config" / "stack.yaml", environ=environ)
-    stack = stack.model_copy(update={"var_dir": var_dir, "metrics_ports": {}, "cpu_affinity": {}})
+    # The operator plane's keys, as `orderpath up` makes them on first start, beside var_dir (so no service's
+    # writes under var_dir include them).
+    curve = stack.curve.model_copy(update={"keys_dir": Path(tempfile.mkdtemp(prefix="orderpath-keys-"))})
+    ensure_keys(curve)
+    stack = stack.model_copy(update={"var_dir": var_dir, "metrics_ports": {}, "cpu_affinity": {}, "curve": curve})
 
     facts: dict[str, Any] = {"endpoint_fields": fields, "services": {}}
     current: dict[str, set[str]] = {}
@@ -76,6 +108,7 @@ def probe(var_dir: Path) -> dict[str, Any]:
 
     def stop_before_loop(rt: ServiceRuntime) -> int:
         facts["services"][str(rt.name)]["metrics"] = sorted(exported_names(rt.metrics.registry))
+        facts["services"][str(rt.name)]["exposition"] = exposition(rt.metrics.registry)
         rt.loop.close()
         rt.context.destroy(linger=0)
         return 0

@@ -63,9 +63,9 @@ def panel_exprs(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_promql_names_are_found_and_functions_are_not() -> None:
-    expr = ('histogram_quantile(0.99, sum by (le, strategy) (rate(strategy_latency_ns_bucket{job="strategy"}[1m])))'
-            ' / 1e3 + on(job) group_left tick_to_trade_p50_us offset 5m')
-    assert metric_names(expr) == {"strategy_latency_ns_bucket", "tick_to_trade_p50_us"}
+    expr = ('histogram_quantile(0.99, sum by (le, strategy) (rate(strategy_latency_seconds_bucket{job="strategy"}'
+            '[1m]))) * 1e6 + on(job) group_left breaker_state offset 5m')
+    assert metric_names(expr) == {"strategy_latency_seconds_bucket", "breaker_state"}
     assert metric_names("sum(increase(order_actions_count_total[$__rate_interval])) > 150") == {
         "order_actions_count_total"}
     assert balanced(expr) and not balanced("sum(rate(x[1m])")
@@ -146,11 +146,11 @@ def test_dashboard_reads_only_metrics_the_code_defines(dashboard: dict[str, Any]
 def test_dashboard_shows_what_the_desk_watches(dashboard: dict[str, Any]) -> None:
     read = set().union(*(metric_names(expr) for _, expr in panel_exprs(dashboard)))
     wanted = {
-        "tick_to_trade_latency_ns_bucket", "tick_to_trade_p50_us", "tick_to_trade_p99_us",  # tick-to-trade
+        "tick_to_trade_latency_seconds_bucket", "adapter_latency_seconds_bucket",  # tick-to-trade
         "intents_total", "risk_approved_total", "risk_reject_total",  # intents, rejects by reason
         "stormguard_state",  # per scope
         "broker_usage", "order_actions_count_total",  # broker usage against the cap, order actions
-        "fills_total", "strategy_latency_ns_bucket", "breaker_state",
+        "fills_total", "strategy_latency_seconds_bucket", "breaker_state",
     }
     assert wanted <= read, f"the dashboard shows nothing of {sorted(wanted - read)}"
     reject_panels = [expr for _, expr in panel_exprs(dashboard) if "risk_reject_total" in expr]

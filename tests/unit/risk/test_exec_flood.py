@@ -24,6 +24,7 @@ from contracts.messages import AdapterUsage, ExecutionReport
 from services.adapter.replay_server import ReplayServer
 from services.risk.positions import PositionBook
 from services.runtime.clock import FakeClock, SystemClock
+from services.runtime.config.curve import CurveConfig
 from services.runtime.config.stack import Endpoints, SocketTuning, StackConfig
 from services.runtime.exec_stream import read_exec_stream
 from services.runtime.metrics import ServiceMetrics
@@ -110,7 +111,8 @@ class LoopDriver:
 
 def test_risk_positions_equal_the_brokers_after_a_flood_the_pub_dropped() -> None:
     endpoints = {name: f"inproc://{name}" for name in Endpoints.model_fields}
-    stack = StackConfig(endpoints=Endpoints(**endpoints), sockets=SocketTuning(stream_hwm=HWM))
+    stack = StackConfig(endpoints=Endpoints(**endpoints), sockets=SocketTuning(stream_hwm=HWM),
+                        curve=CurveConfig(ops=False))  # one service in process: no control, no keys
     capture = LogCapture()
     rt = ServiceRuntime(ServiceName.RISK, stack, log=_logger(capture))
     book = PositionBook()

@@ -16,7 +16,15 @@ from structlog.testing import LogCapture
 from services.runtime.clock import FakeClock
 from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError
-from services.runtime.curve import KeysExist, allowed_keys, client_keys, init_keys, make_keypair, server_keys
+from services.runtime.curve import (
+    KeysExist,
+    allowed_keys,
+    client_keys,
+    ensure_keys,
+    init_keys,
+    make_keypair,
+    server_keys,
+)
 from services.runtime.zap import LOG_INTERVAL_NS, ZapHandler
 
 
@@ -69,8 +77,8 @@ class Zap:
             frames.append(zmq.utils.z85.decode(public_z85))
         return self.handler.answer(frames)
 
-    def refused(self) -> float:
-        return self.registry.get_sample_value("curve_refused_total") or 0.0
+    def refused(self, reason: str = "key_not_allowed") -> float:
+        return self.registry.get_sample_value("curve_refused_total", {"reason": reason}) or 0.0
 
     def close(self) -> None:
         self.handler.close()
@@ -121,4 +129,32 @@ def test_the_shipped_stack_looks_for_keys_beside_config(tmp_path: Path) -> None:
     from services.runtime.config.stack import load_stack
 
     curve = load_stack(REPO / "config" / "stack.yaml", environ={}).curve
-    assert curve.keys_dir == REPO / "keys" and not curve.ops and not curve.data
+    assert curve.keys_dir == REPO / "keys" and curve.ops and not curve.data, "the operator plane is authenticated"
+
+
+def test_clients_failing_the_handshake_are_counted_and_logged_once_per_interval(tmp_path: Path) -> None:
+    init_keys(tmp_path, CurveConfig())
+    zap = Zap(tmp_path)
+    try:
+        zap.handler.on_handshake_failed("ops", mismatch=True)
+        zap.handler.on_handshake_failed("ops", mismatch=True)
+        zap.handler.on_handshake_failed("ops", mismatch=False)
+        assert (zap.refused("no_curve"), zap.refused("handshake_failed"), zap.refused()) == (2, 1, 0)
+        logged = [e for e in zap.capture.entries if e["event"] == "curve_refused"]
+        assert [e["reason"] for e in logged] == ["client without CURVE", "CURVE handshake failed"]
+        assert logged[0]["socket"] == "ops"
+    finally:
+        zap.close()
+
+
+def test_ensure_keys_makes_them_once_and_refuses_a_half_folder(tmp_path: Path) -> None:
+    config = CurveConfig(keys_dir=tmp_path / "keys")
+    made = ensure_keys(config)
+    assert {p.name for p in made} >= {"server.key_secret", "services.key_secret", "operator.key_secret"}
+    assert oct((tmp_path / "keys/operator.key_secret").stat().st_mode & 0o777) == "0o600"
+    assert ensure_keys(config) == [], "keys already there are kept: running services use them"
+    (tmp_path / "keys/operator.key_secret").unlink()
+    with pytest.raises(ConfigError, match=r"not for operator.*keys init --force"):
+        ensure_keys(config)
+    assert ensure_keys(CurveConfig(ops=False, keys_dir=tmp_path / "none")) == []
+    assert not (tmp_path / "none").exists()

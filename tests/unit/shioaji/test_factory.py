@@ -28,7 +28,7 @@ def test_the_environment_overrides_the_files_broker() -> None:
 
 
 def runtime(tmp_path: Path) -> ServiceRuntime:
-    stack = load_stack(write_stack_config(tmp_path, strategies=[]), environ={})
+    stack = load_stack(write_stack_config(tmp_path, strategies=[], curve_ops=False), environ={})  # no control here
     return ServiceRuntime(ServiceName.ADAPTER, stack, log=structlog.get_logger())
 
 

@@ -246,7 +246,7 @@ def test_a_call_over_budget_is_counted(h: Harness) -> None:
     h.book()
     h.book()
     assert h.metric("strategy_budget_violations_total", strategy="slow") == 2
-    assert h.metric("strategy_latency_ns_count", strategy="slow") == 2
+    assert h.metric("strategy_latency_seconds_count", strategy="slow") == 2
     assert h.runner.hosted["slow"].enabled is True
 
 
@@ -278,7 +278,7 @@ def test_a_call_within_a_generous_budget_is_not_counted(h: Harness) -> None:
     h.add(Recorder("s1", ["2330"]))
     h.book()
     assert h.metric("strategy_budget_violations_total", strategy="s1") == 0
-    assert h.metric("strategy_latency_ns_count", strategy="s1") == 1
+    assert h.metric("strategy_latency_seconds_count", strategy="s1") == 1
 
 
 # --- runner: reports -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from services.risk.validators.base import Rejection
 from services.runtime.clock import Clock
 
 NS_PER_DAY = 86_400_000_000_000
-_TAIPEI_OFFSET_NS = int(TAIPEI.utcoffset(None).total_seconds()) * 1_000_000_000  # type: ignore[union-attr]
+_TAIPEI_OFFSET_NS = int(TAIPEI.utcoffset(None).total_seconds()) * 1_000_000_000
 
 
 class DispositionValidator:

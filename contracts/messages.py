@@ -22,6 +22,7 @@ import msgspec
 
 from contracts.enums import (
     AlertSeverity,
+    DayTrade,
     ExecType,
     InstrumentKind,
     IntentAction,
@@ -60,6 +61,22 @@ class InstrumentRef(Message, tag="instrument", kw_only=True):
     """Numbered per symbol by the feed's Publisher when it is sent on md; 0 when loaded from the file."""
     trading_day: str = ""
     """The Taipei date (YYYY-MM-DD) the broker's reference data is for; empty when loaded from the file."""
+    day_trade: DayTrade | None = None
+    """Whether the stock may be day traded (decides the day-trade tax); None: not known."""
+    trading_suspended: bool = False
+    """The exchange has suspended trading in it: every order is refused."""
+    attention_flag: bool = False
+    """On the exchange's attention list (注意股): unusual trading was announced; a warning, not a limit."""
+    disposition_level: int = 0
+    """0: not a disposition stock (處置股); 1 or 2: the regulator's disposition level."""
+    disposition_match_interval_min: int = 0
+    """A disposition stock's orders match only every this many minutes (0: continuous trading)."""
+    disposition_max_lots_single_order: int = 0
+    """A disposition stock's cap on lots in one order (0: none)."""
+    disposition_max_lots_total_orders: int = 0
+    """A disposition stock's cap on the lots of all the day's orders together (0: none)."""
+    disposition_prepay_ratio: float = 0.0
+    """The share of an order's value a disposition stock needs paid in advance (0: none)."""
 
 
 class MarketEvent(Message, tag="md", kw_only=True, gc=False):

@@ -256,6 +256,9 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
                         for name, code in codes.items() if code not in (0, None)), None)
     summary = summarize(stack.final_status or {})
     summary["duration_s"] = round(time.monotonic() - started, 1)
+    if failure is None and until_replayed and summary["ticks"] == 0:
+        failure = (f"the replay published no market event: {summary['bad_lines']} bad lines and "
+                   f"{summary['trial_records']} trial-match records skipped; see {stack.log_dir / 'feed.log'}")
     summary["restarts"] = dict(sorted(stack.restarts.totals.items()))
     summary["ok"] = failure is None
     if failure:

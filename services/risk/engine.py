@@ -52,12 +52,14 @@ from services.risk.reference_data import RefOutcome, apply_reference
 from services.risk.state_file import RiskState
 from services.risk.stormguard import StormGuard, Transition
 from services.risk.validators.base import Rejection, Validator
+from services.risk.validators.disposition import DispositionValidator
 from services.risk.validators.duplicate import DuplicateValidator
 from services.risk.validators.order_rate import OrderRateValidator
 from services.risk.validators.price_band import PriceBandValidator
 from services.risk.validators.size_notional import SizeNotionalValidator
 from services.risk.validators.staleness import StalenessValidator
 from services.risk.validators.stormguard_gate import StormGuardGate
+from services.risk.validators.suspension import SuspensionValidator
 from services.runtime.clock import Clock
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 
@@ -111,6 +113,7 @@ class RiskEngine:
                                      {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
         self.gate = StormGuardGate(self.positions)
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory, clock)
+        self.disposition = DispositionValidator(instruments, clock)
         self.control_levels: dict[str, StormGuardLevel] = {}
         self._operator_enabled: dict[str, bool] = {}
         self._levels: dict[str, StormGuardLevel] = {}
@@ -123,7 +126,8 @@ class RiskEngine:
         order_limits = {entry.id: entry.limits for entry in limits.strategies}
         return Chain(
             enabled={entry.id: entry.enabled for entry in limits.strategies},
-            before_gate=(self.duplicates, StalenessValidator(self.clock)),
+            before_gate=(self.duplicates, StalenessValidator(self.clock), SuspensionValidator(self.instruments),
+                         self.disposition),
             price_band=PriceBandValidator(self.instruments, self.book, limits.book, self.clock),
             size=SizeNotionalValidator(self.instruments, order_limits, limits.global_limits, self.positions,
                                        self.book),
@@ -211,6 +215,7 @@ class RiskEngine:
         command = self._command(intent, level)
         if command.action is IntentAction.NEW:
             self.positions.on_approved(command)
+            self.disposition.on_approved(command)
         return command
 
     def _gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:

@@ -8,7 +8,8 @@ a fill that reduces or flips the position realizes the difference between its pr
 average cost of the part it closes. Every fill is charged its costs at once:
 - stocks: commission of stock_commission_pct % of the notional times commission_discount, both
   sides, at least min_stock_commission_twd per fill (20 TWD by default); securities transaction
-  tax of stock_sell_tax_pct % on sells;
+  tax on sells, stock_sell_tax_pct % for shares and fund_sell_tax_pct % for ETFs, ETNs, TDRs and
+  warrants (services.risk.costs);
 - futures: futures_commission_twd per contract and futures_tax_pct % of the notional, both sides.
 Notional is price × qty × instrument.unit (1000 shares per lot, or TWD per index point).
 Brokers and the exchange round commission and tax down to whole TWD, so every cost is floored to
@@ -29,6 +30,7 @@ from contracts.enums import InstrumentKind, Side
 from contracts.market_rules import notional_e4
 from contracts.messages import InstrumentRef
 from contracts.prices import PRICE_SCALE
+from services.risk.costs import sell_tax_pct
 from services.risk.state_file import SavedAccount, SavedHolding
 from services.runtime.config.strategy_limits import CostConfig
 
@@ -107,7 +109,7 @@ class PnlBook:
         commission_e4 = _floor_twd_e4(
             notional_twd * _pct(costs.stock_commission_pct) * Fraction(costs.commission_discount))
         commission_e4 = max(commission_e4, _floor_twd_e4(Fraction(costs.min_stock_commission_twd)))
-        tax_e4 = _floor_twd_e4(notional_twd * _pct(costs.stock_sell_tax_pct)) if side is Side.SELL else 0
+        tax_e4 = _floor_twd_e4(notional_twd * _pct(sell_tax_pct(costs, instrument.kind))) if side is Side.SELL else 0
         return commission_e4 + tax_e4
 
     def position(self, strategy_id: str, symbol: str) -> int:

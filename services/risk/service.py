@@ -28,6 +28,7 @@ from services.risk.engine import RiskEngine
 from services.risk.reference_data import RefOutcome
 from services.risk.state_keeper import StateKeeper
 from services.risk.stormguard import Transition
+from services.risk.validators.attention import AttentionWatch
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
@@ -174,10 +175,20 @@ def main(stack: StackConfig) -> int:
                              registry=registry)
 
     last_said: dict[str, str] = {}  # the feed repeats its refs every interval: a line only when something changed
+    attention = AttentionWatch(rt.clock)
+
+    def warn_attention(ref: InstrumentRef | None) -> None:
+        warning = attention.observe(ref) if ref is not None else None
+        if ref is not None and warning is not None:
+            rt.log.warning("instrument_attention", symbol=ref.symbol, reason=warning)
+
+    for file_ref in list(engine.instruments.values()):
+        warn_attention(file_ref)
 
     def on_reference(ref: InstrumentRef) -> None:
         outcome, detail = engine.on_reference(ref)
         reference_data.labels(outcome).inc()
+        warn_attention(engine.instruments.get(ref.symbol))
         if last_said.get(ref.symbol) == detail:
             return
         last_said[ref.symbol] = detail

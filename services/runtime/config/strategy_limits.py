@@ -69,7 +69,9 @@ class CostConfig(Strict):
     stock_commission_pct: Decimal = Field(Decimal("0.1425"), ge=0, description="each side, before discount")
     commission_discount: Decimal = Field(Decimal("1.0"), gt=0, le=1, description="multiplier, e.g. 0.28")
     min_stock_commission_twd: Decimal = Field(Decimal("20"), ge=0, description="per order fill")
-    stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0)
+    stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0, description="shares, on sells")
+    fund_sell_tax_pct: Decimal = Field(Decimal("0.1"), ge=0, description="ETFs and other beneficiary certificates, "
+                                                                         "ETNs, TDRs and warrants, on sells")
     futures_commission_twd: Decimal = Field(Decimal("50"), ge=0, description="per contract, each side")
     futures_tax_pct: Decimal = Field(Decimal("0.002"), ge=0, description="of notional, each side")
 

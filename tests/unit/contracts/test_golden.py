@@ -51,7 +51,8 @@ def _plain(value: Any) -> Any:
 
 # A few literal values per message, written out by hand, so the check does not lean on the samples.
 LITERALS: dict[str, dict[str, Any]] = {
-    "instrument": {"symbol": "TXFL6", "kind": "future", "unit": 200, "tick_e4": 10_000},
+    "instrument": {"symbol": "0050", "kind": "etf", "unit": 1000, "tick_e4": 500, "day_trade": "only_buy",
+                   "disposition_max_lots_single_order": 5},
     "md": {
         "symbol": "2330",
         "seq": 42,

@@ -33,6 +33,7 @@ from services.control.dumps import DUMPS, DumpRelay
 from services.control.heartbeats import HeartbeatTracker
 from services.control.reload import ConfigReloader
 from services.control.state_file import StateFileError, load_state, save_state
+from services.control.strategies import strategies_status
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
@@ -76,6 +77,7 @@ def main(stack: StackConfig) -> int:
     limits = limits_read.model
     assert isinstance(limits, StrategyLimitsConfig)
     strategy_ids = [entry.id for entry in limits.strategies]
+    entries = list(limits.strategies)
     authority = StormGuardAuthority(rt.clock, strategy_ids)
     state_path = under_var(stack, stack.control.state_file)
     try:
@@ -118,6 +120,7 @@ def main(stack: StackConfig) -> int:
         """A reloaded strategy_limits.yaml in control: new strategies get a scope and can be switched, the
         usage alerts follow StormGuard's thresholds."""
         strategy_ids[:] = [entry.id for entry in new_limits.strategies]
+        entries[:] = new_limits.strategies
         authority.add_scopes(strategy_ids)
         alerts.rules.set_stormguard(new_limits.stormguard)
 
@@ -128,6 +131,7 @@ def main(stack: StackConfig) -> int:
     desk.add_verb("config_reload", reloader.config_reload)
     desk.status_parts["config"] = reloader.status
     desk.status_parts["security"] = lambda _services: security_status(stack)
+    desk.status_parts["strategies"] = lambda services: strategies_status(entries, services)
 
     def on_transitions(transitions: list[RecordedTransition]) -> None:
         for transition in transitions:

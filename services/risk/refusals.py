@@ -8,24 +8,19 @@ with reason bad_message and the decoder's error, which names the field, instead 
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-
+from contracts.codec import loose_fields
 from contracts.enums import IntentAction, Reason
 from contracts.messages import OrderCommand, RiskDecision
 from services.runtime.config.strategy_limits import StrategyEntry
 
 _ACTIONS = frozenset(IntentAction)
-_loose = msgspec.msgpack.Decoder(dict[str, Any])
 
 
 def bad_intent_decision(payload: bytes, error: str, wall_ns: int) -> RiskDecision | None:
     """A bad_message reject for an intent that did not decode, or None when it names no intent and strategy
     (then there is nobody to tell)."""
-    try:
-        fields = _loose.decode(payload)
-    except (msgspec.DecodeError, RecursionError):
+    fields = loose_fields(payload)
+    if fields is None:
         return None
     intent_id, strategy_id = fields.get("intent_id"), fields.get("strategy_id")
     if not (isinstance(intent_id, str) and intent_id and isinstance(strategy_id, str) and strategy_id):

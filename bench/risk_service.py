@@ -108,7 +108,9 @@ def through_service(count: int, approvals: bool = False) -> None:
     clock = SystemClock()
     strategy = {**WIDE_OPEN, "publish_approvals": True} if approvals else WIDE_OPEN
     with tempfile.TemporaryDirectory(prefix="orderpath-risk-bench-") as folder:
-        config = write_stack_config(Path(folder), strategies=[WIDE_OPEN], heartbeat_interval_ms=1000)
+        # Risk alone: no control to make the CURVE keys, so the operator plane is left open.
+        config = write_stack_config(Path(folder), strategies=[WIDE_OPEN], heartbeat_interval_ms=1000,
+                                    curve_ops=False)
         config.with_name("strategy_limits.yaml").write_text(yaml.safe_dump({**LIMITS, "strategies": [strategy]}),
                                                             encoding="utf-8")
         stack = load_stack(config)

@@ -1,5 +1,7 @@
 # One image for every orderpath service; compose runs it as `run feed`, `run risk`, … and
 # healthchecks with `ctl ping NAME`. Build: docker build -t orderpath . (docker-compose.yml does).
+# PYTHON_IMAGE is the base: any Debian-like image with Python 3.11, python3 -m venv and pip. Without
+# Docker Hub, deploy/base-image.sh makes one (docs/operations.md, "Compose without Docker Hub").
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # Build stage: the locked dependencies, then the package from pyproject.toml as a wheel, into a venv
@@ -7,7 +9,8 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
-RUN python -m venv /opt/orderpath
+# python3: Debian's own python3 package has no `python` (the official image has both).
+RUN python3 -m venv /opt/orderpath
 WORKDIR /src
 # The dependencies in a layer of their own, exact versions and hashes from the committed lock: a code
 # change reuses it instead of downloading every dependency again.

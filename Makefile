@@ -10,7 +10,7 @@ LOCK := requirements/dev.lock
 UV_VERSION := 0.13.10
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.11
 
-.PHONY: up test lint lock ts-client
+.PHONY: up test lint lock smoke ts-client
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(VENV)/bin/orderpath up --duration $(or $(DURATION),20)
+	$(VENV)/bin/orderpath up --fresh --duration $(or $(DURATION),20)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -33,6 +33,11 @@ ts-client:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The compose stack on a real Docker engine (docs/operations.md, "Compose smoke check"); the venv only
+# for `ctl status` through the published ops port.
+smoke: $(STAMP)
+	deploy/smoke.sh
 
 # Refresh both locks from pyproject.toml's ranges: after changing a dependency, or to take new releases
 # on purpose (then run `make test` and commit the locks alone).

@@ -91,6 +91,8 @@ class Reason(StrEnum):
     BAD_MESSAGE = "bad_message"
     NO_LIQUIDITY = "no_liquidity"
     QTY_INCREASE = "qty_increase"
+    SHUTTING_DOWN = "shutting_down"
+    """The adapter stopped before it could send the command: nothing reached the broker."""
 
 
 class StormGuardLevel(StrEnum):

@@ -257,6 +257,9 @@ class RiskSnapshot(Message, tag="risk_snapshot", kw_only=True):
     positions: list[PositionRow]
     ts_ns: int
     levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
+    trading_day: str = ""
+    """The desk's trading day (Taipei date, YYYY-MM-DD) risk's PnL and drawdowns are of: control alerts when
+    it moves on (the rollover reset daily PnL, peaks and drawdown levels). Empty from an older risk."""
 
 
 class ControlCommand(Message, tag="command", kw_only=True):
@@ -321,6 +324,8 @@ class ScopeRow(msgspec.Struct, kw_only=True):
     enabled: bool = True
     limits: dict[str, str] = msgspec.field(default_factory=dict)
     """The strategy's order limits in force, as written in the config (a strategy scope only)."""
+    peak_pnl_e4: int = 0
+    """The trading day's highest PnL, TWD ×10⁴: drawdown is measured from it (0 at the day's start)."""
 
 
 class RiskDump(Message, tag="risk_dump", kw_only=True):
@@ -332,6 +337,10 @@ class RiskDump(Message, tag="risk_dump", kw_only=True):
     hold_fire: bool = False
     broker_usage: int = 0
     ts_ns: int
+    trading_day: str = ""
+    """The desk's trading day (Taipei date) the PnL and drawdowns are of."""
+    replaying: bool = False
+    """True while risk applies execution reports from before its start (peaks do not rise meanwhile)."""
 
 
 class Alert(Message, tag="alert", kw_only=True):

@@ -81,6 +81,7 @@ FIELD_TEXT: dict[str, str] = {
     "total_volume": "The day's traded volume as the exchange reports it.",
     "unit": "Shares (or index points) per unit of qty: 1000 for a stock board lot, the multiplier for a future.",
     "pnl_e4": "Realized plus unrealized PnL at the book's mark, after costs: TWD x 10^4.",
+    "peak_pnl_e4": "The trading day's highest PnL, drawdown's reference: TWD x 10^4.",
     "capital_twd": "Capital allocated to the scope, whole TWD.",
     "actions_in_window": "Broker actions in the sliding window.",
     "soft_cap": "The adapter's soft cap of broker actions per window.",
@@ -138,6 +139,7 @@ ENUM_VALUES: dict[type[StrEnum], dict[str, str]] = {
         Reason.BAD_MESSAGE: "the message did not decode or validate: `detail` names the field",
         Reason.NO_LIQUIDITY: "nothing to fill a market/IOC/FOK order against",
         Reason.QTY_INCREASE: "an AMEND may not increase qty",
+        Reason.SHUTTING_DOWN: "the adapter stopped before sending it: nothing reached the broker",
     },
 }
 """The meaning of every value of every enum on the wire (a test checks none is missing)."""

@@ -40,6 +40,14 @@ ConfigOption = Annotated[
 ]
 
 SERVICE_MODULES = {name: f"services.{name}.service" for name in ServiceName}
+SUPERVISE_POLL_S = 0.1
+"""How often `up` looks for a service that exited: a restart's backoff starts at 0.5 s."""
+PROGRESS_EVERY_S = 1.0
+
+FreshOption = Annotated[bool, typer.Option(
+    "--fresh", help="start from a clean slate: move the last session (the adapter's journal, the simulated "
+                    "broker's state, control's and risk's state) to var/archive/ first; without it the desk "
+                    "continues")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -105,14 +113,16 @@ def up(
         help="override order_adapter.yaml's broker: sim; shioaji (SinoPac, with its shioaji: section and your "
              "keys in the environment); fake-shioaji (ShioajiBroker over the fake SDK, md through the quote "
              "bridge over the fake too)")] = None,
+    fresh: FreshOption = False,
 ) -> None:
-    """Run the whole stack on loopback, show progress, stop on Ctrl-C or after --duration, summarise."""
+    """Run the whole stack on loopback, continuing the desk where the last run left it (--fresh: from a clean
+    slate), restart a service that exits, show progress, stop on Ctrl-C or after --duration, summarise."""
     from services.adapter.brokers.factory import BROKER_ENV
 
     env = {} if broker is None else {BROKER_ENV: broker.value}
     if broker is BrokerChoice.fake_shioaji:
         env["ORDERPATH_FEED_SOURCE"] = "fake-shioaji"
-    _run_stack(config, env, duration, as_json, until_replayed=False)
+    _run_stack(config, env, duration, as_json, until_replayed=False, fresh=fresh)
 
 
 @app.command()
@@ -123,6 +133,7 @@ def replay(
     config: ConfigOption = None,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
+    fresh: FreshOption = False,
 ) -> None:
     """Run the whole stack on a recorded stream instead of the synthetic market, until it has all
     been published; malformed lines are skipped and counted (or stop the run with --strict)."""
@@ -134,7 +145,7 @@ def replay(
         "ORDERPATH_FEED_SPEED": repr(speed),
         "ORDERPATH_FEED_STRICT": "true" if strict else "",
     }
-    _run_stack(config, env, duration, as_json, until_replayed=True)
+    _run_stack(config, env, duration, as_json, until_replayed=True, fresh=fresh)
 
 
 @app.command()
@@ -188,7 +199,7 @@ def record(
 
 
 def _run_stack(config: Path | None, env: dict[str, str], duration: float | None, as_json: bool, *,
-               until_replayed: bool) -> None:
+               until_replayed: bool, fresh: bool) -> None:
     _checked(config, env)
     try:
         stack = LocalStack(stack_file(config), env=env)
@@ -207,14 +218,24 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None
     started = time.monotonic()
+    if not fresh:
+        typer.echo(f"continuing the desk in {stack.config.var_dir} (--fresh starts from a clean slate)", err=True)
     try:
-        stack.start()
+        stack.start(fresh=fresh)
         typer.echo("all services up; Ctrl-C to stop", err=True)
         replayed = False
+        next_progress = time.monotonic() + PROGRESS_EVERY_S
         while duration is None or time.monotonic() - started < duration:
-            time.sleep(1.0)
-            stack.check_alive()
-            summary = summarize(stack.status())
+            time.sleep(SUPERVISE_POLL_S)
+            stack.supervise()
+            if time.monotonic() < next_progress:
+                continue
+            next_progress += PROGRESS_EVERY_S
+            try:
+                summary = summarize(stack.status())
+            except ControlUnreachable:
+                typer.echo("control not answering (restarting?)", err=True)
+                continue
             typer.echo(progress_line(summary, time.monotonic() - started), err=True)
             if replayed:
                 break  # one more second after the last event, for what it caused to settle
@@ -230,6 +251,7 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
                         for name, code in codes.items() if code not in (0, None)), None)
     summary = summarize(stack.final_status or {})
     summary["duration_s"] = round(time.monotonic() - started, 1)
+    summary["restarts"] = dict(sorted(stack.restarts.totals.items()))
     summary["ok"] = failure is None
     if failure:
         summary["error"] = failure

@@ -41,11 +41,12 @@ def write_stack_config(
     order_adapter: dict[str, Any] | None = None,
     risk: dict[str, Any] | None = None,
     curve_ops: bool = True,
+    supervision: dict[str, Any] | None = None,
 ) -> Path:
     """stack.yaml and its companions in `folder`; returns the stack.yaml path. `risk` adds sections
     (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies. The operator plane
     is CURVE-authenticated as shipped (keys in `folder`/keys, made on first start) unless `curve_ops`
-    is False."""
+    is False. `supervision` is stack.yaml's section of that name (how `orderpath up` restarts a service)."""
     ports = free_ports(len(SOCKET_NAMES) + len(ServiceName))
     endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
     metrics_ports = {
@@ -61,6 +62,7 @@ def write_stack_config(
         "feed": feed or {"source": "synthetic", "rate_hz": 200, "symbols": ["2330", "2317", "2454"]},
         "var_dir": str(folder / "var"),
         "curve": {"ops": curve_ops, "keys_dir": str(folder / "keys")},
+        **({"supervision": supervision} if supervision is not None else {}),
     }
     (folder / "stack.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
     (folder / "strategy_limits.yaml").write_text(yaml.safe_dump({**(risk or {}), "strategies": strategies}),

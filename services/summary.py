@@ -144,4 +144,6 @@ def report(summary: dict[str, Any]) -> str:
         "  stormguard        " + "  ".join(f"{scope} {level}" for scope, level in summary["stormguard_levels"].items()),
         *(f"    {t['scope']}: {t['from']} -> {t['to']} ({t['reason']})" for t in summary["stormguard_transitions"]),
     ]
+    if summary.get("restarts"):
+        lines.append("  restarted         " + "  ".join(f"{s} {n}x" for s, n in summary["restarts"].items()))
     return "\n".join(lines)

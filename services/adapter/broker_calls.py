@@ -86,6 +86,14 @@ class BrokerCalls:
     def waiting(self) -> int:
         return len(self._waiting[Priority.URGENT]) + len(self._waiting[Priority.NORMAL])
 
+    def drop_waiting(self) -> int:
+        """The adapter is stopping: forget every job still waiting for a slot, so none runs after its owner
+        answered for it; how many there were."""
+        dropped = self.waiting
+        for queue in self._waiting.values():
+            queue.clear()
+        return dropped
+
     def _schedule_drain(self) -> None:
         priority = Priority.URGENT if self._waiting[Priority.URGENT] else Priority.NORMAL
         if not self._waiting[priority]:

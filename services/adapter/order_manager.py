@@ -29,11 +29,16 @@ Semantics a desk relies on (docs/design.md, "Order adapter"):
 - Kill switch: a global HALT (or the operator's cancel-all) closes the gate to new orders, then
   cancels every working order and keeps cancelling and querying until none is working. Hold
   fire closes the gate only. Both work without any strategy alive.
+- A stop answers every command it will not send (`stop`): a NEW still waiting for the budget is
+  rejected (shutting_down), an amend not yet sent too, and so is each command read after the loop
+  stopped; orders at the broker stay tracked as they are, a cancel wanted for one included (the
+  next start carries it out), so the next start inherits no NEW that nobody will answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import msgspec
 import structlog
@@ -83,6 +88,18 @@ _KIND_OF = {"place": CallKind.PLACE, "update_price": CallKind.AMEND, "update_qty
             "cancel": CallKind.CANCEL, "query": CallKind.QUERY}
 _KEEP_SLOT = (BrokerRateLimited, BrokerOutcomeUnknown)  # the broker may have counted these whatever they say
 _AT_THE_BROKER = frozenset({OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED})
+
+
+@dataclass(frozen=True, slots=True)
+class StopAnswers:
+    """What `OrderManager.stop` answered: NEWs never sent (rejected, or cancelled when a cancel had come for
+    them), amends never sent, commands never read (refused), and the orders left at the broker, still
+    tracked in the journal."""
+
+    news_answered: int
+    amends_rejected: int
+    unread_refused: int
+    at_broker: int
 
 
 class OrderManager:
@@ -178,6 +195,36 @@ class OrderManager:
             if self._needs_query(order):
                 self.query(order)
         self.flush()
+
+    def stop(self, unread: list[OrderCommand]) -> StopAnswers:
+        """The adapter is stopping: answer what it will not send, journaled and ready to publish once this
+        returns. `unread`: commands drained from the orders socket after the loop stopped, each refused."""
+        detail = "the adapter stopped before sending it"
+        news = amends = 0
+        for order in list(self.orders.live.values()):
+            if not order.placed and order.status is OrderStatus.PENDING_NEW:
+                news += 1
+                if order.cancel_wanted:
+                    order.status = OrderStatus.CANCELLED
+                    self.report_order(order, ExecType.CANCELLED, detail="cancelled before it reached the broker")
+                else:
+                    order.status = OrderStatus.REJECTED
+                    self.metrics.refused.labels(Reason.SHUTTING_DOWN).inc()
+                    self.report_order(order, ExecType.REJECT, reason=Reason.SHUTTING_DOWN, detail=detail)
+                self.close(order)
+            elif order.want_price_e4 is not None or order.want_leaves is not None:
+                amends += 1
+                order.want_price_e4 = order.want_leaves = None
+                order.amend_waiting = order.flush_due = False
+                self._settle_target(order)
+                self.metrics.refused.labels(Reason.SHUTTING_DOWN).inc()
+                self.report_order(order, ExecType.AMEND_REJECT, reason=Reason.SHUTTING_DOWN, detail=detail)
+                self._save(order)
+        for command in unread:
+            self._refuse(command, Reason.SHUTTING_DOWN, "arrived while the adapter was stopping: not sent")
+        self.calls.drop_waiting()
+        self.flush()
+        return StopAnswers(news, amends, len(unread), len(self.orders.live))
 
     def _needs_query(self, order: LiveOrder) -> bool:
         """Only the broker can say what became of it: a NEW that timed out, a cancel still wanted, a

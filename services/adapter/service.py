@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import zmq
 from prometheus_client import Gauge
 
-from contracts.enums import ServiceName
+from contracts.enums import Reason, ServiceName
 from contracts.messages import AdapterUsage, InstrumentRef, MarketEvent, OrderCommand
 from services.adapter.brokers.factory import chosen_broker, make_broker
 from services.adapter.circuit_breaker import BreakerState
@@ -22,10 +23,13 @@ from services.adapter.session import journal_path
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.runtime.config.stack import StackConfig
+from services.runtime.loop import drain
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
 
 SWEEP_INTERVAL_NS = 1_000_000_000
+STOP_LINGER_MS = 2_000
+"""At a stop, how long closing the exec socket may wait for the last reports to leave (linger is 0 otherwise)."""
 BREAKER_STATES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -42,6 +46,26 @@ def serve_replays(rt: ServiceRuntime, socket: zmq.Socket, server: ReplayServer) 
             rt.log.warning("exec_replay_reply_dropped", reason="client_gone")
 
     rt.loop.add_reader(socket, on_request)
+
+
+def unread(sock: zmq.Socket) -> Iterator[list[bytes]]:
+    """Every message still queued on `sock`, once nothing else reads it."""
+    while batch := list(drain(sock)):
+        yield from batch
+
+
+def answer_at_stop(rt: ServiceRuntime, manager: OrderManager, orders: zmq.Socket, exec_socket: zmq.Socket) -> None:
+    """On SIGTERM: every command the adapter will not send is answered before it exits (shutting_down), and
+    the exec socket waits a moment on close for those reports to leave."""
+    inbox = rt.inbox("orders", OrderCommand)
+    commands = [command for command in map(inbox.decode, unread(orders)) if command is not None]
+    # Closed at once: a sender (IMMEDIATE=1) then finds no peer and refuses what it would send next, which
+    # answers it there, instead of it landing here unread in the moment before the process exits.
+    orders.close(linger=0)
+    answers = manager.stop(commands)
+    exec_socket.setsockopt(zmq.LINGER, STOP_LINGER_MS)
+    rt.log.info("stop_answered", news_answered=answers.news_answered, amends_rejected=answers.amends_rejected,
+                unread_refused=answers.unread_refused, at_broker=answers.at_broker, reason=Reason.SHUTTING_DOWN)
 
 
 def main(stack: StackConfig) -> int:
@@ -104,7 +128,9 @@ def main(stack: StackConfig) -> int:
                 on_market(message)
 
         rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
-    rt.read_batch(sockets.order_receiver(endpoints.orders), "orders", (OrderCommand,), manager.on_commands)
+    orders = sockets.order_receiver(endpoints.orders)
+    rt.read_batch(orders, "orders", (OrderCommand,), manager.on_commands)
+    rt.on_stop(lambda: answer_at_stop(rt, manager, orders, exec_socket))
     follow_control_state(rt, manager)
     serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,
                                                                           clock=rt.clock))

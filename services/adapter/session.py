@@ -2,14 +2,15 @@
 
 A session's files are the journal (its history of commands, answers and reports, replayed to
 risk and strategies at their start) and, with the simulator, the simulated broker's state. A
-restarted adapter continues its session; `orderpath up` starts a new one (LocalStack.start), so a
-demo run does not inherit yesterday's positions from a broker that no longer has them. The last
-session's files move to var/archive/<UTC time>/, nothing is deleted.
+restarted adapter continues its session, and so does `orderpath up`; `orderpath up --fresh`
+(LocalStack.start(fresh=True)) starts a new one, for a demo that must not inherit the last run's
+positions. The last session's files move to var/archive/<UTC time>/, nothing is deleted.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from services.runtime.config.loader import load_yaml_model
@@ -33,10 +34,11 @@ def session_files(stack: StackConfig, config: OrderAdapterConfig) -> list[Path]:
     return [Path(f"{main}{suffix}") for main in mains for suffix in ("", "-wal", "-shm")]
 
 
-def archive_session(stack: StackConfig) -> Path | None:
-    """Move the last session's files aside; returns where they went, or None if there were none."""
+def archive_session(stack: StackConfig, also: Sequence[Path] = ()) -> Path | None:
+    """Move the last session's files aside, with the other services' state files `also`; returns where they
+    went, or None if there were none."""
     config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
-    present = [path for path in session_files(stack, config) if path.exists()]
+    present = [path for path in [*session_files(stack, config), *also] if path.exists()]
     if not present:
         return None
     folder = Path(stack.var_dir) / "archive" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

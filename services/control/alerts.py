@@ -11,7 +11,10 @@ run here, once for the desk:
 - broker_usage_warm, broker_usage_slow (warning), broker_usage_halt (page): the adapter's broker_usage
   went above StormGuard's WARM, auto-slow and HALT thresholds (150, 180, 230 calls per 10 s by default);
 - config_invalid (warning): a watched config file changed and was refused (the old one stays);
-- service_silent (warning): a service's heartbeats stopped without a final one.
+- service_silent (warning): a service's heartbeats stopped without a final one;
+- service_restarted (warning): a service's heartbeat came from a new process (each restart fires once);
+- trading_day (warning): risk began a new trading day (its RiskSnapshot's trading_day moved on): daily PnL,
+  drawdown peaks and drawdown-driven levels started fresh, positions carried over. One per day.
 
 Each rule fires once when its condition starts to hold and again only after it stopped holding (a usage
 back at or under its threshold, a minute with few violations, a HALT left, a service heard again), so
@@ -29,6 +32,7 @@ from typing import Any
 
 from contracts.enums import AlertSeverity, ServiceName, StormGuardLevel
 from contracts.messages import Heartbeat
+from services.control.heartbeats import ServiceRestart
 from services.runtime.clock import Clock
 from services.runtime.config.strategy_limits import StormGuardConfig
 
@@ -44,6 +48,8 @@ class AlertRule(StrEnum):
     BROKER_USAGE_HALT = "broker_usage_halt"
     CONFIG_INVALID = "config_invalid"
     SERVICE_SILENT = "service_silent"
+    SERVICE_RESTARTED = "service_restarted"
+    TRADING_DAY = "trading_day"
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,23 @@ class AlertRules:
                                                        f"{entry['heartbeat_age_s']:.1f}s")
             else:
                 self.active.discard(key)
+
+    def on_restart(self, restart: ServiceRestart) -> None:
+        """A service came back as a new process: every restart is an alert of its own."""
+        key = (AlertRule.SERVICE_RESTARTED, restart.instance)
+        how = "after its final heartbeat (stopped on purpose)" if restart.said_goodbye else (
+            "without a final heartbeat before (it crashed or was killed)")
+        self._fire(key, AlertSeverity.WARNING, f"{restart.instance} restarted: pid {restart.old_pid} -> "
+                                               f"{restart.pid} {how}; {restart.restarts} restarts since control "
+                                               f"started")
+        self.active.discard(key)  # an event, not a condition that holds
+
+    def on_trading_day(self, day: str, previous: str) -> None:
+        """Risk began trading day `day` after `previous` (control's last known day, persisted)."""
+        self.active.discard((AlertRule.TRADING_DAY, previous))
+        self._fire((AlertRule.TRADING_DAY, day), AlertSeverity.WARNING,
+                   f"trading day {day} began (after {previous}): daily PnL, drawdown peaks and drawdown-driven "
+                   f"StormGuard levels start fresh; positions, working orders and operator forces and hold carry over")
 
     # -- rules
 

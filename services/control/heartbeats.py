@@ -1,7 +1,12 @@
 """HeartbeatTracker: the last word of every service, how old it is, and whether it still counts as alive.
 
 Keyed by instance name (services/runtime/instance.py): two strategy runners are two entries, `strategy`
-and `strategy-2`, each saying which service it is."""
+and `strategy-2`, each saying which service it is.
+
+A heartbeat from a new pid under a known instance name is a restart, whoever made it (`orderpath up`'s
+supervision, compose's restart policy, an operator's `orderpath run`): counted per instance since control
+started, and handed back to the caller to log and alert on. Whether the process before said goodbye (a
+final heartbeat) tells a planned replacement from a crash or a kill -9."""
 
 from __future__ import annotations
 
@@ -12,10 +17,25 @@ from contracts.messages import Heartbeat
 from services.runtime.clock import Clock
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceRestart:
+    """An instance heard from a new process: the `restarts`-th since control started."""
+
+    instance: str
+    old_pid: int
+    pid: int
+    said_goodbye: bool
+    """The process before sent its final heartbeat: stopped on purpose, not crashed or killed."""
+    restarts: int
+    wall_ns: int
+
+
 @dataclass(slots=True)
 class ServiceSeen:
     heartbeat: Heartbeat
     received_mono_ns: int
+    restarts: int = 0
+    last_restart: ServiceRestart | None = None
 
 
 class HeartbeatTracker:
@@ -24,8 +44,21 @@ class HeartbeatTracker:
         self.silent_after_ns = silent_after_ns
         self.services: dict[str, ServiceSeen] = {}
 
-    def on_heartbeat(self, heartbeat: Heartbeat) -> None:
-        self.services[heartbeat.instance or heartbeat.service] = ServiceSeen(heartbeat, self.clock.mono_ns())
+    def on_heartbeat(self, heartbeat: Heartbeat) -> ServiceRestart | None:
+        """Record the heartbeat; the restart it reveals, if it comes from a new process of a known instance."""
+        name = heartbeat.instance or heartbeat.service
+        before = self.services.get(name)
+        seen = ServiceSeen(heartbeat, self.clock.mono_ns())
+        self.services[name] = seen
+        if before is None:
+            return None
+        seen.restarts, seen.last_restart = before.restarts, before.last_restart
+        if before.heartbeat.pid == heartbeat.pid:
+            return None
+        seen.restarts += 1
+        seen.last_restart = ServiceRestart(name, before.heartbeat.pid, heartbeat.pid, before.heartbeat.final,
+                                           seen.restarts, self.clock.wall_ns())
+        return seen.last_restart
 
     def status(self) -> dict[str, Any]:
         """Per instance: its service, pid, liveness, heartbeat age and every metric sample it last sent."""
@@ -46,6 +79,11 @@ class HeartbeatTracker:
                 "state": state,
                 "heartbeat_age_s": round(age_ns / 1e9, 3),
                 "heartbeat_seq": beat.seq,
+                "restarts": seen.restarts,
+                "last_restart": None if seen.last_restart is None else {
+                    "old_pid": seen.last_restart.old_pid, "said_goodbye": seen.last_restart.said_goodbye,
+                    "ts_ns": seen.last_restart.wall_ns,
+                },
                 "metrics": [[s.name, s.labels, s.value] for s in beat.metrics],
             }
         return out

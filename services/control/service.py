@@ -147,11 +147,26 @@ def main(stack: StackConfig) -> int:
             transition = authority.apply_proposal(message)
             if authority.seq != seq:
                 on_transitions([transition] if transition is not None else [])
-        elif message.levels:
-            seq = authority.seq
-            transitions = authority.resync(message.levels)
-            if authority.seq != seq:
-                on_transitions(transitions)
+        else:
+            on_trading_day(message.trading_day)
+            if message.levels:
+                seq = authority.seq
+                transitions = authority.resync(message.levels)
+                if authority.seq != seq:
+                    on_transitions(transitions)
+
+    def on_trading_day(day: str) -> None:
+        """Risk's trading day from its snapshot: a later one is logged, alerted (after a known day) and saved."""
+        previous = authority.trading_day
+        if not authority.set_trading_day(day):
+            return
+        rt.log.warning("trading_day_started", trading_day=day, previous_day=previous or None)
+        if previous:
+            alerts.rules.on_trading_day(day, previous)
+        try:
+            save_state(state_path, authority.saved())
+        except OSError as exc:
+            rt.log.error("control_state_not_saved", path=str(state_path), error=str(exc))
 
     ops = rt.sockets.ops_router(stack.endpoints.ops)
     rt.watch_handshakes(ops, "ops")
@@ -186,7 +201,11 @@ def main(stack: StackConfig) -> int:
                                error=refusal.error)
                 reply_to(identity, refusal, "undecoded")
         elif isinstance(message, Heartbeat):
-            tracker.on_heartbeat(message)
+            restart = tracker.on_heartbeat(message)
+            if restart is not None:
+                rt.log.warning("service_restarted", instance=restart.instance, old_pid=restart.old_pid,
+                               pid=restart.pid, said_goodbye=restart.said_goodbye, restarts=restart.restarts)
+                alerts.rules.on_restart(restart)
             alerts.rules.on_heartbeat(message)
         elif isinstance(message, ControlRequest):
             # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.

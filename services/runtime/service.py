@@ -61,6 +61,7 @@ class ServiceRuntime:
         self._heartbeat_seq = 0
         self.exit_code = 0
         self._before_heartbeat: list[Callable[[], None]] = []
+        self._on_stop: list[Callable[[], None]] = []
         self._peer_connected = Gauge("peer_connected", "1 while an order socket has a connected peer", ["socket"],
                                      registry=self.metrics.registry)
 
@@ -138,6 +139,11 @@ class ServiceRuntime:
         """Refresh derived metrics (gauges) right before each heartbeat reads them."""
         self._before_heartbeat.append(callback)
 
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the loop stops cleanly (SIGTERM, SIGINT), before the final heartbeat and while
+        the sockets are still open: a service's last words on its own streams."""
+        self._on_stop.append(callback)
+
     def send_heartbeat(self, *, final: bool = False) -> None:
         for callback in self._before_heartbeat:
             callback()
@@ -170,6 +176,8 @@ class ServiceRuntime:
         settle_heap()
         try:
             self.loop.run()
+            for callback in self._on_stop:
+                callback()
         finally:
             self.send_heartbeat(final=True)
             self.log.info("service_stopped")

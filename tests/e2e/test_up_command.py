@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +84,36 @@ def test_up_stops_every_service_on_sigint_and_still_summarises(tmp_path: Path) -
     assert up.returncode == 0
     assert set(summary["services"]) == {"adapter", "control", "feed", "risk", "strategy"}
     assert [state for name, state in summary["services"].items() if name != "control"] == ["stopped"] * 4
+
+
+def up_for(config: Path, *flags: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--config", str(config), "--duration", "4", "--json", *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def adapter_runs(journal: Path) -> int:
+    """How many adapter processes have opened this journal."""
+    with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_up_continues_the_desk_and_fresh_puts_the_last_session_aside(tmp_path: Path) -> None:
+    config = write_stack_config(tmp_path, strategies=[QUOTER], heartbeat_interval_ms=200)
+    var = tmp_path / "var"
+    journal, control_state = var / "adapter-journal.sqlite", var / "control-state.json"
+    up_for(config)
+    assert adapter_runs(journal) == 1 and control_state.exists()
+
+    up_for(config)
+    assert adapter_runs(journal) == 2, "the second up's adapter continued the same journal"
+    assert not (var / "archive").exists()
+
+    up_for(config, "--fresh")
+    (archived,) = (var / "archive").iterdir()
+    assert {"adapter-journal.sqlite", "sim-broker.sqlite", "control-state.json", "risk-state.json"} \
+        <= {p.name for p in archived.iterdir()}
+    assert adapter_runs(archived / "adapter-journal.sqlite") == 2, "the last session, whole"
+    assert adapter_runs(journal) == 1, "a new journal"

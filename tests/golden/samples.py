@@ -227,6 +227,7 @@ _SAMPLES: tuple[Message, ...] = (
         ],
         ts_ns=WALL_NS + 7_000,
         levels={"global": StormGuardLevel.WARM, "mm1": StormGuardLevel.STORM},
+        trading_day="2025-10-09",
     ),
     ControlCommand(seq=2, verb="disable", target="mm1", ts_ns=WALL_NS + 8_000, request_id="ops.19a3.7"),
     OrdersDump(
@@ -249,11 +250,14 @@ _SAMPLES: tuple[Message, ...] = (
         scopes=[
             ScopeRow(scope="mm1", level=StormGuardLevel.STORM, own_level=StormGuardLevel.WARM,
                      control_level=StormGuardLevel.STORM, pnl_e4=-1_250_000_000, drawdown_pct=1.25,
-                     capital_twd=10_000_000, enabled=False, limits={"max_order_qty": "10"}),
+                     capital_twd=10_000_000, enabled=False, limits={"max_order_qty": "10"},
+                     peak_pnl_e4=250_000_000),
         ],
         hold_fire=True,
         broker_usage=42,
         ts_ns=WALL_NS + 8_300,
+        trading_day="2025-10-09",
+        replaying=True,
     ),
     Alert(seq=4, rule="stormguard_halt", severity=AlertSeverity.PAGE, subject="mm1",
           summary="StormGuard HALT on mm1: drawdown 1.52% >= 1.5%", ts_ns=WALL_NS + 8_500),

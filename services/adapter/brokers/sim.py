@@ -76,8 +76,14 @@ class SimBroker:
         self._faults = SimFaults(config)
         self._ledger = SimLedger(config.state_file, closed_kept=config.closed_orders_kept,
                                  calls_kept=config.calls_kept)
-        self._budget = OrderBudget(config, (mono_ns for mono_ns, _, _ in self._ledger.calls),
-                                   self._ledger.suspended_until_ns)
+        # The state file's stamps are CLOCK_MONOTONIC, which begins again at boot: one later than now, or a
+        # suspension ending beyond a whole suspension from now, is from before a reboot (another day's), not recent.
+        now_ns = clock.mono_ns()
+        suspended_until_ns = self._ledger.suspended_until_ns
+        if suspended_until_ns > now_ns + config.suspension_ms * 1_000_000:
+            suspended_until_ns = 0
+        self._budget = OrderBudget(config, (mono_ns for mono_ns, _, _ in self._ledger.calls if mono_ns <= now_ns),
+                                   suspended_until_ns)
         self._session_down = config.session_down
         self._callback: BrokerEventCallback = lambda event: None
         self._status_callback: BrokerStatusCallback = lambda state: None

@@ -20,6 +20,8 @@ from contracts.enums import ServiceName
 from services.runtime.config.control import ControlConfig
 from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError, load_yaml_model
+from services.runtime.config.risk import RiskConfig
+from services.runtime.config.supervision import SupervisionConfig
 
 DEFAULT_STACK_FILE = Path("config/stack.yaml")
 STACK_FILE_ENV = "ORDERPATH_CONFIG"
@@ -90,7 +92,9 @@ class StackConfig(Strict):
     instruments_file: Path = Path("instruments.yaml")
     var_dir: Path = Path("../var")
     control: ControlConfig = ControlConfig()
+    risk: RiskConfig = RiskConfig()
     curve: CurveConfig = CurveConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
 
     @field_validator("metrics_ports")
     @classmethod

@@ -13,6 +13,7 @@ from contracts.enums import ExecType, OrderStatus, PriceType, Side, TimeInForce
 from contracts.prices import to_e4
 from services.adapter.brokers.base import BrokerRateLimited
 from services.adapter.brokers.sim_store import SimLedger, SimOrder
+from services.runtime.clock import FakeClock
 from services.runtime.config.order_adapter import SimBrokerConfig
 from tests.unit.adapter.test_sim_harness import LATENCY_US, SimHarness, fills, kinds
 
@@ -111,6 +112,22 @@ def test_the_budget_and_a_suspension_outlive_a_restart(state_file: Path) -> None
     sim.advance(2_000_000_000)
     with pytest.raises(BrokerRateLimited, match="suspended"):
         on_file(state_file, sim, **budget).broker.query("o1")
+
+
+def test_after_a_reboot_the_last_boots_budget_and_suspension_no_longer_count(state_file: Path) -> None:
+    budget = {"rate_cap": 2, "rate_window_ms": 1_000, "suspension_ms": 5_000}
+    sim = on_file(state_file, before=SimHarness(clock=FakeClock(mono_ns=3_600_000_000_000)), **budget)
+    sim.place("o1", price="990")
+    sim.place("o2", price="990")
+    assert [event.kind for event in sim.advance()] == [ExecType.ACK, ExecType.ACK]
+    with pytest.raises(BrokerRateLimited):
+        sim.place("o3", price="990")
+    # The next morning: the host rebooted, so its monotonic clock reads far less than the file's stamps.
+    rebooted = on_file(state_file, before=SimHarness(clock=FakeClock(mono_ns=60_000_000_000)), **budget)
+    rebooted.place("o4", price="990")
+    rebooted.place("o5", price="990")
+    assert [event.kind for event in rebooted.advance()] == [ExecType.ACK, ExecType.ACK]
+    assert {o.client_order_id for o in rebooted.broker.open_orders()} >= {"o1", "o2", "o4", "o5"}
 
 
 def test_the_state_file_is_sqlite_in_wal_mode_with_one_row_per_order(state_file: Path, before: SimHarness) -> None:

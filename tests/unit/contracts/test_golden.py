@@ -104,10 +104,12 @@ LITERALS: dict[str, dict[str, Any]] = {
              "outstanding_buy": 0, "outstanding_sell": 4},
         ],
         "levels": {"global": "WARM", "mm1": "STORM"},
+        "trading_day": "2025-10-09",
     },
     "command": {"seq": 2, "verb": "disable", "target": "mm1", "request_id": "ops.19a3.7"},
     "orders_dump": {"request_id": "ops.19a3.7", "gate": ["hold_fire"], "breaker": "half_open", "broker_usage": 151},
-    "risk_dump": {"request_id": "ops.19a3.8", "hold_fire": True, "broker_usage": 42},
+    "risk_dump": {"request_id": "ops.19a3.8", "hold_fire": True, "broker_usage": 42, "trading_day": "2025-10-09",
+                  "replaying": True},
     "alert": {"rule": "stormguard_halt", "severity": "page", "subject": "mm1"},
     "hb": {
         "service": "risk",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, time
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from contracts.enums import InstrumentKind
 from contracts.market_rules import (
     BOARD_LOT_SHARES,
     STOCK_TICK_LADDER_E4,
+    TAIPEI,
     daily_limits_e4,
     is_on_tick,
     notional_e4,
@@ -19,6 +21,8 @@ from contracts.market_rules import (
     stock_tick_e4,
     tick_e4,
     ticks_away,
+    trading_day,
+    trading_day_end_ns,
 )
 from contracts.messages import InstrumentRef
 from contracts.prices import to_e4
@@ -237,3 +241,36 @@ def test_notional_of_board_lots() -> None:
 def test_notional_of_futures_uses_the_point_value() -> None:
     # 3 contracts at 23000 points × 200 TWD a point = 13,800,000 TWD.
     assert notional_e4(FUTURE, e4("23000"), 3) == e4("13800000")
+
+
+def taipei_ns(day: int, hour: int, minute: int = 0, second: int = 0) -> int:
+    return int(datetime(2026, 12, day, hour, minute, second, tzinfo=TAIPEI).timestamp()) * 1_000_000_000
+
+
+@pytest.mark.parametrize(("day", "hour", "minute", "second", "expected"), [
+    (8, 7, 59, 59, "2026-12-07"),   # before the rollover: still yesterday's desk
+    (8, 8, 0, 0, "2026-12-08"),     # the rollover
+    (8, 13, 30, 0, "2026-12-08"),   # the close
+    (8, 23, 59, 59, "2026-12-08"),  # the futures night session
+    (9, 5, 0, 0, "2026-12-08"),     # ... ends with the same desk day
+])
+def test_the_desk_day_begins_at_eight_taipei_time(day: int, hour: int, minute: int, second: int,
+                                                   expected: str) -> None:
+    assert trading_day(taipei_ns(day, hour, minute, second)) == expected
+
+
+def test_a_configured_rollover_moves_the_day_boundary() -> None:
+    assert trading_day(taipei_ns(8, 7, 30), time(7, 0)) == "2026-12-08"
+    assert trading_day(taipei_ns(8, 6, 59), time(7, 0)) == "2026-12-07"
+    assert trading_day(taipei_ns(8, 0, 0), time(0, 0)) == "2026-12-08"
+
+
+@pytest.mark.parametrize("rollover", [time(8, 0), time(0, 0), time(7, 45, 30)])
+def test_a_trading_day_ends_where_the_next_one_begins(rollover: time) -> None:
+    for hour in range(24):
+        now = taipei_ns(8, hour, 17)
+        day = trading_day(now, rollover)
+        end = trading_day_end_ns(day, rollover)
+        assert now < end, f"{hour}:17 is before the end of its own day"
+        assert trading_day(end - 1, rollover) == day and trading_day(end, rollover) > day
+    assert trading_day_end_ns("") == 0, "no day yet: any time begins one"

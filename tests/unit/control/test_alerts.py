@@ -6,6 +6,7 @@ from __future__ import annotations
 from contracts.enums import AlertSeverity, ServiceName, StormGuardLevel
 from contracts.messages import Heartbeat, MetricSample
 from services.control.alerts import AlertRule, AlertRules, CounterWindow, RaisedAlert
+from services.control.heartbeats import ServiceRestart
 from services.runtime.clock import FakeClock
 from services.runtime.config.strategy_limits import StormGuardConfig
 
@@ -122,3 +123,24 @@ def test_a_raising_strategy_and_a_silent_service_and_a_refused_config() -> None:
     assert r.rules_raised() == [(AlertRule.STRATEGY_RAISED, "mo1"), (AlertRule.SERVICE_SILENT, "risk"),
                                 (AlertRule.CONFIG_INVALID, "strategy_limits")]
     assert "budget_us" in r.raised[-1].summary
+
+
+def test_every_restart_is_an_alert_of_its_own_saying_whether_it_crashed() -> None:
+    r = Rules()
+    r.rules.on_restart(ServiceRestart("adapter", 10, 11, said_goodbye=False, restarts=1, wall_ns=0))
+    r.rules.on_restart(ServiceRestart("adapter", 11, 12, said_goodbye=True, restarts=2, wall_ns=0))
+    assert r.rules_raised() == [(AlertRule.SERVICE_RESTARTED, "adapter")] * 2
+    first, second = r.raised
+    assert first.severity is AlertSeverity.WARNING
+    assert "pid 10 -> 11" in first.summary and "crashed or was killed" in first.summary
+    assert "stopped on purpose" in second.summary and "2 restarts" in second.summary
+
+
+def test_a_new_trading_day_alerts_once_per_day() -> None:
+    r = Rules()
+    r.rules.on_trading_day("2026-12-08", "2026-12-07")
+    r.rules.on_trading_day("2026-12-08", "2026-12-07")
+    r.rules.on_trading_day("2026-12-09", "2026-12-08")
+    assert r.rules_raised() == [(AlertRule.TRADING_DAY, "2026-12-08"), (AlertRule.TRADING_DAY, "2026-12-09")]
+    assert r.raised[0].severity is AlertSeverity.WARNING and "drawdown peaks" in r.raised[0].summary
+    assert r.rules.active == {(AlertRule.TRADING_DAY, "2026-12-09")}, "yesterday's is forgotten"

@@ -103,19 +103,26 @@ def test_the_schema_check_catches_what_docker_compose_refuses(compose: dict[str,
     assert schema.errors(bad_condition)
 
 
-def _docker_compose() -> list[str] | None:
-    """`docker compose` or `docker-compose` from PATH, if either is installed."""
+def _compose_v2() -> list[str] | None:
+    """`docker compose` (the Compose v2 plugin), if installed."""
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
+    return None
+
+
+def _compose_v1() -> list[str] | None:
+    """The standalone `docker-compose` (Debian bookworm's is 1.29.2), if installed."""
     standalone = shutil.which("docker-compose")
     return [standalone] if standalone else None
 
 
-def test_docker_compose_accepts_the_file_with_every_profile(compose: dict[str, Any], tmp_path: Path) -> None:
-    command = _docker_compose()
+@pytest.mark.parametrize("find", [_compose_v2, _compose_v1], ids=["compose-v2", "docker-compose-1.29"])
+def test_docker_compose_accepts_the_file_with_every_profile(find: Any, compose: dict[str, Any],
+                                                            tmp_path: Path) -> None:
+    command = find()
     if command is None:
-        pytest.skip("no docker compose here: the schema test above is the check")
+        pytest.skip(f"{find.__doc__} not installed here: the schema test above is the check")
     every_profile = ["--profile", "monitoring", "--profile", "strategy2"]
     done = subprocess.run([*command, *every_profile, "config", "-q"], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
@@ -127,6 +134,35 @@ def test_docker_compose_accepts_the_file_with_every_profile(compose: dict[str, A
     refused = subprocess.run([*command, "-f", str(tmp_path / "docker-compose.yml"), "--project-directory", str(REPO),
                               *every_profile, "config", "-q"], capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0, f"{command} accepted a misspelt key: its verdict cannot be trusted"
+
+
+def test_the_file_has_no_key_docker_compose_1_29_refuses() -> None:
+    """Debian bookworm ships Compose 1.29 only, which refuses a top-level `name:` ("'name' does not match any
+    of the regexes: '^x-'"): the project name comes from .env, which both versions read."""
+    top_level = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert "name" not in top_level
+    dotenv = dict(line.split("=", 1) for line in (REPO / ".env").read_text(encoding="utf-8").splitlines()
+                  if line.strip() and not line.startswith("#"))
+    assert dotenv == {"COMPOSE_PROJECT_NAME": "orderpath"}, "the volumes are orderpath_* in docs/operations.md"
+
+
+def test_one_image_built_once_for_every_service(compose: dict[str, Any]) -> None:
+    """Control builds the image; every other service runs it, and waits for control, so even Compose 1.29
+    (which builds or pulls service by service in start order) has it built before it needs it."""
+    services = orderpath_services(compose)
+    builders = [name for name, svc in services.items() if "build" in svc]
+    assert builders == [ServiceName.CONTROL], f"one service builds the image, not {builders}"
+    image = services[ServiceName.CONTROL]["image"]
+    for name, svc in services.items():
+        assert svc["image"] == image, f"{name} runs {svc['image']}, not the one image {image}"
+        if name != ServiceName.CONTROL:
+            assert ServiceName.CONTROL in svc["depends_on"], f"{name} could start before the image is built"
+    build = services[ServiceName.CONTROL]["build"]
+    assert build["context"] == "."
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    (default,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, flags=re.MULTILINE)
+    assert build["args"]["PYTHON_IMAGE"] == f"${{ORDERPATH_PYTHON_IMAGE:-{default}}}", \
+        "the base image is the Dockerfile's unless ORDERPATH_PYTHON_IMAGE names another"
 
 
 # --- services and commands ----------------------------------------------------------------------
@@ -321,9 +357,19 @@ def test_ctl_in_a_container_uses_the_key_meant_for_it(compose: dict[str, Any]) -
 
 
 def test_keys_volume_is_mounted_in_every_service(compose: dict[str, Any]) -> None:
+    """Control makes the keys on first start (writable there); every other service only reads them."""
     assert "keys" in compose["volumes"]
     for name, svc in orderpath_services(compose).items():
-        assert mounts(svc)[APP_KEYS] == ("keys", True), f"{name}: no read-only keys volume at {APP_KEYS}"
+        writer = runs(svc) == ServiceName.CONTROL
+        assert mounts(svc)[APP_KEYS] == ("keys", not writer), \
+            f"{name}: keys volume at {APP_KEYS} should be {'writable' if writer else 'read-only'}"
+
+
+def test_metrics_listen_inside_the_compose_network(compose: dict[str, Any]) -> None:
+    """Loopback by default (stack.yaml); a container sets 0.0.0.0 so Prometheus's container can scrape it."""
+    assert shipped_stack().metrics_address == "127.0.0.1"
+    for name, svc in orderpath_services(compose).items():
+        assert environment(svc).get("ORDERPATH_METRICS_ADDRESS") == "0.0.0.0", name
 
 
 def test_monitoring_and_the_second_runner_are_profiles(compose: dict[str, Any]) -> None:

@@ -64,7 +64,7 @@ def test_two_stages_on_python_3_11_slim(stages: list[Stage]) -> None:
 def test_the_build_stage_makes_a_wheel_of_the_project_into_a_venv(stages: list[Stage]) -> None:
     build, runtime = stages[0], stages[-1]
     runs = " && ".join(build.all("RUN"))
-    assert "python -m venv /opt/orderpath" in runs
+    assert "python3 -m venv /opt/orderpath" in runs, "python3: a Debian base has no `python`"
     assert re.search(r"pip wheel .*--wheel-dir (\S+) \.", runs), "the wheel is built from the repo's pyproject"
     assert "pip install --no-deps /wheels/orderpath-" in runs
     assert any(c.startswith("pyproject.toml ") for c in build.all("COPY"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,15 @@ def test_stack_resolves_relative_paths_against_its_folder(
     assert config.instruments_file == folder / "instruments.yaml"
     assert config.var_dir == tmp_path.resolve() / "var"
     assert config.feed.replay_file == folder / "ticks" / "day.jsonl"
+
+
+@pytest.mark.parametrize(("written", "problem"), [("8:00", "quoted HH:MM"), ("'08:00+08:00'", "without a UTC offset")])
+def test_the_day_rollover_is_a_quoted_taipei_time(tmp_path: Path, written: str, problem: str) -> None:
+    assert load_stack(_write(tmp_path / "stack.yaml", ENDPOINTS + "risk:\n  day_rollover: '07:45'\n")) \
+        .risk.day_rollover == time(7, 45)
+    assert load_stack(_write(tmp_path / "default.yaml", ENDPOINTS)).risk.day_rollover == time(8, 0)
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_stack(_write(tmp_path / "bad.yaml", ENDPOINTS + f"risk:\n  day_rollover: {written}\n"))
 
 
 def test_stack_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,7 +40,7 @@ class Outsider:
         self.context = zmq.Context()
         self.ops = self.context.socket(zmq.DEALER)
         server_public, _ = zmq.auth.load_certificate(str(keys / "server.key"))
-        public, secret = zmq.auth.load_certificate(str(keys / "operator.key_secret"))
+        public, secret = zmq.auth.load_certificate(str(keys / "services.key_secret"))
         self.ops.curve_serverkey, self.ops.curve_publickey, self.ops.curve_secretkey = server_public, public, secret
         self.ops.connect(endpoints.ops)
         self.intents = self.context.socket(zmq.PUSH)

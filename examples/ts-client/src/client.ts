@@ -168,7 +168,7 @@ class ExternalStrategy {
 
 async function main(): Promise<number> {
   const strategy = new ExternalStrategy(option("strategy", "ext1"), option("symbol", "2330"),
-                                        process.env.ORDERPATH_KEYS_DIR, option("key", "operator"));
+                                        process.env.ORDERPATH_KEYS_DIR, option("key", "services"));
   const seen: Wire = {};
   try {
     strategy.startHeartbeats(500);

@@ -82,7 +82,7 @@ class Inbox {
 }
 
 class ExternalStrategy {
-  readonly ops = new zmq.Dealer({ linger: 0 });
+  readonly ops = new zmq.Dealer({ linger: 1000 }); // the final heartbeat still leaves on close
   readonly intents = new zmq.Push({ immediate: true, sendHighWaterMark: 1000, sendTimeout: 2000, linger: 0 });
   readonly md = new zmq.Subscriber({ linger: 0 });
   readonly risk = new zmq.Subscriber({ linger: 0 });
@@ -92,6 +92,7 @@ class ExternalStrategy {
   readonly decisions: Inbox;
   readonly reports: Inbox;
   private beats = 0n;
+  private opsSending: Promise<void> = Promise.resolve();
   private intentCount = 0n;
   private readonly epoch = Date.now().toString(16);
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -116,18 +117,26 @@ class ExternalStrategy {
     this.reports = new Inbox(this.exec);
   }
 
+  /** Sends on ops one at a time: zeromq.js refuses a send while another is in progress on the socket. */
+  private sendOps(frames: [string, Buffer]): Promise<void> {
+    const sent = this.opsSending.then(() => this.ops.send(frames));
+    this.opsSending = sent.catch(() => undefined);
+    return sent;
+  }
+
   /** Heartbeats as instance strategy-<id>: how control knows this strategy is connected. */
-  async heartbeat(final = false): Promise<void> {
+  heartbeat(final = false): Promise<void> {
     this.beats += 1n;
-    await this.ops.send(["hb", pack({
+    return this.sendOps(["hb", pack({
       t: "hb", v: 1, service: "strategy", instance: `strategy-${this.strategyId}`, pid: process.pid,
       seq: this.beats, ts_ns: wallNs(), final,
     })]);
   }
 
   startHeartbeats(intervalMs: number): void {
-    void this.heartbeat();
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), intervalMs);
+    const beat = () => this.heartbeat().catch((error: Error) => process.stderr.write(`heartbeat: ${error.message}\n`));
+    void beat();
+    this.heartbeatTimer = setInterval(beat, intervalMs);
   }
 
   /** One control request; sent again with the same request id after each third of the timeout. */
@@ -136,7 +145,7 @@ class ExternalStrategy {
     const payload = pack({ t: "request", v: 1, request_id: requestId, verb, args,
                            who: `${userInfo().username}@${hostname()}` });
     for (let attempt = 0; attempt < 3; attempt++) {
-      await this.ops.send(["request", payload]);
+      await this.sendOps(["request", payload]);
       try {
         return await this.replies.next((m) => m.t === "reply" && m.request_id === requestId, timeoutMs / 3,
                                        `reply to ${verb}`);

@@ -1,6 +1,7 @@
 """The TypeScript reference client (examples/ts-client), written from docs/wire.md alone, trades against a
 live stack as an external strategy: it heartbeats and asks for status on CURVE ops, its malformed intent is
-refused naming the field, its good one is approved and reported, and status shows it connected.
+refused naming the field, its good one is approved and reported, status shows it connected, and its final
+heartbeat says it stopped.
 
 Skipped unless node and the client's build are there (`cd examples/ts-client && npm ci && npm run build`);
 nothing is downloaded at test time."""
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from services.launcher import LocalStack
+from tests.e2e.control_helpers import wait_until
 from tests.e2e.stack_config import REPO, write_stack_config
 from tests.e2e.test_external_strategy import EXTERNAL
 
@@ -54,3 +56,5 @@ def test_the_typescript_client_trades_as_an_external_strategy(stack: LocalStack)
     assert seen["decision"] == {"approved": True, "reason": None, "approved_qty": "1"}
     assert seen["report"]["exec_type"] in ("fill", "expired")
     assert seen["status"]["external"] is True and seen["status"]["state"] == "alive"
+    wait_until("the client's final heartbeat", lambda: stack.status()["strategies"]["ext1"]["state"] == "stopped",
+               deadline_s=5.0)

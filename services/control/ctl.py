@@ -113,6 +113,12 @@ def state_lines(body: dict[str, Any]) -> str:
     if sg.get("strategy_enabled"):
         lines.append("  strategy switches: " + "  ".join(
             f"{sid} {'enabled' if on else 'DISABLED'}" for sid, on in sg["strategy_enabled"].items()))
+    for sid, entry in body.get("strategies", {}).items():
+        if entry.get("external"):
+            age = entry.get("heartbeat_age_s")
+            seen = f" (last heartbeat {age:.1f}s ago)" if age is not None else ""
+            lines.append(f"external  {sid:<16} {entry['state'].upper() if entry['state'] != 'alive' else 'connected'}"
+                         f"{seen}  as {entry['instance']}")
     for file, entry in body.get("config", {}).items():
         behind = {name: v for name, v in entry["services"].items() if v != entry["version"]}
         running = "all on it" if not behind else "behind: " + ", ".join(f"{n} {v}" for n, v in behind.items())

@@ -26,6 +26,7 @@ from contracts.messages import (
 from services.risk.dump import risk_dump
 from services.risk.engine import RiskEngine
 from services.risk.reference_data import RefOutcome
+from services.risk.refusals import approval_decision, approval_listeners, bad_intent_decision
 from services.risk.state_keeper import StateKeeper
 from services.risk.stormguard import Transition
 from services.risk.validators.attention import AttentionWatch
@@ -74,6 +75,9 @@ def main(stack: StackConfig) -> int:
             return False
         return True
 
+    # The strategies that asked for a RiskDecision on approval too (publish_approvals), per the file in force.
+    approvals_to = [approval_listeners(limits.strategies)]
+
     def reject(decision: RiskDecision) -> None:
         risk_out.send(decision)
         strategy_label = decision.strategy_id if decision.strategy_id in approved_by_strategy else "unknown"
@@ -110,6 +114,8 @@ def main(stack: StackConfig) -> int:
                 continue
             # Cancels pass for any strategy id: count unknown ones under one label, so the wire cannot grow it.
             approved_by_strategy.get(outcome.strategy_id, approved_unknown).inc()
+            if outcome.strategy_id in approvals_to[0]:  # off by default: one frozenset lookup per approval
+                risk_out.send(approval_decision(outcome, rt.clock.wall_ns()))
             # Approvals log at debug: at thousands a second an info line each costs more CPU than the check.
             rt.log.debug("intent_approved", intent_id=outcome.intent_id, strategy_id=outcome.strategy_id,
                          reason=None, stormguard_state=outcome.stormguard_state, qty=outcome.qty)
@@ -204,7 +210,13 @@ def main(stack: StackConfig) -> int:
             on_reference(message)
 
     books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
-    rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
+    def on_undecodable_intent(payload: bytes, error: str) -> None:
+        decision = bad_intent_decision(payload, error, rt.clock.wall_ns())
+        if decision is not None:
+            reject(decision)
+
+    rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents,
+                  on_undecodable=on_undecodable_intent)
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
     # At start the reports after the saved state (all of them without one) are replayed from the journal.
     read_exec_stream(rt, on_execution, on_usage, catch_up_from=replay_from)
@@ -215,6 +227,7 @@ def main(stack: StackConfig) -> int:
         StormGuard levels carry over: RiskEngine.replace_limits)."""
         engine.replace_limits(new_limits)
         in_force[0] = new_limits
+        approvals_to[0] = approval_listeners(new_limits.strategies)
         for entry in new_limits.strategies:
             approved_by_strategy.setdefault(entry.id, approved_total.labels(entry.id))
         if new_limits.stormguard.mark_interval_ms != limits.stormguard.mark_interval_ms:

@@ -86,8 +86,12 @@ class BookChecks(Strict):
 
 
 class StrategyEntry(Strict):
+    """One strategy: hosted by the runner (`class` names its Python class), or external (no `class`: a
+    process of its own, in any language, that speaks the wire, docs/wire.md). Risk applies the limits of
+    both; control shows whether an external one is connected, from its heartbeats."""
+
     id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    class_path: str = Field(alias="class", pattern=r"^[\w.]+:\w+$")
+    class_path: str | None = Field(None, alias="class", pattern=r"^[\w.]+:\w+$")
     enabled: bool = True
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -97,6 +101,13 @@ class StrategyEntry(Strict):
     limits: OrderLimits = OrderLimits()
     capital_twd: Decimal = Field(Decimal(10_000_000), gt=0, description="allocated capital, for drawdown")
     stormguard: StormGuardOverrides | None = None
+    publish_approvals: bool = Field(False, description="risk also publishes a RiskDecision for every approved "
+                                                       "intent of this strategy (rejects always are)")
+
+    @property
+    def external(self) -> bool:
+        """No class: the runner never hosts it; it connects to risk and control itself."""
+        return self.class_path is None
 
 
 class GlobalLimits(Strict):

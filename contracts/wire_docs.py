@@ -100,7 +100,15 @@ ENUM_VALUES: dict[type[StrEnum], dict[str, str]] = {
     PriceType: {PriceType.LMT: "limit", PriceType.MKT: "market (risk values it at limit up)"},
     TimeInForce: {TimeInForce.ROD: "rest of day", TimeInForce.IOC: "immediate or cancel",
                   TimeInForce.FOK: "fill or kill"},
-    InstrumentKind: {InstrumentKind.STOCK: "TWSE/TPEx stock", InstrumentKind.FUTURE: "TAIFEX future"},
+    InstrumentKind: {
+        InstrumentKind.STOCK: "TWSE/TPEx common or preferred share (the stock tick ladder)",
+        InstrumentKind.ETF: "exchange-traded fund or other beneficiary certificate (the ETF ladder: 0.01 below 50, "
+                            "0.05 from 50)",
+        InstrumentKind.ETN: "exchange-traded note (the ETF ladder)",
+        InstrumentKind.TDR: "Taiwan depositary receipt (the stock ladder)",
+        InstrumentKind.WARRANT: "call or put warrant (its own ladder; limits from the contract)",
+        InstrumentKind.FUTURE: "TAIFEX future (index points; `unit` TWD a point)",
+    },
     ExecType: {ExecType.ACK: "the broker took the order", ExecType.REJECT: "the order was refused",
                ExecType.AMENDED: "an amend took effect", ExecType.AMEND_REJECT: "an amend was refused",
                ExecType.CANCELLED: "the order was cancelled", ExecType.CANCEL_REJECT: "a cancel was refused",
@@ -140,6 +148,9 @@ ENUM_VALUES: dict[type[StrEnum], dict[str, str]] = {
         Reason.NO_LIQUIDITY: "nothing to fill a market/IOC/FOK order against",
         Reason.QTY_INCREASE: "an AMEND may not increase qty",
         Reason.SHUTTING_DOWN: "the adapter stopped before sending it: nothing reached the broker",
+        Reason.TRADING_SUSPENDED: "the contract's trading is suspended (the broker's contract data)",
+        Reason.DISPOSITION_ORDER_LOTS: "a disposition stock's lots-per-order cap",
+        Reason.DISPOSITION_TOTAL_LOTS: "a disposition stock's cap on its lots in all orders of the day",
     },
 }
 """The meaning of every value of every enum on the wire (a test checks none is missing)."""

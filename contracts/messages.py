@@ -379,10 +379,34 @@ class MetricSample(msgspec.Struct, kw_only=True):
     value: float
 
 
+class PublishedStream(msgspec.Struct, kw_only=True):
+    """Where one of a service's PUB streams is: the seq last sent on each of its topics."""
+
+    stream: str
+    """The endpoint's name in stack.yaml: md, exec, risk, control."""
+    topics: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class StreamFreshness(msgspec.Struct, kw_only=True):
+    """How one stream a service subscribes to reaches it (services/runtime/stream_watch.py). Seqs are per
+    topic: `received_seq` and `published_seq` are sums over the topics this subscriber takes, so they compare."""
+
+    stream: str
+    received_seq: int = 0
+    published_seq: int = -1
+    """-1: no live publisher of the stream is known to control."""
+    age_ms: int = 0
+    """Since the subscriber last saw anything new arrive on it (resolution: one heartbeat interval)."""
+    reconnects: int = 0
+    dead: bool = False
+    """True from the moment the stream was found dead (and its socket made again) until something arrives."""
+
+
 class Heartbeat(Message, tag="hb", kw_only=True):
     """A service says it is alive, with its counters; `final` is its last word before exiting. `instance` is
     the name control knows this process by when several of one service run (strategy-2); empty, the
-    service's own name."""
+    service's own name. `published` says which seq each of its PUB streams is at, `subscribed` how fresh
+    each stream it subscribes to is; `started_ns` (wall clock) tells one run of a process from the next."""
 
     service: ServiceName
     pid: int
@@ -391,6 +415,9 @@ class Heartbeat(Message, tag="hb", kw_only=True):
     metrics: list[MetricSample] = msgspec.field(default_factory=list)
     final: bool = False
     instance: str = ""
+    started_ns: int = 0
+    published: list[PublishedStream] = msgspec.field(default_factory=list)
+    subscribed: list[StreamFreshness] = msgspec.field(default_factory=list)
 
 
 class ControlRequest(Message, tag="request", kw_only=True):

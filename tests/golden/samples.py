@@ -52,12 +52,14 @@ from contracts.messages import (
     OrderRow,
     OrdersDump,
     PositionRow,
+    PublishedStream,
     RiskDecision,
     RiskDump,
     RiskSnapshot,
     ScopeRow,
     StormGuardProposal,
     StormGuardState,
+    StreamFreshness,
 )
 
 GOLDEN_DIR = Path(__file__).resolve().parent
@@ -283,6 +285,13 @@ _SAMPLES: tuple[Message, ...] = (
         ],
         final=True,
         instance="risk-b",
+        started_ns=WALL_NS - 60_000_000_000,
+        published=[PublishedStream(stream="risk", topics={"decision": 17, "risk_snapshot": 60})],
+        subscribed=[
+            StreamFreshness(stream="md", received_seq=9_120, published_seq=9_125, age_ms=200),
+            StreamFreshness(stream="exec", received_seq=0, published_seq=1_040, age_ms=4_100, reconnects=1,
+                            dead=True),
+        ],
     ),
     ControlRequest(request_id="req-7", verb="status", args={"service": "risk", "verbose": "1"}, who="ops@desk-1"),
     ControlReply(

@@ -32,6 +32,11 @@ class ReportWriter:
         self.journal.record_report(report.seq, payload)
         self._unpublished.append(payload)
 
+    @property
+    def published_seq(self) -> int:
+        """The seq of the newest report sent on the exec PUB (what its heartbeat advertises)."""
+        return self.last_seq - len(self._unpublished)
+
     def publish(self) -> None:
         """Send what the last journal commit made durable."""
         if not self._unpublished:

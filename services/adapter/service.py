@@ -18,7 +18,7 @@ from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_manager import OrderManager
 from services.adapter.recovery import recover
 from services.adapter.replay_server import ReplayServer
-from services.adapter.reports import ReportWriter
+from services.adapter.reports import EXEC_TOPIC, ReportWriter
 from services.adapter.session import journal_path
 from services.runtime.config.loader import load_yaml_model
 from services.runtime.config.order_adapter import OrderAdapterConfig
@@ -79,6 +79,7 @@ def main(stack: StackConfig) -> int:
     exec_socket = rt.sockets.publisher(stack.endpoints.exec)
     reports = ReportWriter(journal, exec_socket.send_multipart)
     usage_out = Publisher(exec_socket)
+    rt.advertise("exec", lambda: {**usage_out.heads(), EXEC_TOPIC: reports.published_seq})
     metrics = AdapterMetrics(rt.metrics.registry)
 
     def publish_usage() -> None:

@@ -14,7 +14,10 @@ run here, once for the desk:
 - service_silent (warning): a service's heartbeats stopped without a final one;
 - service_restarted (warning): a service's heartbeat came from a new process (each restart fires once);
 - trading_day (warning): risk began a new trading day (its RiskSnapshot's trading_day moved on): daily PnL,
-  drawdown peaks and drawdown-driven levels started fresh, positions carried over. One per day.
+  drawdown peaks and drawdown-driven levels started fresh, positions carried over. One per day;
+- stream_dead (warning): a stream a service subscribes to stopped reaching it while its publisher went on
+  (the service's heartbeat says so: services/runtime/stream_watch.py); the service made its socket again,
+  and the alert holds until something arrives on it (or the service stops).
 
 Each rule fires once when its condition starts to hold and again only after it stopped holding (a usage
 back at or under its threshold, a minute with few violations, a HALT left, a service heard again), so
@@ -50,6 +53,7 @@ class AlertRule(StrEnum):
     SERVICE_SILENT = "service_silent"
     SERVICE_RESTARTED = "service_restarted"
     TRADING_DAY = "trading_day"
+    STREAM_DEAD = "stream_dead"
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class AlertRules:
     # -- inputs
 
     def on_heartbeat(self, beat: Heartbeat) -> None:
+        self._streams(beat)
         if beat.service == ServiceName.STRATEGY:
             self._strategy_counters(beat)
         elif beat.service == ServiceName.ADAPTER:
@@ -184,6 +189,19 @@ class AlertRules:
                     self.active.discard((AlertRule.STRATEGY_RAISED, strategy))
                     self._fire((AlertRule.STRATEGY_RAISED, strategy), AlertSeverity.WARNING,
                                f"{strategy} raised and was disabled by its runner (see its strategy_disabled log line)")
+
+    def _streams(self, beat: Heartbeat) -> None:
+        instance = beat.instance or beat.service
+        for fresh in beat.subscribed:
+            key = (AlertRule.STREAM_DEAD, f"{instance}:{fresh.stream}")
+            if fresh.dead and not beat.final:
+                published = "no live publisher" if fresh.published_seq < 0 else f"publisher at {fresh.published_seq}"
+                self._fire(key, AlertSeverity.WARNING,
+                           f"{instance}'s {fresh.stream} socket heard nothing for {fresh.age_ms / 1000:.1f}s while its "
+                           f"publisher went on (received {fresh.received_seq}, {published}); socket made again "
+                           f"({fresh.reconnects} so far)")
+            else:
+                self.active.discard(key)
 
     def _broker_usage(self, actions: int) -> None:
         for rule, severity, threshold, effect in self.usage_thresholds:

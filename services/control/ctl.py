@@ -97,8 +97,19 @@ def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: 
     for name, entry in body["services"].items():
         typer.echo(f"{name:<11} {entry['state']:<8} pid {entry['pid']:<8} "
                    f"last heartbeat {entry['heartbeat_age_s']:.1f}s ago  restarts {entry.get('restarts', 0)}")
+        for stream, fresh in entry.get("streams", {}).items():
+            typer.echo("  " + stream_line(stream, fresh))
     typer.echo(state_lines(body))
     typer.echo(report(summarize(body)))
+
+
+def stream_line(stream: str, fresh: dict[str, Any]) -> str:
+    """One subscribed stream of a service: its seqs (summed over the topics it takes), how long since anything
+    new arrived, and how often its socket was made again."""
+    published = "no live publisher" if fresh["published_seq"] < 0 else f"publisher at {fresh['published_seq']}"
+    verdict = "DEAD, socket made again" if fresh["dead"] else "ok"
+    return (f"{stream:<8} {verdict:<24} received {fresh['received_seq']}, {published}, "
+            f"last new {fresh['age_s']:.1f}s ago, reconnects {fresh['reconnects']}")
 
 
 def state_lines(body: dict[str, Any]) -> str:

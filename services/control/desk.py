@@ -27,7 +27,7 @@ from services.control.replies import RecentReplies
 from services.runtime.clock import Clock
 from services.runtime.instance import service_of
 
-SERVICE_VERBS = frozenset({"snapshot", "config_get"})
+SERVICE_VERBS = frozenset({"snapshot", "config_get", "stream_heads"})
 """What the services ask for themselves (their link to control)."""
 READ_VERBS = frozenset({"status", "ping", "alerts", "orders_dump", "risk_dump"})
 OPERATOR_VERBS = frozenset({
@@ -67,7 +67,7 @@ class ControlDesk:
         self.status_parts: dict[str, Callable[[dict[str, Any]], Any]] = {}
         """More sections of `status`, each computed from the services' part (config versions, …)."""
         self._verbs: dict[str, Handler] = {
-            "status": self._status, "ping": self._ping, "snapshot": self._snapshot,
+            "status": self._status, "ping": self._ping, "snapshot": self._snapshot, "stream_heads": self._heads,
             "stormguard_force": self._force, "stormguard_release": self._release, "hold": self._hold,
             "resume": self._resume, "cancel_all": self._cancel_all,
             "enable_strategy": self._switch_strategy, "disable_strategy": self._switch_strategy,
@@ -157,6 +157,13 @@ class ControlDesk:
     def _snapshot(self, request: ControlRequest, key: str) -> ControlReply:
         state = self.authority.current()
         return ControlReply(request_id=request.request_id, ok=True, body={"state": msgspec.to_builtins(state)})
+
+    def _heads(self, request: ControlRequest, key: str) -> ControlReply:
+        """Where the live publishers of the streams asked for (`streams`, comma-separated) are: a subscriber
+        checks its sockets with it (services/runtime/stream_watch.py)."""
+        heads = self.tracker.heads([s for s in request.args.get("streams", "").split(",") if s])
+        return ControlReply(request_id=request.request_id, ok=True,
+                            body={"streams": {stream: msgspec.to_builtins(h) for stream, h in heads.items()}})
 
     def _ping(self, request: ControlRequest, key: str) -> ControlReply:
         return ping_reply(request.request_id, request.args.get("service", ""), self.tracker)

@@ -15,6 +15,7 @@ from typing import Any
 
 from contracts.messages import Heartbeat
 from services.runtime.clock import Clock
+from services.runtime.stream_watch import Heads
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,21 @@ class HeartbeatTracker:
                                            seen.restarts, self.clock.wall_ns())
         return seen.last_restart
 
+    def heads(self, streams: list[str]) -> dict[str, Heads]:
+        """Per stream asked for, where its live publisher (alive, not stopped; the latest heard if two are)
+        said it was in its last heartbeat: what subscribers compare their sockets with (`stream_heads`)."""
+        now = self.clock.mono_ns()
+        found: dict[str, tuple[int, Heads]] = {}
+        for seen in self.services.values():
+            beat = seen.heartbeat
+            if beat.final or now - seen.received_mono_ns > self.silent_after_ns:
+                continue
+            for published in beat.published:
+                if published.stream in streams and seen.received_mono_ns >= found.get(published.stream, (-1,))[0]:
+                    found[published.stream] = (seen.received_mono_ns, Heads(epoch=beat.started_ns, beat=beat.seq,
+                                                                            topics=published.topics))
+        return {stream: heads for stream, (_, heads) in found.items()}
+
     def status(self) -> dict[str, Any]:
         """Per instance: its service, pid, liveness, heartbeat age and every metric sample it last sent."""
         now = self.clock.mono_ns()
@@ -85,5 +101,8 @@ class HeartbeatTracker:
                     "ts_ns": seen.last_restart.wall_ns,
                 },
                 "metrics": [[s.name, s.labels, s.value] for s in beat.metrics],
+                "streams": {f.stream: {"received_seq": f.received_seq, "published_seq": f.published_seq,
+                                       "age_s": f.age_ms / 1000, "reconnects": f.reconnects, "dead": f.dead}
+                            for f in beat.subscribed},
             }
         return out

@@ -42,6 +42,7 @@ from services.runtime.curve import ensure_keys
 from services.runtime.hot_config import STRATEGY_LIMITS, ConfigVersions, config_files
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import Publisher
+from services.runtime.stream_guard import HeadsHandler
 
 OPS_OPEN_WARNING = ("curve.ops is off: any local process can send operator commands (hold, cancel-all, "
                     "stormguard force); remove `ops: false` from stack.yaml's curve: section")
@@ -94,6 +95,7 @@ def main(stack: StackConfig) -> int:
     tracker = HeartbeatTracker(rt.clock, stack.service_silent_after_ms * 1_000_000)
     audit = AuditLog(under_var(stack, stack.control.audit_file), rt.clock)
     control_out = Publisher(rt.sockets.publisher(stack.endpoints.control))
+    rt.advertise("control", control_out.heads)
 
     def broadcast_state() -> None:
         control_out.send(authority.current())
@@ -218,6 +220,13 @@ def main(stack: StackConfig) -> int:
     rt.loop.add_reader(ops, on_ops)
     rt.read(rt.sockets.subscriber(stack.endpoints.risk, [b"sg_proposal", b"risk_snapshot"]), "risk",
             (StormGuardProposal, RiskSnapshot), on_risk)
+
+    def ask_own_tracker(streams: list[str], on_heads: HeadsHandler) -> bool:
+        """Control's own SUB is checked against the heads its tracker holds, answered at once."""
+        on_heads(tracker.heads(streams))
+        return True
+
+    rt.streams.ask = ask_own_tracker
     rt.loop.every(stack.state_broadcast_interval_ms * 1_000_000, broadcast_state)
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, lambda: alerts.rules.on_services(tracker.status()))
     rt.loop.every(stack.control.config_poll_ms * 1_000_000, reloader.poll)

@@ -374,7 +374,9 @@ def main(stack: StackConfig) -> int:
     make_source, details = _source_factory(stack)
     rt = ServiceRuntime(ServiceName.FEED, stack)
     socket = rt.sockets.publisher(stack.endpoints.md, await_subscribers=feed.wait_subscribers > 0)
-    source = make_source(rt, MdPublisher(rt, Publisher(socket)))
+    md_out = Publisher(socket)
+    rt.advertise("md", md_out.heads)
+    source = make_source(rt, MdPublisher(rt, md_out))
     if feed.wait_subscribers > 0:
         gate = SubscriberGate(rt, feed.wait_subscribers, source.start)
         rt.loop.add_reader(socket, gate.on_frames)

@@ -67,6 +67,7 @@ def main(stack: StackConfig) -> int:
     orders_out = rt.sockets.order_sender(stack.endpoints.orders)
     rt.watch_peer(orders_out, "orders")
     risk_out = Publisher(rt.sockets.publisher(stack.endpoints.risk))
+    rt.advertise("risk", risk_out.heads)
 
     def send_order(command: OrderCommand) -> bool:
         try:

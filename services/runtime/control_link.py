@@ -23,6 +23,8 @@ from contracts.codec import encode, topic_for
 from contracts.messages import ControlCommand, ControlReply, ControlRequest, Message, StormGuardState
 from services.runtime.control_state import ControlStateFollower
 from services.runtime.hot_config import ConfigVersions, HotConfig
+from services.runtime.stream_guard import HeadsHandler
+from services.runtime.stream_watch import Heads
 
 if TYPE_CHECKING:
     from services.runtime.service import ServiceRuntime
@@ -83,8 +85,24 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
     """Subscribe to control's state and commands, keep the state by the clone pattern, and start by
     asking for a snapshot. `on_state` gets each newer state, then the config files registered with the
     returned `hot` are brought to the versions it names; `on_command` gets every command; `heard` is
-    called first for anything from control (a re-broadcast, a command, a snapshot answer): it is alive."""
+    called first for anything from control (a re-broadcast, a command, a snapshot answer): it is alive.
+    The service's subscribed streams are checked against the publishers' heads control answers on this
+    link (`stream_heads`), which does not depend on any of them, control's own stream included."""
     link = ControlLink(rt)
+    bad_heads = rt.inbox("control_link", ControlReply)
+
+    def ask_heads(streams: list[str], on_heads: HeadsHandler) -> bool:
+        def on_reply(reply: ControlReply) -> None:
+            try:
+                heads = msgspec.convert(reply.body.get("streams", {}), dict[str, Heads])
+            except msgspec.ValidationError as exc:
+                bad_heads.reject("stream_heads", str(exc))
+                return
+            on_heads(heads)
+
+        return link.request("stream_heads", {"streams": ",".join(streams)}, on_reply)
+
+    rt.streams.ask = ask_heads
     hot = HotConfig(ConfigVersions(rt.metrics.registry), link.request, rt.log)
 
     def on_newer_state(state: StormGuardState, source: str) -> None:

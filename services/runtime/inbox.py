@@ -53,6 +53,12 @@ class Inbox(Generic[M]):
         self._last_logged_ns: dict[str, int] = {}
         self._suppressed: dict[str, int] = {}
 
+    @property
+    def last_seqs(self) -> dict[bytes, int]:
+        """The seq of the newest message received on each topic (a sequenced inbox's own record, kept up to date
+        in place): what services/runtime/stream_guard.py reads to tell whether anything arrived."""
+        return self._last_seq
+
     def decode(self, frames: list[bytes]) -> M | None:
         """The message in the frames, or None (counted and logged) if they are not a valid one."""
         if len(frames) != 2:

@@ -30,6 +30,8 @@ class LatestByTopic(Generic[M]):
         self.inbox = inbox
         self.handler = handler
         self.superseded = superseded
+        self.last_seqs: dict[bytes, int] = {}
+        """The seq of the newest message read on each topic (services/runtime/stream_guard.py reads it)."""
 
     def refresh(self) -> None:
         """Hand the newest queued message of every topic to the handler, oldest topic first."""
@@ -45,7 +47,8 @@ class LatestByTopic(Generic[M]):
                 self.inbox.decode(frames)
         if drained > len(latest):
             self.superseded.inc(drained - len(latest))
-        for frames in latest.values():
+        for topic, frames in latest.items():
             message = self.inbox.decode(frames)
             if message is not None:
+                self.last_seqs[topic] = message.seq  # type: ignore[attr-defined]
                 self.handler(message)

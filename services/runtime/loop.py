@@ -52,6 +52,13 @@ class ServiceLoop:
         self._handlers[sock] = handler
         self._poller.register(sock, zmq.POLLIN)
 
+    def remove_reader(self, sock: zmq.Socket) -> None:
+        """Stop reading `sock` (before it is closed). Not while this turn's ready sockets are being read:
+        from a timer."""
+        self._handlers.pop(sock, None)
+        self._batch_handlers.pop(sock, None)
+        self._poller.unregister(sock)
+
     def add_batch_reader(self, sock: zmq.Socket, handler: BatchHandler) -> None:
         """Like add_reader, but `handler` gets everything drained in one turn at once (a backlog
         can then be checked as one batch)."""

@@ -3,13 +3,15 @@
 A service module builds one ServiceRuntime, wires its sockets to its engine through `inbox` and
 `loop.add_reader`, then calls `run()`: metrics served, a heartbeat at once and on a timer (under the
 process's instance name, services/runtime/instance.py), SIGINT/SIGTERM stop the loop, a final heartbeat
-goes to control, sockets close.
+goes to control, sockets close. Every SUB socket read through `read` or `read_latest` is watched
+(services/runtime/stream_guard.py) and made again if its stream goes dead; every PUB stream registered
+with `advertise` has its per-topic seqs in each heartbeat, which is what the watching compares with.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import structlog
@@ -19,7 +21,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from contracts.codec import Decoder, encode
 from contracts.enums import ServiceName
-from contracts.messages import Heartbeat, Message
+from contracts.messages import Heartbeat, Message, PublishedStream
 from services.runtime.affinity import pin_to_cpus
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import StackConfig
@@ -32,6 +34,7 @@ from services.runtime.logs import setup_logging
 from services.runtime.loop import ServiceLoop
 from services.runtime.metrics import ServiceMetrics
 from services.runtime.sockets import SocketFactory
+from services.runtime.stream_guard import StreamGuard
 from services.runtime.zap import ZapHandler
 
 M = TypeVar("M", bound=Message)
@@ -45,6 +48,7 @@ class ServiceRuntime:
         self.instance = instance_name(name, os.environ)
         self.stack = stack
         self.clock: Clock = clock or SystemClock()
+        self.started_ns = self.clock.wall_ns()
         self.log = log or setup_logging(name, os.environ.get("ORDERPATH_LOG_LEVEL", "INFO"))
         self.metrics = ServiceMetrics(name)
         self.context = zmq.Context()
@@ -64,6 +68,9 @@ class ServiceRuntime:
         self._on_stop: list[Callable[[], None]] = []
         self._peer_connected = Gauge("peer_connected", "1 while an order socket has a connected peer", ["socket"],
                                      registry=self.metrics.registry)
+        self.streams = StreamGuard(self.clock, self.loop, self.log, self.metrics.registry,
+                                   silent_checks=stack.stream_silent_heartbeats)
+        self._advertised: dict[str, Callable[[], Mapping[bytes, int]]] = {}
 
     def inbox(self, socket_name: str, *types: type[M], sequenced: bool = False,
               on_undecodable: Callable[[bytes, str], None] | None = None) -> Inbox[M]:
@@ -82,6 +89,16 @@ class ServiceRuntime:
                 handler(message)
 
         self.loop.add_reader(sock, on_frames)
+        if sock.type != zmq.SUB:
+            return
+        current = [sock]
+
+        def remake() -> None:
+            self.loop.remove_reader(current[0])
+            current[0] = self.sockets.resubscribe(current[0])
+            self.loop.add_reader(current[0], on_frames)
+
+        self.streams.watch(socket_name, self.sockets.topics_of(sock), lambda: inbox.last_seqs, remake)
 
     def watch_peer(self, sock: zmq.Socket, socket_name: str) -> None:
         """Keep `peer_connected{socket}` at 1 while `sock` has a connected peer. An order socket with
@@ -119,7 +136,19 @@ class ServiceRuntime:
         """A socket read on demand (`.refresh()`), newest message per topic only; see runtime/latest.py."""
         superseded = Counter(f"{socket_name}_superseded", f"Messages on {socket_name} replaced by a newer one "
                              "of the same topic before they were read", registry=self.metrics.registry)
-        return LatestByTopic(sock, self.inbox(socket_name, *types), handler, superseded)
+        latest = LatestByTopic(sock, self.inbox(socket_name, *types), handler, superseded)
+
+        def remake() -> None:
+            latest.sock = self.sockets.resubscribe(latest.sock)
+
+        self.streams.watch(socket_name, self.sockets.topics_of(sock), lambda: latest.last_seqs, remake,
+                           refresh=latest.refresh)
+        return latest
+
+    def advertise(self, stream: str, heads: Callable[[], Mapping[bytes, int]]) -> None:
+        """Say in every heartbeat which seq each topic of the PUB stream `stream` (its endpoint's name) is at:
+        `heads` is a Publisher's, or what numbers the stream's messages (the adapter's report writer)."""
+        self._advertised[stream] = heads
 
     def read_batch(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
                    handler: Callable[[list[M]], None], *,
@@ -147,6 +176,8 @@ class ServiceRuntime:
     def send_heartbeat(self, *, final: bool = False) -> None:
         for callback in self._before_heartbeat:
             callback()
+        if not final:
+            self.streams.on_heartbeat()
         self._heartbeat_seq += 1
         beat = Heartbeat(
             service=self.name,
@@ -156,6 +187,11 @@ class ServiceRuntime:
             metrics=self.metrics.samples(),
             final=final,
             instance=self.instance,
+            started_ns=self.started_ns,
+            published=[PublishedStream(stream=stream, topics={topic.decode(errors="replace"): seq
+                                                              for topic, seq in heads().items()})
+                       for stream, heads in self._advertised.items()],
+            subscribed=self.streams.freshness(),
         )
         try:
             self._ops.send_multipart((b"hb", encode(beat)), zmq.NOBLOCK)

@@ -65,6 +65,7 @@ class SocketFactory:
         self.curve = curve
         self._sockets: list[zmq.Socket] = []
         self._monitors: dict[zmq.Socket, zmq.Socket] = {}
+        self._subscriptions: dict[zmq.Socket, tuple[str, list[bytes] | None]] = {}
 
     def _make(self, kind: int, *, linger_ms: int | None = None, role: tuple[str, str] | None = None,
               socket_class: type[zmq.Socket] | None = None) -> zmq.Socket:
@@ -104,7 +105,22 @@ class SocketFactory:
         for topic in [b""] if topics is None else topics:
             sock.setsockopt(zmq.SUBSCRIBE, topic)
         sock.connect(endpoint)
+        self._subscriptions[sock] = (endpoint, topics)
         return sock
+
+    def topics_of(self, sock: zmq.Socket) -> list[bytes]:
+        """The topic prefixes a SUB made here subscribes to ([b""]: everything)."""
+        topics = self._subscriptions[sock][1]
+        return [b""] if topics is None else list(topics)
+
+    def resubscribe(self, sock: zmq.Socket) -> zmq.Socket:
+        """Close a SUB made here at once (linger 0) and return a new one, same endpoint, options and topics:
+        a SUB whose connection ZeroMQ ended for good (a peer's frame over MAXMSGSIZE is a protocol error,
+        after which the connecting side never reconnects) hears its publisher again only so."""
+        endpoint, topics = self._subscriptions.pop(sock)
+        sock.close(linger=0)
+        self._sockets.remove(sock)
+        return self.subscriber(endpoint, topics)
 
     def order_sender(self, endpoint: str) -> zmq.Socket:
         """A connected PUSH for orders: queues only toward a live peer. Its connection events are
@@ -176,6 +192,7 @@ class SocketFactory:
             sock.close()
         self._sockets.clear()
         self._monitors.clear()
+        self._subscriptions.clear()
 
 
 class Publisher:
@@ -190,8 +207,14 @@ class Publisher:
 
     def send(self, message: Message) -> None:
         topic = topic_for(message)
-        if getattr(message, "seq", None) == 0:
+        seq = getattr(message, "seq", None)
+        if seq == 0:
             seq = self._seq.get(topic, 0) + 1
-            self._seq[topic] = seq
             message.seq = seq  # type: ignore[attr-defined]
+        if seq is not None:
+            self._seq[topic] = seq
         send_topic(self.socket, topic, encode(message), block=True)
+
+    def heads(self) -> dict[bytes, int]:
+        """The seq last sent on each topic: what this stream's heartbeat advertises (Heartbeat.published)."""
+        return dict(self._seq)

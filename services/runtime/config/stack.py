@@ -85,6 +85,10 @@ class StackConfig(Strict):
     heartbeat_interval_ms: int = Field(1000, gt=0)
     state_broadcast_interval_ms: int = Field(1000, gt=0)
     service_silent_after_ms: int = Field(3000, gt=0)
+    stream_silent_heartbeats: int = Field(
+        4, ge=3, description="a subscribed stream that received nothing for this many heartbeat intervals while "
+                             "its live publisher's seq advanced is dead: its socket is made again and an alert "
+                             "raised (services/runtime/stream_watch.py)")
     sockets: SocketTuning = SocketTuning()
     feed: FeedConfig = FeedConfig()
     strategy_limits_file: Path = Path("strategy_limits.yaml")

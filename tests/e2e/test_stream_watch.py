@@ -1,0 +1,164 @@
+"""Streams that cannot go silent unnoticed (issue 14): real processes on loopback, nothing done by hand.
+
+(a) While the feed is down, an impostor binds the md endpoint and publishes one frame over
+    `sockets.max_msg_size_bytes`. libzmq takes it for a protocol error and ends the connection of every SUB
+    that got it, and a SUB that connected never makes that connection again: when the real feed starts on
+    the same port, risk's, the runner's and the adapter's md sockets would never hear it. Each service finds
+    its md stream dead (quiet while the feed's heartbeats say its seqs advance on topics it takes), makes
+    the socket again, counts it, and control raises `stream_dead` while it lasts and clears it after:
+    market events reach the strategy again and intents flow.
+(b) The feed restarted on the same port: ZeroMQ reconnects on its own and the feed's seqs start again
+    from 1, below what the subscribers last saw. Trading resumes, the streams are fresh again, and nothing
+    is taken for dead (no reconnect, no alert).
+
+Every wait is on a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+from contracts.enums import ServiceName
+from services.launcher import LocalStack
+from tests.e2e.control_helpers import ctl_json
+from tests.e2e.stack_config import QUOTER, REPO, never_drawn_down, write_stack_config
+from tests.e2e.waiting import wait_until
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE_S = 30.0
+MD_SUBSCRIBERS = ("strategy", "risk", "adapter")
+
+
+def metric(entry: dict[str, Any], name: str) -> float:
+    return sum(value for sample, _, value in entry["metrics"] if sample == name)
+
+
+def md_stream(status: dict[str, Any], service: str) -> dict[str, Any]:
+    return status["services"][service]["streams"]["md"]
+
+
+def heartbeats(stack: LocalStack) -> dict[str, int]:
+    services = stack.status()["services"]
+    return {name: services[name]["heartbeat_seq"] for name in MD_SUBSCRIBERS}
+
+
+def intents(stack: LocalStack) -> float:
+    return metric(stack.status()["services"]["strategy"], "intents_total")
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    local = LocalStack(write_stack_config(tmp_path, strategies=[never_drawn_down(QUOTER)]),
+                       env={"PYTHONPATH": str(REPO)})
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def publish_oversized_frame_as_impostor(stack: LocalStack) -> None:
+    """Bind the md endpoint while the feed is down, wait until every md subscriber has connected to it, send
+    one frame over the limit, and see each of them dropped (their subscriptions withdrawn)."""
+    context = zmq.Context()
+    try:
+        impostor = context.socket(zmq.XPUB)
+        impostor.setsockopt(zmq.LINGER, 1000)
+        impostor.setsockopt(zmq.XPUB_VERBOSER, 1)  # every subscription and unsubscription, one frame each
+        impostor.bind(stack.config.endpoints.md)
+        subscribed: dict[bytes, int] = {}
+        deadline = time.monotonic() + DEADLINE_S
+
+        def next_frame() -> bytes:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            assert remaining_ms > 0 and impostor.poll(remaining_ms), f"subscriptions seen: {subscribed}"
+            return impostor.recv()
+
+        # risk and the adapter take everything (b""), the runner its symbols
+        while subscribed.get(b"", 0) < 2 or b"2330" not in subscribed:
+            frame = next_frame()
+            if frame[:1] == b"\x01":
+                subscribed[frame[1:]] = subscribed.get(frame[1:], 0) + 1
+        impostor.send_multipart((b"2330", b"\x00" * (stack.config.sockets.max_msg_size_bytes + 1)))
+        while subscribed.get(b"", 0) > 0 or subscribed.get(b"2330", 0) > 0:
+            frame = next_frame()
+            if frame[:1] == b"\x00":
+                subscribed[frame[1:]] -= 1
+        impostor.close()
+    finally:
+        context.term()
+
+
+def test_md_sockets_deafened_by_an_oversized_frame_come_back_by_themselves(stack: LocalStack) -> None:
+    stack.start(with_feed=False)
+    publish_oversized_frame_as_impostor(stack)
+    stack.start_feed()
+
+    def all_md_back() -> dict[str, Any] | None:
+        status = stack.status()
+        streams = {name: md_stream(status, name) for name in MD_SUBSCRIBERS}
+        healed = all(s["reconnects"] >= 1 and not s["dead"] and s["received_seq"] > 0 for s in streams.values())
+        return streams if healed else None
+
+    streams = wait_until("every md subscriber found its stream dead, made it again and hears the feed",
+                         all_md_back, DEADLINE_S, check=stack.check_alive)
+    for name, fresh in streams.items():
+        assert fresh["published_seq"] > 0, name
+
+    before = intents(stack)
+    wait_until("intents flow again", lambda: intents(stack) > before, DEADLINE_S, check=stack.check_alive)
+    status = stack.status()
+    assert metric(status["services"]["strategy"], "strategy_md_events_total") > 0
+
+    alerts = ctl_json(stack.stack_file, "alerts")
+    raised = {a["subject"] for a in alerts["alerts"] if a["rule"] == "stream_dead"}
+    assert {f"{name}:md" for name in MD_SUBSCRIBERS} <= raised, alerts
+
+    def cleared() -> bool:
+        return not any(key.startswith("stream_dead:") for key in ctl_json(stack.stack_file, "alerts")["active"])
+
+    wait_until("the stream_dead alerts are cleared once the streams are back", cleared, DEADLINE_S,
+               check=stack.check_alive)
+    for name in MD_SUBSCRIBERS:
+        entry = status["services"][name]
+        assert metric(entry, "stream_reconnects_total") >= 1, name
+
+
+def test_a_feed_restarted_on_the_same_port_is_heard_again_without_a_false_alarm(stack: LocalStack) -> None:
+    stack.start()
+    wait_until("intents flow", lambda: intents(stack) > 0, DEADLINE_S, check=stack.check_alive)
+
+    assert stack.restart_service(ServiceName.FEED) == 0
+    restarted_at = heartbeats(stack)
+    feed_pid = stack.processes[ServiceName.FEED].popen.pid
+
+    def fresh_from_the_new_feed() -> bool:
+        status = stack.status()
+        if status["services"]["feed"]["pid"] != feed_pid:
+            return False
+        streams = [md_stream(status, name) for name in MD_SUBSCRIBERS]
+        # The new feed numbers from 1 again: caught up with it means below what the old one reached.
+        return all(0 < s["published_seq"] <= s["received_seq"] + 200 and s["age_s"] < 1.0 for s in streams)
+
+    wait_until("every md subscriber hears the restarted feed", fresh_from_the_new_feed, DEADLINE_S,
+               check=stack.check_alive)
+    before = intents(stack)
+    wait_until("intents flow again", lambda: intents(stack) > before, DEADLINE_S, check=stack.check_alive)
+
+    # Long enough for the watch to have judged: twice the silent heartbeats, and the settling, past the restart.
+    judged = 2 * (stack.config.stream_silent_heartbeats + 3)
+    wait_until("the md subscribers have checked their streams since", lambda: all(
+        beats >= restarted_at[name] + judged for name, beats in heartbeats(stack).items()), DEADLINE_S,
+        check=stack.check_alive)
+    status = stack.status()
+    for name in MD_SUBSCRIBERS:
+        fresh = md_stream(status, name)
+        assert fresh["reconnects"] == 0 and not fresh["dead"], (name, fresh)
+    alerts = ctl_json(stack.stack_file, "alerts")
+    assert [a for a in alerts["alerts"] if a["rule"] == "stream_dead"] == [], alerts

@@ -10,12 +10,24 @@
 (b) The feed restarted on the same port: ZeroMQ reconnects on its own and the feed's seqs start again
     from 1, below what the subscribers last saw. Trading resumes, the streams are fresh again, and nothing
     is taken for dead (no reconnect, no alert).
+(c) The feed killed and restarted on the same port, but its subscribers never learn it died: they reach
+    it through a TCP relay that, like a crashed host or a firewall that lost the session, keeps their
+    side of each connection open and silent. ZeroMQ has nothing to reconnect for; the subscribers find
+    their md stream dead from the new feed's heartbeats, make their sockets again (a new connection
+    through the relay reaches the new feed), and trading resumes, with the alert raised and cleared.
 
 Every wait is on a condition with a deadline.
 """
 
 from __future__ import annotations
 
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +38,7 @@ import zmq
 
 from contracts.enums import ServiceName
 from services.launcher import LocalStack
+from services.local_config import free_ports
 from tests.e2e.control_helpers import ctl_json
 from tests.e2e.stack_config import QUOTER, REPO, never_drawn_down, write_stack_config
 from tests.e2e.waiting import wait_until
@@ -162,3 +175,119 @@ def test_a_feed_restarted_on_the_same_port_is_heard_again_without_a_false_alarm(
         assert fresh["reconnects"] == 0 and not fresh["dead"], (name, fresh)
     alerts = ctl_json(stack.stack_file, "alerts")
     assert [a for a in alerts["alerts"] if a["rule"] == "stream_dead"] == [], alerts
+
+
+class HalfOpenRelay:
+    """Relays TCP connections from `listen_port` to `upstream_port`. When the upstream end closes, the
+    downstream one is kept open and whatever comes on it is dropped: the subscriber is never told."""
+
+    def __init__(self, listen_port: int, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", listen_port))
+        self.listener.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self.peer: dict[socket.socket, socket.socket | None] = {}
+        self.downstream: set[socket.socket] = set()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            for key, _ in self.selector.select(timeout=0.05):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if sock is self.listener:
+                    self._accept()
+                else:
+                    self._pump(sock)
+        for sock in [self.listener, *self.peer]:
+            sock.close()
+
+    def _accept(self) -> None:
+        downstream, _ = self.listener.accept()
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=1)
+        except OSError:  # nothing listening upstream yet: refuse, so ZeroMQ tries again
+            downstream.close()
+            return
+        self.downstream.add(downstream)
+        for one, other in ((downstream, upstream), (upstream, downstream)):
+            one.setblocking(False)
+            self.peer[one] = other
+            self.selector.register(one, selectors.EVENT_READ)
+
+    def _pump(self, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        other = self.peer[sock]
+        if data:
+            if other is not None:
+                other.setblocking(True)
+                other.sendall(data)
+                other.setblocking(False)
+            return
+        self._drop(sock)
+        if sock in self.downstream:
+            self.downstream.discard(sock)
+            if other is not None:
+                self._drop(other)
+        elif other is not None:
+            self.peer[other] = None  # the upstream died: its subscriber's end stays open, never told
+
+    def _drop(self, sock: socket.socket) -> None:
+        self.selector.unregister(sock)
+        del self.peer[sock]
+        sock.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+
+
+def spawn_feed(stack: LocalStack, endpoint: str, log: Path) -> subprocess.Popen[bytes]:
+    """The feed, bound to `endpoint` instead of the md endpoint its subscribers connect to."""
+    with log.open("a", encoding="utf-8") as out:
+        return subprocess.Popen([sys.executable, "-m", "services.cli", "run", "feed"],
+                                env={**stack.env, "ORDERPATH_MD_ENDPOINT": endpoint}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_a_feed_restarted_behind_a_connection_that_never_closed_is_heard_again(stack: LocalStack,
+                                                                               tmp_path: Path) -> None:
+    md_port = int(stack.config.endpoints.md.rsplit(":", 1)[1])
+    upstream_port = free_ports(1)[0]
+    relay = HalfOpenRelay(md_port, upstream_port)
+    feeds: list[subprocess.Popen[bytes]] = []
+    try:
+        stack.start(with_feed=False)
+        feeds.append(spawn_feed(stack, f"tcp://127.0.0.1:{upstream_port}", tmp_path / "feed.log"))
+        wait_until("intents flow through the relay", lambda: intents(stack) > 0, DEADLINE_S, check=stack.check_alive)
+
+        os.kill(feeds[0].pid, signal.SIGKILL)  # the feed's host dies: no FIN reaches the subscribers
+        feeds[0].wait(DEADLINE_S)
+        feeds.append(spawn_feed(stack, f"tcp://127.0.0.1:{upstream_port}", tmp_path / "feed.log"))
+        new_feed = feeds[1].pid
+
+        def healed() -> bool:
+            status = stack.status()
+            if status["services"]["feed"]["pid"] != new_feed:
+                return False
+            streams = [md_stream(status, name) for name in MD_SUBSCRIBERS]
+            return all(s["reconnects"] >= 1 and not s["dead"] and s["age_s"] < 1.0 for s in streams)
+
+        wait_until("every md subscriber found its stream dead and hears the new feed", healed, DEADLINE_S,
+                   check=stack.check_alive)
+        before = intents(stack)
+        wait_until("intents flow again", lambda: intents(stack) > before, DEADLINE_S, check=stack.check_alive)
+        raised = {a["subject"] for a in ctl_json(stack.stack_file, "alerts")["alerts"] if a["rule"] == "stream_dead"}
+        assert {f"{name}:md" for name in MD_SUBSCRIBERS} <= raised
+    finally:
+        for feed in feeds:
+            if feed.poll() is None:
+                feed.terminate()
+                feed.wait(DEADLINE_S)
+        relay.close()

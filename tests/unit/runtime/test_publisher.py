@@ -45,6 +45,21 @@ def test_an_explicit_sequence_number_is_kept(pair: tuple[zmq.Socket, zmq.Socket]
     assert Decoder(StormGuardState).decode(frames[1]).seq == 41
 
 
+def test_the_heads_are_the_last_seq_sent_on_each_topic(pair: tuple[zmq.Socket, zmq.Socket]) -> None:
+    push, pull = pair
+    publisher = Publisher(push)
+    assert publisher.heads() == {}
+    for symbol in ["2330", "2317", "2330"]:
+        publisher.send(event(symbol))
+    publisher.send(StormGuardState(seq=41, global_level=StormGuardLevel.NORMAL, ts_ns=0))
+    received(pull, 4)
+    heads = publisher.heads()
+    assert heads == {b"2330": 2, b"2317": 1, b"sg": 41}
+    publisher.send(event("2330"))
+    assert heads[b"2330"] == 2, "a copy: what a heartbeat took does not move under it"
+    assert publisher.heads()[b"2330"] == 3
+
+
 def test_a_sequenced_inbox_counts_what_it_missed_per_topic_and_restarts_on_a_lower_number() -> None:
     metrics = ServiceMetrics("strategy")
     inbox = Inbox("md", Decoder(MarketEvent), metrics, structlog.get_logger(), FakeClock(), sequenced=True)

@@ -4,7 +4,7 @@ after it stopped."""
 from __future__ import annotations
 
 from contracts.enums import AlertSeverity, ServiceName, StormGuardLevel
-from contracts.messages import Heartbeat, MetricSample
+from contracts.messages import Heartbeat, MetricSample, StreamFreshness
 from services.control.alerts import AlertRule, AlertRules, CounterWindow, RaisedAlert
 from services.control.heartbeats import ServiceRestart
 from services.runtime.clock import FakeClock
@@ -144,3 +144,28 @@ def test_a_new_trading_day_alerts_once_per_day() -> None:
     assert r.rules_raised() == [(AlertRule.TRADING_DAY, "2026-12-08"), (AlertRule.TRADING_DAY, "2026-12-09")]
     assert r.raised[0].severity is AlertSeverity.WARNING and "drawdown peaks" in r.raised[0].summary
     assert r.rules.active == {(AlertRule.TRADING_DAY, "2026-12-09")}, "yesterday's is forgotten"
+
+
+def strategy_md(*, dead: bool, final: bool = False) -> Heartbeat:
+    return Heartbeat(service=ServiceName.STRATEGY, pid=3, seq=1, ts_ns=0, final=final, instance="strategy-2",
+                     subscribed=[StreamFreshness(stream="md", received_seq=10, published_seq=900, age_ms=4_000,
+                                                 reconnects=1, dead=dead),
+                                 StreamFreshness(stream="exec", received_seq=5, published_seq=5)])
+
+
+def test_a_dead_stream_alerts_once_while_it_lasts_and_clears_when_it_is_back() -> None:
+    r = Rules()
+    r.rules.on_heartbeat(strategy_md(dead=False))
+    assert r.raised == []
+    r.rules.on_heartbeat(strategy_md(dead=True))
+    r.rules.on_heartbeat(strategy_md(dead=True))
+    assert r.rules_raised() == [(AlertRule.STREAM_DEAD, "strategy-2:md")]
+    assert r.raised[0].severity is AlertSeverity.WARNING
+    assert "received 10, publisher at 900" in r.raised[0].summary and "1 so far" in r.raised[0].summary
+    assert (AlertRule.STREAM_DEAD, "strategy-2:md") in r.rules.active
+    r.rules.on_heartbeat(strategy_md(dead=False))
+    assert (AlertRule.STREAM_DEAD, "strategy-2:md") not in r.rules.active
+    r.rules.on_heartbeat(strategy_md(dead=True))
+    assert len(r.raised) == 2, "dead again after it was back: a new alert"
+    r.rules.on_heartbeat(strategy_md(dead=True, final=True))
+    assert r.rules.active == set(), "a service that stopped has no stream to be dead"

@@ -11,13 +11,22 @@ import structlog
 from structlog.testing import LogCapture
 
 from contracts.enums import ServiceName, StormGuardLevel
-from contracts.messages import ControlCommand, ControlReply, ControlRequest, Heartbeat, StormGuardState
+from contracts.messages import (
+    ControlCommand,
+    ControlReply,
+    ControlRequest,
+    Heartbeat,
+    PublishedStream,
+    StormGuardState,
+    StreamFreshness,
+)
 from services.control.audit import AuditLog, read_audit
 from services.control.authority import StormGuardAuthority
 from services.control.desk import ControlDesk
 from services.control.heartbeats import HeartbeatTracker
 from services.control.replies import RecentReplies
 from services.runtime.clock import FakeClock
+from services.runtime.stream_watch import Heads
 
 
 class Desk:
@@ -199,3 +208,34 @@ def test_the_memory_forgets_the_oldest_past_its_capacity() -> None:
     assert replies.get("operator", "r0") is None and len(replies) == 2
     remembered = replies.get("operator", "r2")
     assert remembered is not None and remembered.verb == "hold"
+
+
+def feed_beat(seq: int, md_2330: int, *, pid: int = 21, started_ns: int = 5, final: bool = False) -> Heartbeat:
+    return Heartbeat(service=ServiceName.FEED, pid=pid, seq=seq, ts_ns=0, started_ns=started_ns, final=final,
+                     published=[PublishedStream(stream="md", topics={"2330": md_2330, "2317": 4})])
+
+
+def test_stream_heads_are_where_each_live_publisher_said_it_is_and_not_audited(desk: Desk) -> None:
+    tracker = desk.desk.tracker
+    tracker.on_heartbeat(feed_beat(7, 120))
+    tracker.on_heartbeat(Heartbeat(service=ServiceName.RISK, pid=7, seq=3, ts_ns=0, started_ns=9,
+                                   published=[PublishedStream(stream="risk", topics={"decision": 2})]))
+    reply = desk.ask("stream_heads", key="services", streams="md,exec")
+    assert reply.ok
+    assert msgspec.convert(reply.body["streams"], dict[str, Heads]) == {
+        "md": Heads(epoch=5, beat=7, topics={"2330": 120, "2317": 4})}, "exec has no live publisher; risk not asked"
+    assert desk.audit() == []
+
+    desk.clock.advance(3_000_000_001)  # the feed went silent
+    assert desk.ask("stream_heads", streams="md").body["streams"] == {}
+    tracker.on_heartbeat(feed_beat(1, 3, pid=22, started_ns=6))  # a new run of the feed
+    assert desk.ask("stream_heads", streams="md").body["streams"]["md"]["epoch"] == 6
+    tracker.on_heartbeat(feed_beat(2, 3, pid=22, started_ns=6, final=True))
+    assert desk.ask("stream_heads", streams="md").body["streams"] == {}, "stopped: no live publisher"
+
+
+def test_status_shows_each_subscribed_streams_freshness(desk: Desk) -> None:
+    desk.desk.tracker.on_heartbeat(Heartbeat(service=ServiceName.STRATEGY, pid=11, seq=1, ts_ns=0, subscribed=[
+        StreamFreshness(stream="md", received_seq=90, published_seq=100, age_ms=2_500, reconnects=2, dead=True)]))
+    streams = desk.ask("status").body["services"]["strategy"]["streams"]
+    assert streams == {"md": {"received_seq": 90, "published_seq": 100, "age_s": 2.5, "reconnects": 2, "dead": True}}

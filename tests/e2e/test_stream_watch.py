@@ -22,6 +22,7 @@ Every wait is on a condition with a deadline.
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import signal
 import socket
@@ -39,7 +40,7 @@ import zmq
 from contracts.enums import ServiceName
 from services.launcher import LocalStack
 from services.local_config import free_ports
-from tests.e2e.control_helpers import ctl_json
+from tests.e2e.control_helpers import ctl, ctl_json
 from tests.e2e.stack_config import QUOTER, REPO, never_drawn_down, write_stack_config
 from tests.e2e.waiting import wait_until
 
@@ -141,6 +142,10 @@ def test_md_sockets_deafened_by_an_oversized_frame_come_back_by_themselves(stack
     for name in MD_SUBSCRIBERS:
         entry = status["services"][name]
         assert metric(entry, "stream_reconnects_total") >= 1, name
+    text = ctl(stack.stack_file, "status").stdout
+    healed_lines = re.findall(r"^  md +ok +received \d+, publisher at \d+, last new [\d.]+s ago, reconnects [1-9]",
+                              text, re.MULTILINE)
+    assert len(healed_lines) == len(MD_SUBSCRIBERS), text
 
 
 def test_a_feed_restarted_on_the_same_port_is_heard_again_without_a_false_alarm(stack: LocalStack) -> None:

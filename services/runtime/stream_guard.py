@@ -49,6 +49,7 @@ class StreamGuard:
         self.ask: AskHeads | None = None
         """Set by whoever can reach the heads (follow_control, or control itself); until then nothing is judged."""
         self.watched: dict[str, WatchedSocket] = {}
+        self._asked = 0
         self._reconnects = Counter("stream_reconnects", "Subscribed streams found dead and whose socket was made "
                                    "again", ["socket"], registry=registry)
         self._dead = Gauge("stream_dead", "1 from when a subscribed stream was found dead until something arrives",
@@ -64,9 +65,19 @@ class StreamGuard:
         self._dead.labels(socket_name).set(0)
 
     def on_heartbeat(self) -> None:
-        """Ask for the publishers' heads; each stream is judged when they come."""
-        if self.watched and self.ask is not None:
-            self.ask(sorted(self.watched), self.on_heads)
+        """Ask for the publishers' heads; each stream is judged when they come, once per heartbeat: only the
+        answer to the newest question counts (questions queued while control was away are answered in a burst
+        when it is back, and each answer judged would count as one more silent heartbeat)."""
+        if not self.watched or self.ask is None:
+            return
+        self._asked += 1
+        asked = self._asked
+
+        def on_answer(heads: Mapping[str, Heads]) -> None:
+            if asked == self._asked:
+                self.on_heads(heads)
+
+        self.ask(sorted(self.watched), on_answer)
 
     def on_heads(self, heads: Mapping[str, Heads]) -> None:
         for name, watched in self.watched.items():

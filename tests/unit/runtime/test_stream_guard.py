@@ -94,3 +94,20 @@ def test_heads_without_the_stream_mean_no_live_publisher() -> None:
         service.heartbeat()
     assert service.scheduler.run_due() == 0
     assert service.guard.freshness()[0].published_seq == -1
+
+
+def test_answers_queued_while_control_was_away_count_as_one_heartbeat_not_as_many() -> None:
+    service = Service()
+    pending: list[HeadsHandler] = []
+
+    def ask_later(streams: list[str], on_heads: HeadsHandler) -> bool:
+        pending.append(on_heads)
+        return True
+
+    service.guard.ask = ask_later
+    for _ in range(10):  # control is away: the questions queue on the DEALER
+        service.heartbeat()
+    for beat, answer in enumerate(pending, start=20):  # back, it answers them all at once, the feed advancing
+        answer({"md": Heads(epoch=1, beat=beat, topics={"2330": 10 * beat})})
+    assert service.refreshed == 1, "only the answer to the newest question is judged"
+    assert service.scheduler.run_due() == 0 and service.remade == []

@@ -17,7 +17,7 @@ run here, once for the desk:
   drawdown peaks and drawdown-driven levels started fresh, positions carried over. One per day;
 - stream_dead (warning): a stream a service subscribes to stopped reaching it while its publisher went on
   (the service's heartbeat says so: services/runtime/stream_watch.py); the service made its socket again,
-  and the alert holds until something arrives on it (or the service stops).
+  and the alert holds until something arrives on it (or the service stops, or goes silent).
 
 Each rule fires once when its condition starts to hold and again only after it stopped holding (a usage
 back at or under its threshold, a minute with few violations, a HALT left, a service heard again), so
@@ -146,6 +146,9 @@ class AlertRules:
             if entry["state"] == "silent":
                 self._fire(key, AlertSeverity.WARNING, f"{name} (pid {entry['pid']}) has sent no heartbeat for "
                                                        f"{entry['heartbeat_age_s']:.1f}s")
+                # Its streams can no longer be said dead or back: the silence is the alert now.
+                self.active -= {k for k in self.active if k[0] is AlertRule.STREAM_DEAD
+                                and k[1].startswith(f"{name}:")}
             else:
                 self.active.discard(key)
 

@@ -169,3 +169,11 @@ def test_a_dead_stream_alerts_once_while_it_lasts_and_clears_when_it_is_back() -
     assert len(r.raised) == 2, "dead again after it was back: a new alert"
     r.rules.on_heartbeat(strategy_md(dead=True, final=True))
     assert r.rules.active == set(), "a service that stopped has no stream to be dead"
+
+
+def test_a_service_gone_silent_no_longer_holds_its_dead_streams() -> None:
+    r = Rules()
+    r.rules.on_heartbeat(strategy_md(dead=True))
+    assert (AlertRule.STREAM_DEAD, "strategy-2:md") in r.rules.active
+    r.rules.on_services({"strategy-2": {"state": "silent", "pid": 3, "heartbeat_age_s": 6.0}})
+    assert r.rules.active == {(AlertRule.SERVICE_SILENT, "strategy-2")}

@@ -31,9 +31,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import zmq
@@ -49,6 +50,7 @@ pytestmark = pytest.mark.e2e
 
 DEADLINE_S = 30.0
 MD_SUBSCRIBERS = ("strategy", "risk", "adapter")
+SYMBOLS = tuple(symbol.encode() for symbol in cast(list[str], QUOTER["symbols"]))
 
 
 def metric(entry: dict[str, Any], name: str) -> float:
@@ -86,7 +88,7 @@ def publish_oversized_frame_as_impostor(stack: LocalStack) -> None:
         impostor = context.socket(zmq.XPUB)
         impostor.setsockopt(zmq.XPUB_VERBOSER, 1)  # every subscription and unsubscription, one frame each
         impostor.bind(stack.config.endpoints.md)
-        subscribed: dict[bytes, int] = {}
+        subscribed: Counter[bytes] = Counter()
         deadline = time.monotonic() + DEADLINE_S
 
         def next_frame() -> bytes:
@@ -95,15 +97,13 @@ def publish_oversized_frame_as_impostor(stack: LocalStack) -> None:
             return impostor.recv()
 
         # risk and the adapter take everything (b""), the runner its symbols
-        while subscribed.get(b"", 0) < 2 or b"2330" not in subscribed:
+        while subscribed[b""] < 2 or any(subscribed[symbol] < 1 for symbol in SYMBOLS):
             frame = next_frame()
-            if frame[:1] == b"\x01":
-                subscribed[frame[1:]] = subscribed.get(frame[1:], 0) + 1
+            subscribed[frame[1:]] += 1 if frame[:1] == b"\x01" else -1
         impostor.send_multipart((b"2330", b"\x00" * (stack.config.sockets.max_msg_size_bytes + 1)))
-        while subscribed.get(b"", 0) > 0 or subscribed.get(b"2330", 0) > 0:
+        while any(subscribed[topic] > 0 for topic in (b"", *SYMBOLS)):  # each of them dropped
             frame = next_frame()
-            if frame[:1] == b"\x00":
-                subscribed[frame[1:]] -= 1
+            subscribed[frame[1:]] += 1 if frame[:1] == b"\x01" else -1
     finally:
         # The unsubscriptions above prove the frame was delivered: nothing left to linger for. (A term() with a
         # socket left open by a failed assertion would block the test forever.)

@@ -72,11 +72,12 @@ def intents(stack: LocalStack) -> float:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    # A quarter of the default rate: the Quoter re-quoting at 200 events/s took broker usage to 225 calls in 10 s
-    # here, by the HALT line (230) that would stop the intents these tests wait for.
+    # These tests wait for intents after restarts, so StormGuard must not HALT on broker usage: the adapter's
+    # recovery after its restart took the usage to 225 calls in 10 s here, by the HALT line (230).
     feed = {"source": "synthetic", "rate_hz": 50, "symbols": [symbol.decode() for symbol in SYMBOLS]}
-    local = LocalStack(write_stack_config(tmp_path, strategies=[never_drawn_down(QUOTER)], feed=feed),
-                       env={"PYTHONPATH": str(REPO)})
+    usage = {"usage_warm_actions": 10_000, "usage_slow_actions": 10_001, "usage_halt_actions": 10_002}
+    local = LocalStack(write_stack_config(tmp_path, strategies=[never_drawn_down(QUOTER)], feed=feed,
+                                          risk={"stormguard": usage}), env={"PYTHONPATH": str(REPO)})
     try:
         yield local
     finally:

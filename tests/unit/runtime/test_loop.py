@@ -261,6 +261,25 @@ def test_two_readers_are_both_served(rig: Rig, request: pytest.FixtureRequest) -
 
 
 
+def test_a_reader_removed_by_a_timer_is_no_longer_read(rig: Rig) -> None:
+    """What StreamGuard does before it closes a dead SUB and reads a new one in its place."""
+    rig.send(b"m0")
+    rig.loop.add_reader(rig.pull, rig.record_frames)
+    rig.loop.call_later(0, rig.loop.stop)
+    rig.run()
+    assert rig.events == ["m0"]
+
+    rig.loop.remove_reader(rig.pull)
+    rig.send(b"m1")  # readable, but nobody reads it now
+    rig.loop.call_later(0, rig.loop.stop)
+    rig.run()
+    assert rig.events == ["m0"]
+    rig.loop.add_reader(rig.pull, rig.record_frames)
+    rig.loop.call_later(0, rig.loop.stop)
+    rig.run()
+    assert rig.events == ["m0", "m1"]
+
+
 def test_close_gives_the_signals_their_previous_handlers_back() -> None:
     """After the loop, a second Ctrl-C must reach whatever comes next (a logout that hangs), not a stopped loop."""
 

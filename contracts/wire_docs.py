@@ -39,6 +39,7 @@ NS_CLOCKS: dict[str, str] = {
     "created_ts_ns": WALL,
     "updated_ts_ns": WALL,
     "epoch": WALL,
+    "started_ns": WALL,
     "ingest_ts_ns": MONOTONIC,
     "deadline_ns": MONOTONIC,
     "approved_mono_ns": MONOTONIC,

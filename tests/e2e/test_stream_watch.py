@@ -61,8 +61,12 @@ def md_stream(status: dict[str, Any], service: str) -> dict[str, Any]:
     return status["services"][service]["streams"]["md"]
 
 
-def heartbeats(stack: LocalStack) -> dict[str, int]:
+def heartbeats(stack: LocalStack) -> dict[str, int] | None:
+    """Each md subscriber's heartbeat seq, once control has heard from all of them (a restarted control has not
+    at first)."""
     services = stack.status()["services"]
+    if not all(name in services for name in MD_SUBSCRIBERS):
+        return None
     return {name: services[name]["heartbeat_seq"] for name in MD_SUBSCRIBERS}
 
 
@@ -161,14 +165,18 @@ def test_publishers_restarted_on_their_ports_are_heard_again_without_a_false_ala
 
     for name in (ServiceName.CONTROL, ServiceName.ADAPTER, ServiceName.RISK, ServiceName.FEED):
         assert stack.restart_service(name) == 0, name
-        restarted_at = heartbeats(stack)
+        restarted_at = wait_until("control hears every md subscriber", lambda: heartbeats(stack), DEADLINE_S,
+                                  check=stack.check_alive)
         before = intents(stack)
         wait_until(f"intents flow again after {name} restarted", lambda before=before: intents(stack) > before,
                    DEADLINE_S, check=stack.check_alive)
-        wait_until(f"the subscribers have checked their streams since {name} restarted",
-                   lambda restarted_at=restarted_at: all(beats >= restarted_at[n] + judged
-                                                         for n, beats in heartbeats(stack).items()),
-                   DEADLINE_S, check=stack.check_alive)
+
+        def judged_since(restarted_at: dict[str, int] = restarted_at) -> bool:
+            beats = heartbeats(stack)
+            return beats is not None and all(beats[n] >= restarted_at[n] + judged for n in MD_SUBSCRIBERS)
+
+        wait_until(f"the subscribers have checked their streams since {name} restarted", judged_since, DEADLINE_S,
+                   check=stack.check_alive)
 
     def caught_up() -> dict[str, Any] | None:
         # The new feed numbers from 1 again, far below what the old one reached: caught up with it all the same.

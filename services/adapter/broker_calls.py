@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.adapter.rate_limiter import Priority, RateLimiter
+from services.adapter.rate_limiter import Grant, Priority, RateLimiter
 from services.runtime.clock import Clock, Scheduler
 
 
@@ -69,13 +69,13 @@ class BrokerCalls:
 
     # -- the budget gate
 
-    def acquire(self, priority: Priority) -> bool:
+    def acquire(self, priority: Priority) -> Grant | None:
         """A slot for one call now, unless work of the same or higher priority is already waiting."""
         if not self._in_job and (
             self._waiting[Priority.URGENT] or (priority is Priority.NORMAL and self._waiting[Priority.NORMAL])
         ):
-            return False
-        return self.limiter.try_acquire(priority)
+            return None
+        return self.limiter.acquire(priority)
 
     def wait(self, priority: Priority, job: Job) -> None:
         """Run `job` once a slot of this priority is free; the job calls `acquire` again and gets it."""

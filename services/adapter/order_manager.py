@@ -68,7 +68,7 @@ from services.adapter.circuit_breaker import BreakerState, CircuitBreaker
 from services.adapter.journal import Journal
 from services.adapter.metrics import AdapterMetrics
 from services.adapter.order_map import LiveOrder, OrderMap, encode_order
-from services.adapter.rate_limiter import Priority, RateLimiter
+from services.adapter.rate_limiter import Grant, Priority, RateLimiter
 from services.adapter.reports import ReportWriter
 from services.runtime.clock import Clock, Scheduler
 from services.runtime.config.order_adapter import OrderAdapterConfig
@@ -293,15 +293,15 @@ class OrderManager:
             self.report_order(order, ExecType.CANCELLED, detail="cancelled before it reached the broker")
             self.close(order)
             return
-        if not self.calls.acquire(Priority.NORMAL):
+        grant = self.calls.acquire(Priority.NORMAL)
+        if grant is None:
             self._save(order)
             self.calls.wait(Priority.NORMAL, lambda: self._place_waited(order, command))
             return
-        granted_ns = self.limiter.last_grant_ns
         order.placed = True
         self._save(order)
         self.journal.record_command(order.client_order_id, "place", encode(command))
-        self._outbox.append(lambda: self._send_place(order, command, granted_ns))
+        self._outbox.append(lambda: self._send_place(order, command, grant))
 
     def _place_waited(self, order: LiveOrder, command: OrderCommand) -> None:
         """A NEW that waited for the budget: the world may have changed while it waited."""
@@ -323,26 +323,26 @@ class OrderManager:
         self.report_order(order, ExecType.REJECT, reason=reason, detail=detail)
         self.close(order)
 
-    def _send_place(self, order: LiveOrder, command: OrderCommand, granted_ns: int) -> None:
+    def _send_place(self, order: LiveOrder, command: OrderCommand, grant: Grant) -> None:
         sent_ns = self.clock.mono_ns()
-        if not self._call(order, "place", granted_ns, self.broker.place, command):
+        if not self._call(order, "place", grant, self.broker.place, command):
             return
         self.calls.sent(CallKind.PLACE, order.client_order_id)
         self._stamp(command.ingest_ts_ns, sent_ns, "place")
 
-    def _call(self, order: LiveOrder, action: str, granted_ns: int, call: Callable[..., None], *args: object) -> bool:
+    def _call(self, order: LiveOrder, action: str, grant: Grant, call: Callable[..., None], *args: object) -> bool:
         """Make one broker call; False when it raised, the failure handled. Whatever it raises must not
         stop the adapter: an exception that is no BrokerError is a broker bug, and what the call did unknown."""
         try:
             call(*args)
         except BrokerError as error:
-            self._call_failed(order, action, error, granted_ns)
+            self._call_failed(order, action, error, grant)
             return False
         except Exception as exc:
             self.log.exception("broker_call_crashed", client_order_id=order.client_order_id,
                                intent_id=order.last_intent_id, strategy_id=order.strategy_id, call=action,
                                error=repr(exc), reason=type(exc).__name__, stormguard_state=self.stormguard_level)
-            self._call_failed(order, action, BrokerOutcomeUnknown(f"{type(exc).__name__}: {exc}"), granted_ns,
+            self._call_failed(order, action, BrokerOutcomeUnknown(f"{type(exc).__name__}: {exc}"), grant,
                               cause=exc)
             return False
         return True
@@ -417,17 +417,19 @@ class OrderManager:
             return
         # One cut at a time: a second sent before the first is answered could take the lots off twice.
         if order.want_leaves is not None and order.sent_leaves is None:
-            if not self._amend_slot(order):
+            grant = self._amend_slot(order)
+            if grant is None:
                 return
             order.sent_leaves = order.want_leaves
             order.want_leaves = None
-            self._send_amend(order, "update_qty", order.leaves_qty - order.sent_leaves)
+            self._send_amend(order, grant, "update_qty", order.leaves_qty - order.sent_leaves)
         if order.want_price_e4 is not None:
-            if not self._amend_slot(order):
+            grant = self._amend_slot(order)
+            if grant is None:
                 return
             order.sent_price_e4 = order.want_price_e4
             order.want_price_e4 = None
-            self._send_amend(order, "update_price", order.sent_price_e4)
+            self._send_amend(order, grant, "update_price", order.sent_price_e4)
         self._save(order)
 
     def _unchanged(self, order: LiveOrder, intent_id: str = "") -> None:
@@ -445,21 +447,21 @@ class OrderManager:
         if order.want_price_e4 is None and not order.amends_in_flight:
             order.target_price_e4 = order.price_e4
 
-    def _amend_slot(self, order: LiveOrder) -> bool:
-        if self.calls.acquire(Priority.NORMAL):
-            return True
+    def _amend_slot(self, order: LiveOrder) -> Grant | None:
+        grant = self.calls.acquire(Priority.NORMAL)
+        if grant is not None:
+            return grant
         order.amend_waiting = True
         self._save(order)
         self.calls.wait(Priority.NORMAL, lambda: self._amend_waited(order))
-        return False
+        return None
 
     def _amend_waited(self, order: LiveOrder) -> None:
         order.amend_waiting = False
         self._send_amends(order)
 
-    def _send_amend(self, order: LiveOrder, action: str, argument: int) -> None:
+    def _send_amend(self, order: LiveOrder, grant: Grant, action: str, argument: int) -> None:
         """update_qty (`argument` lots off) or update_price (to `argument`), the budget slot just granted."""
-        granted_ns = self.limiter.last_grant_ns
         ingest_ns = order.last_ingest_ns
         order.amends_in_flight += 1
         order.last_amend_ns = self.clock.mono_ns()
@@ -470,7 +472,7 @@ class OrderManager:
 
         def send() -> None:
             sent_ns = self.clock.mono_ns()
-            if not self._call(order, action, granted_ns, call, client_order_id, argument):
+            if not self._call(order, action, grant, call, client_order_id, argument):
                 return
             self._stamp(ingest_ns, sent_ns, action)
             self.calls.sent(CallKind.AMEND, client_order_id, attempt, action)
@@ -491,12 +493,13 @@ class OrderManager:
             return
         if order.cancel_waiting:
             return
-        if not self.calls.acquire(Priority.URGENT):
+        grant = self.calls.acquire(Priority.URGENT)
+        if grant is None:
             order.cancel_waiting = True
             self._save(order)
             self.calls.wait(Priority.URGENT, lambda: self._cancel_waited(order))
             return
-        self._send_cancel(order)
+        self._send_cancel(order, grant)
 
     def _cancel_waited(self, order: LiveOrder) -> None:
         """A cancel that waited for the budget: the order may have finished meanwhile."""
@@ -508,9 +511,8 @@ class OrderManager:
         elif not order.cancel_pending:
             self._cancel(order, order.last_intent_id)
 
-    def _send_cancel(self, order: LiveOrder, attempt: int = 1) -> None:
+    def _send_cancel(self, order: LiveOrder, grant: Grant, attempt: int = 1) -> None:
         """Cancel at the broker, the budget slot just granted."""
-        granted_ns = self.limiter.last_grant_ns
         ingest_ns = order.last_ingest_ns
         order.cancel_pending = True
         self._save(order)
@@ -518,7 +520,7 @@ class OrderManager:
 
         def send() -> None:
             sent_ns = self.clock.mono_ns()
-            if not self._call(order, "cancel", granted_ns, self.broker.cancel, order.client_order_id):
+            if not self._call(order, "cancel", grant, self.broker.cancel, order.client_order_id):
                 return
             self._stamp(ingest_ns, sent_ns, "cancel")
             self.calls.sent(CallKind.CANCEL, order.client_order_id, attempt)
@@ -531,16 +533,16 @@ class OrderManager:
         if order.query_waiting or self.calls.in_flight(order.client_order_id, CallKind.QUERY):
             return
         priority = Priority.URGENT if self.gate & _CANCELS_ALL else Priority.NORMAL
-        if not self.calls.acquire(priority):
+        grant = self.calls.acquire(priority)
+        if grant is None:
             order.query_waiting = True
             self._save(order)
             self.calls.wait(priority, lambda: self._query_waited(order, attempt))
             return
-        granted_ns = self.limiter.last_grant_ns
         self.journal.record_command(order.client_order_id, "query", b"")
 
         def send() -> None:
-            if not self._call(order, "query", granted_ns, self.broker.query, order.client_order_id):
+            if not self._call(order, "query", grant, self.broker.query, order.client_order_id):
                 return
             self._stamp(0, 0, "query")
             self.calls.sent(CallKind.QUERY, order.client_order_id, attempt)
@@ -575,13 +577,13 @@ class OrderManager:
 
     # -- failures and timeouts
 
-    def _call_failed(self, order: LiveOrder, action: str, error: BrokerError, granted_ns: int,
+    def _call_failed(self, order: LiveOrder, action: str, error: BrokerError, grant: Grant,
                      cause: Exception | None = None) -> None:
         kind = _KIND_OF[action]
         unknown = isinstance(error, BrokerOutcomeUnknown)
         slot_back = not error.sent and not isinstance(error, _KEEP_SLOT)
         if slot_back:
-            self.limiter.release(granted_ns)
+            self.limiter.release(grant)
         self.metrics.broker_errors.labels(type(cause or error).__name__).inc()
         self.log.warning("broker_call_failed", client_order_id=order.client_order_id, intent_id=order.last_intent_id,
                          strategy_id=order.strategy_id, call=action, error=str(error), reason=type(error).__name__,
@@ -637,9 +639,10 @@ class OrderManager:
             self._amend_timed_out(order, call)
         else:
             order.cancel_pending = False
-            if call.attempt == 1 and self.calls.acquire(Priority.URGENT):
+            grant = self.calls.acquire(Priority.URGENT) if call.attempt == 1 else None
+            if grant is not None:
                 self.metrics.retries.labels(call.kind).inc()
-                self._send_cancel(order, attempt=2)
+                self._send_cancel(order, grant, attempt=2)
             else:
                 self.report_order(order, ExecType.CANCEL_REJECT, reason=Reason.BROKER_TIMEOUT,
                                   detail="no answer to the cancel, retried once; the adapter keeps trying")

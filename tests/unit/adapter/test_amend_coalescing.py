@@ -246,7 +246,7 @@ def test_the_late_answer_to_a_timed_out_price_amend_never_stands_in_for_a_cut_on
     assert [name for name, _ in amends(quick)].count("reduce_qty") == 1, "C1 is still on its way: no second cut"
     broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=3, **CUT)  # C1's answer
     order = quick.manager.orders.get("c1")
-    assert order is not None and (order.qty, order.sent_leaves) == (3, None)
+    assert order is not None and (order.qty, order.amend.cut_to_leaves) == (3, None)
     assert [name for name, _ in amends(quick)].count("reduce_qty") == 1
 
 

@@ -25,9 +25,9 @@ FIRST_FORMAT_ROW = bytes.fromhex(
 def test_an_order_row_of_the_first_format_is_still_recovered() -> None:
     order = decode_order(FIRST_FORMAT_ROW)
     assert (order.client_order_id, order.status, order.cum_qty, order.leaves_qty) == ("c1", OrderStatus.WORKING, 1, 2)
-    assert (order.target_price_e4, order.want_price_e4, order.amends_in_flight) == (9_990_000, 9_990_000, 1)
+    assert (order.amend.asked_price_e4, order.amend.unsent_price_e4, order.amend.in_flight) == (9_990_000, 9_990_000, 1)
     assert order.exec_ids == {"d1"}
-    assert (order.sent_price_e4, order.sent_leaves, order.query_waiting) == (None, None, False), "fields it lacks"
+    assert (order.amend.sent_price_e4, order.amend.cut_to_leaves) == (None, None), "fields it lacks"
     assert decode_order(encode_order(order)) == order
 
 

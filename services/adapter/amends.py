@@ -133,7 +133,7 @@ class AmendCoalescer:
         if order.client_order_id not in self.orders.live or not order.working or order.cancel is not CancelStage.NONE:
             amend.drop_unsent()
             return
-        if order.status is OrderStatus.PENDING_NEW or self.calls.is_waiting(order.client_order_id, CallKind.AMEND):
+        if order.status is OrderStatus.PENDING_NEW or self.stage(order) is AmendStage.WAITING:
             return
         if self.clock.mono_ns() > amend.deadline_ns:
             amend.drop_unsent()
@@ -174,7 +174,7 @@ class AmendCoalescer:
         """An amend to what the order has, or will have once the broker answers: nothing is sent, and
         the strategy is answered at once unless an answer still to come will do it."""
         self.metrics.amends_unchanged.inc()
-        if order.amend.in_flight or order.amend.unsent:
+        if self.stage(order) is not AmendStage.NONE:
             return
         if intent_id:
             order.last_intent_id = intent_id

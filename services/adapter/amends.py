@@ -116,17 +116,16 @@ class AmendCoalescer:
             self.host.save(order)
             return
         # Sent in the same turn as its command: tick-to-trade applies (a coalesced amend sent later does not).
-        order.last_ingest_ns = command.ingest_ts_ns
-        self.send_unsent(order)
-        order.last_ingest_ns = 0
+        self.send_unsent(order, ingest_ns=command.ingest_ts_ns)
 
     def _window_passed(self, order: LiveOrder) -> None:
         del self._windows[order.client_order_id]
         self.send_unsent(order)
         self.host.flush()
 
-    def send_unsent(self, order: LiveOrder) -> None:
-        """Send what the order still wants, if it can go now: a lower quantity first, then the newest price."""
+    def send_unsent(self, order: LiveOrder, ingest_ns: int = 0) -> None:
+        """Send what the order still wants, if it can go now: a lower quantity first, then the newest price.
+        `ingest_ns`: the market event time of the AMEND being handled, when this is its own turn."""
         amend = order.amend
         if not amend.unsent:
             return
@@ -157,13 +156,13 @@ class AmendCoalescer:
             if grant is None:
                 return
             amend.cut_to_leaves, amend.unsent_leaves = amend.unsent_leaves, None
-            self._send(order, grant, BrokerAction.UPDATE_QTY, order.leaves_qty - amend.cut_to_leaves)
+            self._send(order, grant, BrokerAction.UPDATE_QTY, order.leaves_qty - amend.cut_to_leaves, ingest_ns)
         if amend.unsent_price_e4 is not None:
             grant = self._slot(order)
             if grant is None:
                 return
             amend.sent_price_e4, amend.unsent_price_e4 = amend.unsent_price_e4, None
-            self._send(order, grant, BrokerAction.UPDATE_PRICE, amend.sent_price_e4)
+            self._send(order, grant, BrokerAction.UPDATE_PRICE, amend.sent_price_e4, ingest_ns)
         self.host.save(order)
 
     def run_waiting(self, work: WaitingWork) -> None:
@@ -192,14 +191,14 @@ class AmendCoalescer:
             self.calls.wait(Priority.NORMAL, WaitingWork(CallKind.AMEND, order))
         return grant
 
-    def _send(self, order: LiveOrder, grant: Grant, action: BrokerAction, argument: int) -> None:
+    def _send(self, order: LiveOrder, grant: Grant, action: BrokerAction, argument: int, ingest_ns: int) -> None:
         """update_qty (`argument` lots off) or update_price (to `argument`), the budget slot just granted."""
         amend = order.amend
         amend.in_flight += 1
         amend.last_sent_ns = self.clock.mono_ns()
         # A price amend that timed out goes again as attempt 2.
         attempt = amend.price_attempt if action is BrokerAction.UPDATE_PRICE else 1
-        self.host.send(PendingCall(action, order, grant, argument, attempt, order.last_ingest_ns))
+        self.host.send(PendingCall(action, order, grant, argument, attempt, ingest_ns))
 
     # -- what the broker did
 

@@ -232,9 +232,7 @@ class OrderManager:
         elif order.cancel is not CancelStage.NONE:
             self.metrics.duplicate_cancels.inc()
         else:
-            order.last_ingest_ns = command.ingest_ts_ns
-            self.cancel(order, command.intent_id)
-            order.last_ingest_ns = 0
+            self.cancel(order, command.intent_id, ingest_ns=command.ingest_ts_ns)
 
     def _new(self, command: OrderCommand) -> None:
         if self.orders.known(command.client_order_id):
@@ -295,9 +293,10 @@ class OrderManager:
         self.reports.order(order, ExecType.REJECT, reason=reason, detail=detail)
         self.close(order)
 
-    def cancel(self, order: LiveOrder, intent_id: str) -> None:
+    def cancel(self, order: LiveOrder, intent_id: str, ingest_ns: int = 0) -> None:
         """Cancel now if the budget allows (cancels go first), else as soon as it does; before the NEW's
-        ack, once it arrives (or, for a NEW still queued, instead of sending it)."""
+        ack, once it arrives (or, for a NEW still queued, instead of sending it). `ingest_ns`: the market
+        event time of the CANCEL being handled, for tick-to-trade when it goes out in the same turn."""
         self.amends.supersede(order)
         order.last_intent_id = intent_id
         if order.cancel in (CancelStage.PENDING, CancelStage.WAITING):
@@ -312,7 +311,7 @@ class OrderManager:
             self.save(order)
             self.calls.wait(Priority.URGENT, WaitingWork(CallKind.CANCEL, order))
             return
-        self.send_cancel(order, grant)
+        self.send_cancel(order, grant, ingest_ns=ingest_ns)
 
     def _cancel_waited(self, order: LiveOrder) -> None:
         """A cancel that waited for the budget: the order may have finished meanwhile."""
@@ -325,11 +324,11 @@ class OrderManager:
         elif order.cancel is not CancelStage.PENDING:
             self.cancel(order, order.last_intent_id)
 
-    def send_cancel(self, order: LiveOrder, grant: Grant, attempt: int = 1) -> None:
+    def send_cancel(self, order: LiveOrder, grant: Grant, attempt: int = 1, ingest_ns: int = 0) -> None:
         """Cancel at the broker, the budget slot just granted."""
         move_cancel(order, CancelStage.PENDING)
         self.save(order)
-        self.send(PendingCall(BrokerAction.CANCEL, order, grant, attempt=attempt, ingest_ns=order.last_ingest_ns))
+        self.send(PendingCall(BrokerAction.CANCEL, order, grant, attempt=attempt, ingest_ns=ingest_ns))
 
     def query(self, order: LiveOrder, attempt: int = 1) -> None:
         """Ask the broker what became of the order: now, or as soon as the budget allows, never

@@ -64,7 +64,6 @@ class LiveOrder(msgspec.Struct, array_like=True):
     cum_qty: int = 0
     broker_order_id: str = ""
     last_intent_id: str = ""
-    last_ingest_ns: int = 0
     created_ns: int = 0
     updated_ns: int = 0
     amend: AmendState = msgspec.field(default_factory=AmendState)
@@ -133,7 +132,7 @@ class _LiveOrderV1(msgspec.Struct, array_like=True):
             symbol=self.symbol, side=self.side, qty=self.qty, broker_price_e4=self.price_e4,
             price_type=self.price_type, tif=self.tif, status=self.status, submission=submission, cancel=cancel,
             cum_qty=self.cum_qty, broker_order_id=self.broker_order_id, last_intent_id=self.last_intent_id,
-            last_ingest_ns=self.last_ingest_ns, created_ns=self.created_ns, updated_ns=self.updated_ns,
+            created_ns=self.created_ns, updated_ns=self.updated_ns,
             amend=AmendState(
                 asked_price_e4=self.target_price_e4, unsent_price_e4=self.want_price_e4,
                 unsent_leaves=self.want_leaves, deadline_ns=self.want_deadline_ns, sent_price_e4=self.sent_price_e4,

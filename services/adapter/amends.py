@@ -75,6 +75,7 @@ class AmendCoalescer:
         self._windows: dict[str, TimerHandle] = {}
 
     def stage(self, order: LiveOrder) -> AmendStage:
+        """Where the order's amends stand (docs/adapter.md, "Order lifecycle")."""
         amend = order.amend
         if amend.unsent:
             waiting = self.calls.is_waiting(order.client_order_id, CallKind.AMEND)
@@ -278,20 +279,21 @@ class AmendCoalescer:
         if order.amend.unsent:
             self.metrics.amends_superseded.inc()
             order.amend.drop_unsent()
-        window = self._windows.pop(order.client_order_id, None)
-        if window is not None:
-            window.cancel()
+        self._drop_window(order)
 
     def refuse_unsent_at_stop(self, order: LiveOrder) -> bool:
         """The adapter is stopping: an amend asked and not sent is dropped; whether there was one."""
         if not order.amend.unsent:
             return False
         order.amend.drop_unsent()
+        self._drop_window(order)
+        self.settle_target(order)
+        return True
+
+    def _drop_window(self, order: LiveOrder) -> None:
         window = self._windows.pop(order.client_order_id, None)
         if window is not None:
             window.cancel()
-        self.settle_target(order)
-        return True
 
     @staticmethod
     def restarted(order: LiveOrder) -> None:

@@ -321,7 +321,7 @@ class OrderManager:
             self.metrics.refused.labels(Reason.TOO_LATE).inc()
             self.reports.order(order, ExecType.CANCEL_REJECT, reason=Reason.TOO_LATE,
                                detail=f"order {order.status} while the cancel waited for the order budget")
-        elif order.cancel is not CancelStage.PENDING:
+        else:
             self.cancel(order, order.last_intent_id)
 
     def send_cancel(self, order: LiveOrder, grant: Grant, attempt: int = 1, ingest_ns: int = 0) -> None:

@@ -386,6 +386,7 @@ class OrderManager:
         """Journal a broker call; it is made once the journal has committed."""
         order, action = call.order, call.action
         if action is BrokerAction.PLACE:
+            assert isinstance(call.argument, OrderCommand)
             payload = encode(call.argument)
         elif action is BrokerAction.CANCEL:
             payload = order.last_intent_id.encode()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from contracts.enums import ExecType, IntentAction, OrderStatus, Side
-from contracts.prices import to_e4
-from services.adapter.amends import AmendStage
+from contracts.enums import OrderStatus, Side
 from services.adapter.lifecycle import (
     CANCEL_MOVES,
     STATUS_MOVES,
@@ -20,17 +16,7 @@ from services.adapter.lifecycle import (
     move_status,
     move_submission,
 )
-from services.adapter.order_map import LiveOrder, decode_order
-from services.adapter.timers import Timers
-from services.runtime.clock import FakeClock, ManualScheduler
-from tests.unit.adapter.manager_harness import FAR, Harness, broker, command
-
-# A LiveOrder row of ROW_VERSION 1, flags and all: c2 working, 2 of 5 filled, unresolved, a cancel
-# waiting for the budget, a price amend retried and a cut to 1 lot unanswered.
-VERSION_1_ROW = bytes.fromhex(
-    "9201dc0022a26332a26e32a36d6d31a432333330a473656c6c05ce00989680a34c4d54a3524f44a7776f726b696e6702a24232a278"
-    "3200c30000ce00986f70c0c000ce00986f700102c3c200c2c2c3c3c2c391a26432"
-)
+from services.adapter.order_map import LiveOrder
 
 
 def order(status: OrderStatus = OrderStatus.PENDING_NEW) -> LiveOrder:
@@ -78,43 +64,3 @@ def test_every_move_a_table_allows_is_made_and_staying_put_is_no_move() -> None:
             assert live.status is to
     for table in (SUBMISSION_MOVES, CANCEL_MOVES):
         assert all(now not in allowed for now, allowed in table.items()), "staying put is never listed as a move"
-
-
-def test_the_pending_amend_stages_follow_the_amend_from_asked_to_answered(tmp_path: Path) -> None:
-    h = Harness(tmp_path)
-    h.working()
-    live = h.manager.orders.get("c1")
-    assert live is not None and h.manager.amends.stage(live) is AmendStage.NONE
-    h.manager.on_command(command(IntentAction.AMEND, price="999", intent_id="a1", deadline_ns=FAR))
-    assert h.manager.amends.stage(live) is AmendStage.PENDING
-    h.manager.on_command(command(IntentAction.AMEND, price="998", intent_id="a2", deadline_ns=FAR))
-    assert h.manager.amends.stage(live) is AmendStage.COALESCING, "held for the answer or the window"
-    broker(h).answer(ExecType.AMENDED, price_e4=to_e4("999"))
-    assert h.manager.amends.stage(live) is AmendStage.PENDING, "the newest went out with the answer"
-    assert broker(h).calls[-1][:2] == ("amend_price", ("c1", to_e4("998")))
-    broker(h).answer(ExecType.AMENDED, price_e4=to_e4("998"))
-    assert h.manager.amends.stage(live) is AmendStage.NONE
-
-
-def test_a_version_1_row_is_recovered_with_its_flags_as_states() -> None:
-    live = decode_order(VERSION_1_ROW)
-    assert (live.client_order_id, live.status, live.cum_qty, live.broker_price_e4) == (
-        "c2", OrderStatus.WORKING, 2, 10_000_000)
-    assert (live.submission, live.cancel) == (Submission.UNRESOLVED, CancelStage.WAITING)
-    amend = live.amend
-    assert (amend.asked_price_e4, amend.sent_price_e4, amend.cut_to_leaves) == (9_990_000, 9_990_000, 1)
-    assert (amend.in_flight, amend.price_attempt, amend.unsent) == (2, 2, False)
-    assert live.exec_ids == {"d2"}
-
-
-def test_a_cancelled_timer_never_runs() -> None:
-    clock = FakeClock()
-    scheduler = ManualScheduler(clock)
-    timers = Timers(scheduler)
-    ran: list[str] = []
-    kept = timers.call_later(10, lambda: ran.append("kept"))
-    dropped = timers.call_later(5, lambda: ran.append("dropped"))
-    dropped.cancel()
-    scheduler.advance(20)
-    assert ran == ["kept"]
-    assert not kept.pending and not dropped.pending

@@ -1,4 +1,4 @@
-"""services.adapter.order_map: the LiveOrder journal row, in the format written now and the first one."""
+"""services.adapter.order_map: the LiveOrder journal row, in the format written now and the older ones."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from contracts.enums import OrderStatus
+from services.adapter.lifecycle import CancelStage, Submission
 from services.adapter.order_map import ROW_VERSION, decode_order, encode_order
 
 # A LiveOrder row as the first format wrote it (a map with field names), from the adapter before
@@ -19,6 +20,14 @@ FIRST_FORMAT_ROW = bytes.fromhex(
     "616e745f6c6561766573c0b077616e745f646561646c696e655f6e7300b0616d656e64735f696e5f666c6967687401ad6c6173745f"
     "616d656e645f6e7300a9666c7573685f647565c2ae63616e63656c5f70656e64696e67c2ad63616e63656c5f77616e746564c2ae63"
     "616e63656c5f77616974696e67c2aa756e7265736f6c766564c2a8657865635f69647391a26431"
+)
+
+
+# A LiveOrder row of ROW_VERSION 1, flags and all: c2 working, 2 of 5 filled, unresolved, a cancel
+# waiting for the budget, a price amend retried and a cut to 1 lot unanswered.
+VERSION_1_ROW = bytes.fromhex(
+    "9201dc0022a26332a26e32a36d6d31a432333330a473656c6c05ce00989680a34c4d54a3524f44a7776f726b696e6702a24232a278"
+    "3200c30000ce00986f70c0c000ce00986f700102c3c200c2c2c3c3c2c391a26432"
 )
 
 
@@ -42,3 +51,15 @@ def test_an_order_row_of_another_version_is_refused() -> None:
     version, fields = msgspec.msgpack.decode(encode_order(decode_order(FIRST_FORMAT_ROW)))
     with pytest.raises(ValueError, match="order row format"):
         decode_order(msgspec.msgpack.encode([version + 1, fields]))
+
+
+def test_a_version_1_row_is_recovered_with_its_flags_as_states() -> None:
+    live = decode_order(VERSION_1_ROW)
+    assert (live.client_order_id, live.status, live.cum_qty, live.broker_price_e4) == (
+        "c2", OrderStatus.WORKING, 2, 10_000_000)
+    assert (live.submission, live.cancel) == (Submission.UNRESOLVED, CancelStage.WAITING)
+    amend = live.amend
+    assert (amend.asked_price_e4, amend.sent_price_e4, amend.cut_to_leaves) == (9_990_000, 9_990_000, 1)
+    assert (amend.in_flight, amend.price_attempt, amend.unsent) == (2, 2, False)
+    assert live.exec_ids == {"d2"}
+    assert decode_order(encode_order(live)) == live, "saved again in the format written now"

@@ -10,7 +10,7 @@ LOCK := requirements/dev.lock
 UV_VERSION := 0.13.10
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.11
 
-.PHONY: up test lint lock smoke
+.PHONY: up test lint lock smoke ts-client
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ up: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
+
+# The TypeScript reference client (examples/ts-client) and ajv, from its committed lock (exact versions,
+# integrity hashes; zeromq's prebuilt binaries ship in its package, so no install script runs). Their
+# tests (tests/e2e/test_ts_client.py, ajv in tests/unit/contracts/test_schema_strict.py) skip without it.
+ts-client:
+	cd examples/ts-client && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,13 +1,14 @@
 """Risk, measured: the whole validator chain per intent in-process, and intents per second through
 the real risk service process.
 
-    python -m bench.risk_service [--intents 20000]
+    python -m bench.risk_service [--intents 20000] [--approvals]
 
 In-process: RiskEngine.evaluate on NEW intents against a live book, with positions, one at a time
 (p50/p99 per intent), and evaluate_batch on the same intents as one backlog. Through the service:
 `orderpath run risk` as its own process; this process plays the feed (a book per symbol), floods
 the intents socket with PUSH and counts approved orders arriving on the orders socket, as the
-adapter would. Prints figures; asserts nothing.
+adapter would; `--approvals` sets publish_approvals on the strategy, so risk also publishes a
+RiskDecision per approval on its PUB (what an external strategy may ask for). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -103,11 +104,15 @@ def in_process(count: int) -> None:
           f"({1e6 / per_intent_us:,.0f} checks/s)")
 
 
-def through_service(count: int) -> None:
+def through_service(count: int, approvals: bool = False) -> None:
     clock = SystemClock()
+    strategy = {**WIDE_OPEN, "publish_approvals": True} if approvals else WIDE_OPEN
     with tempfile.TemporaryDirectory(prefix="orderpath-risk-bench-") as folder:
-        config = write_stack_config(Path(folder), strategies=[WIDE_OPEN], heartbeat_interval_ms=1000)
-        config.with_name("strategy_limits.yaml").write_text(yaml.safe_dump(LIMITS), encoding="utf-8")
+        # Risk alone: no control to make the CURVE keys, so the operator plane is left open.
+        config = write_stack_config(Path(folder), strategies=[WIDE_OPEN], heartbeat_interval_ms=1000,
+                                    curve_ops=False)
+        config.with_name("strategy_limits.yaml").write_text(yaml.safe_dump({**LIMITS, "strategies": [strategy]}),
+                                                            encoding="utf-8")
         stack = load_stack(config)
         context = zmq.Context()
         md = context.socket(zmq.XPUB)
@@ -145,7 +150,8 @@ def through_service(count: int) -> None:
             risk.wait(10)
             sink.join(10)
             context.destroy(linger=0)
-    print(f"through the risk service: {received} of {count + 1} intents approved in {elapsed:.2f} s "
+    print(f"through the risk service{' (approvals published)' if approvals else ''}: {received} of {count + 1} "
+          f"intents approved in {elapsed:.2f} s "
           f"= {received / elapsed:,.0f} intents/s")
 
 
@@ -171,9 +177,10 @@ def _sink(endpoint: str, count: int, ready: mp.Event, results: mp.Queue) -> None
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--intents", type=int, default=20_000)
+    parser.add_argument("--approvals", action="store_true", help="risk publishes a decision per approval too")
     args = parser.parse_args(argv)
     in_process(args.intents)
-    through_service(args.intents)
+    through_service(args.intents, args.approvals)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ socket carries, so a stray type is a validation error like any other bad input.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar, Union
+from typing import Any, Generic, TypeVar, Union
 
 import msgspec
 
@@ -18,6 +18,7 @@ DecodeError = msgspec.DecodeError
 """Raised for bytes that are not msgpack and for payloads that fail validation (a subclass)."""
 
 _encoder = msgspec.msgpack.Encoder()
+_loose = msgspec.msgpack.Decoder(dict[str, Any])
 
 
 def encode(message: Message) -> bytes:
@@ -45,3 +46,12 @@ class Decoder(Generic[M]):
 
     def decode(self, payload: bytes) -> M:
         return self._decoder.decode(payload)
+
+
+def loose_fields(payload: bytes) -> dict[str, Any] | None:
+    """The payload as a plain map, without validation, or None if it is not a msgpack map: for naming the
+    sender of a message that failed to decode (its intent_id, its request_id), so it can be answered."""
+    try:
+        return _loose.decode(payload)
+    except (msgspec.DecodeError, RecursionError):
+        return None

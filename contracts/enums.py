@@ -44,8 +44,29 @@ class TimeInForce(StrEnum):
 
 
 class InstrumentKind(StrEnum):
+    """What a contract is, which decides its tick ladder, price limits and taxes (contracts.market_rules).
+
+    stock: a common or preferred share (TWSE / TPEx). etf: an exchange-traded fund or another
+    beneficiary certificate (a REIT, a futures ETF). etn: an exchange-traded note. tdr: a Taiwan
+    depositary receipt (a foreign company's shares, traded like a stock). warrant: a call or put
+    warrant. future: a TAIFEX futures contract (priced in index points, `unit` TWD a point).
+    """
+
     STOCK = "stock"
+    ETF = "etf"
+    ETN = "etn"
+    TDR = "tdr"
+    WARRANT = "warrant"
     FUTURE = "future"
+
+
+class DayTrade(StrEnum):
+    """Whether a stock may be day traded (現股當沖), as the broker's contract says (Shioaji's DayTrade)."""
+
+    YES = "yes"
+    ONLY_BUY = "only_buy"
+    """Buy first, sell later the same day only (no sell-first day trade)."""
+    NO = "no"
 
 
 class ExecType(StrEnum):
@@ -101,6 +122,9 @@ class Reason(StrEnum):
     BAD_MESSAGE = "bad_message"
     NO_LIQUIDITY = "no_liquidity"
     QTY_INCREASE = "qty_increase"
+    TRADING_SUSPENDED = "trading_suspended"
+    DISPOSITION_ORDER_LOTS = "disposition_order_lots"
+    DISPOSITION_TOTAL_LOTS = "disposition_total_lots"
     SHUTTING_DOWN = "shutting_down"
     """The adapter stopped before it could send the command: nothing reached the broker."""
 

@@ -22,6 +22,7 @@ import msgspec
 
 from contracts.enums import (
     AlertSeverity,
+    DayTrade,
     ExecType,
     InstrumentKind,
     IntentAction,
@@ -60,6 +61,22 @@ class InstrumentRef(Message, tag="instrument", kw_only=True):
     """Numbered per symbol by the feed's Publisher when it is sent on md; 0 when loaded from the file."""
     trading_day: str = ""
     """The Taipei date (YYYY-MM-DD) the broker's reference data is for; empty when loaded from the file."""
+    day_trade: DayTrade | None = None
+    """Whether the stock may be day traded (decides the day-trade tax); None: not known."""
+    trading_suspended: bool = False
+    """The exchange has suspended trading in it: every order is refused."""
+    attention_flag: bool = False
+    """On the exchange's attention list (注意股): unusual trading was announced; a warning, not a limit."""
+    disposition_level: int = 0
+    """0: not a disposition stock (處置股); 1 or 2: the regulator's disposition level."""
+    disposition_match_interval_min: int = 0
+    """A disposition stock's orders match only every this many minutes (0: continuous trading)."""
+    disposition_max_lots_single_order: int = 0
+    """A disposition stock's cap on lots in one order (0: none)."""
+    disposition_max_lots_total_orders: int = 0
+    """A disposition stock's cap on the lots of all the day's orders together (0: none)."""
+    disposition_prepay_ratio: float = 0.0
+    """The share of an order's value a disposition stock needs paid in advance (0: none)."""
 
 
 class MarketEvent(Message, tag="md", kw_only=True, gc=False):
@@ -257,6 +274,9 @@ class RiskSnapshot(Message, tag="risk_snapshot", kw_only=True):
     positions: list[PositionRow]
     ts_ns: int
     levels: dict[str, StormGuardLevel] = msgspec.field(default_factory=dict)
+    trading_day: str = ""
+    """The desk's trading day (Taipei date, YYYY-MM-DD) risk's PnL and drawdowns are of: control alerts when
+    it moves on (the rollover reset daily PnL, peaks and drawdown levels). Empty from an older risk."""
 
 
 class ControlCommand(Message, tag="command", kw_only=True):
@@ -321,6 +341,8 @@ class ScopeRow(msgspec.Struct, kw_only=True):
     enabled: bool = True
     limits: dict[str, str] = msgspec.field(default_factory=dict)
     """The strategy's order limits in force, as written in the config (a strategy scope only)."""
+    peak_pnl_e4: int = 0
+    """The trading day's highest PnL, TWD ×10⁴: drawdown is measured from it (0 at the day's start)."""
 
 
 class RiskDump(Message, tag="risk_dump", kw_only=True):
@@ -332,6 +354,10 @@ class RiskDump(Message, tag="risk_dump", kw_only=True):
     hold_fire: bool = False
     broker_usage: int = 0
     ts_ns: int
+    trading_day: str = ""
+    """The desk's trading day (Taipei date) the PnL and drawdowns are of."""
+    replaying: bool = False
+    """True while risk applies execution reports from before its start (peaks do not rise meanwhile)."""
 
 
 class Alert(Message, tag="alert", kw_only=True):

@@ -46,7 +46,8 @@ PROGRESS_EVERY_S = 1.0
 
 FreshOption = Annotated[bool, typer.Option(
     "--fresh", help="start from a clean slate: move the last session (the adapter's journal, the simulated "
-                    "broker's state, control's state) to var/archive/ first; without it the desk continues")]
+                    "broker's state, control's and risk's state) to var/archive/ first; without it the desk "
+                    "continues")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -106,7 +107,8 @@ class BrokerChoice(StrEnum):
 @app.command()
 def up(
     config: ConfigOption = None,
-    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    duration: Annotated[float | None, typer.Option(
+        help="stop after this many seconds of trading (counted once every service is up)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
     broker: Annotated[BrokerChoice | None, typer.Option(
         help="override order_adapter.yaml's broker: sim; shioaji (SinoPac, with its shioaji: section and your "
@@ -130,7 +132,8 @@ def replay(
     speed: Annotated[float, typer.Option(help="1 real time, N times faster, 0 as fast as possible")] = 1.0,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first malformed line")] = False,
     config: ConfigOption = None,
-    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    duration: Annotated[float | None, typer.Option(
+        help="stop after this many seconds of trading (counted once every service is up)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="final summary as one JSON line on stdout")] = False,
     fresh: FreshOption = False,
 ) -> None:
@@ -216,12 +219,15 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
                    "force StormGuard; remove `ops: false` to authenticate operators", err=True)
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None
-    started = time.monotonic()
+    started = time.monotonic()  # re-read once every service is up: --duration is trading time
     if not fresh:
         typer.echo(f"continuing the desk in {stack.config.var_dir} (--fresh starts from a clean slate)", err=True)
     try:
         stack.start(fresh=fresh)
-        typer.echo("all services up; Ctrl-C to stop", err=True)
+        typer.echo(f"all services up in {time.monotonic() - started:.1f}s; Ctrl-C to stop", err=True)
+        # A loaded machine can take longer to start the stack than a short run lasts: counted from
+        # here, --duration 6 is six seconds of trading, not of start-up.
+        started = time.monotonic()
         replayed = False
         next_progress = time.monotonic() + PROGRESS_EVERY_S
         while duration is None or time.monotonic() - started < duration:
@@ -250,6 +256,9 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
                         for name, code in codes.items() if code not in (0, None)), None)
     summary = summarize(stack.final_status or {})
     summary["duration_s"] = round(time.monotonic() - started, 1)
+    if failure is None and until_replayed and summary["ticks"] == 0:
+        failure = (f"the replay published no market event: {summary['bad_lines']} bad lines and "
+                   f"{summary['trial_records']} trial-match records skipped; see {stack.log_dir / 'feed.log'}")
     summary["restarts"] = dict(sorted(stack.restarts.totals.items()))
     summary["ok"] = failure is None
     if failure:

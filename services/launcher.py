@@ -196,9 +196,11 @@ class LocalStack:
 
     def start(self, *, with_feed: bool = True, fresh: bool = False) -> None:
         """Start the stack on the desk as the last run left it; `fresh`: put the last session aside first (the
-        adapter's journal, the simulated broker's state file, control's state) and start from a clean slate."""
+        adapter's journal, the simulated broker's state file, control's and risk's state) and start from a clean
+        slate."""
         if fresh:
-            archived = archive_session(self.config, also=[under_var(self.config, self.config.control.state_file)])
+            archived = archive_session(self.config, also=[under_var(self.config, self.config.control.state_file),
+                                                          under_var(self.config, self.config.risk.state_file)])
             if archived is not None:
                 print(f"previous session moved to {archived}", file=sys.stderr)
         try:

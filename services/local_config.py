@@ -1,7 +1,10 @@
 """Writes a complete stack configuration into a folder, on loopback ports free right now.
 
 Used by the e2e tests and the benchmarks to run a LocalStack beside anything else on the machine;
-the instruments and adapter settings are the shipped ones from config/.
+the instruments and adapter settings are the shipped ones from config/, except the simulator's
+latency: the shipped file models the broker's (tens of milliseconds, a tail, rare timeouts), and a
+test or a bench that does not pass its own adapter settings runs it fast (FAST_SIM), so its timing
+and its figures do not depend on chance.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import yaml
 from contracts.enums import ServiceName
 
 REPO = Path(__file__).resolve().parents[1]
+FAST_SIM: dict[str, Any] = {"ack_latency_us": 1000, "latency_jitter_us": 0, "tail_rate": 0.0, "tail_latency_us": 0,
+                            "timeout_rate": 0.0}
+"""The simulator answering in 1 ms with no tail and no timeouts (the loop's timers have millisecond resolution);
+the shipped file's other simulator settings (its state file) are kept."""
 SOCKET_NAMES = ("md", "intents", "orders", "exec", "risk", "control", "ops", "exec_replay")
 
 
@@ -69,7 +76,7 @@ def write_stack_config(
                                                  encoding="utf-8")
     shutil.copy(REPO / "config" / "instruments.yaml", folder / "instruments.yaml")
     if order_adapter is None:
-        shutil.copy(REPO / "config" / "order_adapter.yaml", folder / "order_adapter.yaml")
-    else:
-        (folder / "order_adapter.yaml").write_text(yaml.safe_dump(order_adapter), encoding="utf-8")
+        shipped = yaml.safe_load((REPO / "config" / "order_adapter.yaml").read_text(encoding="utf-8"))
+        order_adapter = {**shipped, "sim": {**shipped.get("sim", {}), **FAST_SIM}}
+    (folder / "order_adapter.yaml").write_text(yaml.safe_dump(order_adapter), encoding="utf-8")
     return folder / "stack.yaml"

@@ -103,6 +103,8 @@ def summarize(status: dict[str, Any]) -> dict[str, Any]:
         },
         "services": {s: entry["state"] for s, entry in sorted(services.items())},
         "replay_finished": _gauge(_samples(status, "feed"), "replay_finished") == 1,
+        "bad_lines": _total(status, "feed", "replay_bad_lines_total"),
+        "trial_records": int(_gauge(_samples(status, "feed"), "replay_trial_records")),
         "stormguard_levels": status.get("stormguard", {}).get("levels", {}),
         "stormguard_transitions": [
             {key: t[key] for key in ("scope", "from", "to", "reason")}
@@ -127,6 +129,8 @@ def report(summary: dict[str, Any]) -> str:
     lines = [
         "orderpath run summary",
         f"  market events     {summary['ticks']}",
+        *([f"  replay            {summary['bad_lines']} bad lines, {summary['trial_records']} trial-match records "
+           "skipped"] if summary["bad_lines"] or summary["trial_records"] else []),
         f"  intents           {summary['intents']}",
         f"  approved by risk  {summary['approved']}",
         f"  rejected          {sum(summary['rejected'].values())}"

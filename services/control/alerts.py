@@ -12,7 +12,9 @@ run here, once for the desk:
   went above StormGuard's WARM, auto-slow and HALT thresholds (150, 180, 230 calls per 10 s by default);
 - config_invalid (warning): a watched config file changed and was refused (the old one stays);
 - service_silent (warning): a service's heartbeats stopped without a final one;
-- service_restarted (warning): a service's heartbeat came from a new process (each restart fires once).
+- service_restarted (warning): a service's heartbeat came from a new process (each restart fires once);
+- trading_day (warning): risk began a new trading day (its RiskSnapshot's trading_day moved on): daily PnL,
+  drawdown peaks and drawdown-driven levels started fresh, positions carried over. One per day.
 
 Each rule fires once when its condition starts to hold and again only after it stopped holding (a usage
 back at or under its threshold, a minute with few violations, a HALT left, a service heard again), so
@@ -47,6 +49,7 @@ class AlertRule(StrEnum):
     CONFIG_INVALID = "config_invalid"
     SERVICE_SILENT = "service_silent"
     SERVICE_RESTARTED = "service_restarted"
+    TRADING_DAY = "trading_day"
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,13 @@ class AlertRules:
                                                f"{restart.pid} {how}; {restart.restarts} restarts since control "
                                                f"started")
         self.active.discard(key)  # an event, not a condition that holds
+
+    def on_trading_day(self, day: str, previous: str) -> None:
+        """Risk began trading day `day` after `previous` (control's last known day, persisted)."""
+        self.active.discard((AlertRule.TRADING_DAY, previous))
+        self._fire((AlertRule.TRADING_DAY, day), AlertSeverity.WARNING,
+                   f"trading day {day} began (after {previous}): daily PnL, drawdown peaks and drawdown-driven "
+                   f"StormGuard levels start fresh; positions, working orders and operator forces and hold carry over")
 
     # -- rules
 

@@ -45,6 +45,9 @@ class StormGuardAuthority:
         self.cancel_all = False
         self.strategy_enabled: dict[str, bool] = {}
         self.config_versions: dict[str, str] = {}
+        self.trading_day = ""
+        """The desk's trading day risk last reported (RiskSnapshot): kept so a rollover is alerted once, across
+        restarts of control too. Not part of the broadcast state."""
         self.seq = 1
         self.transitions: deque[RecordedTransition] = deque(maxlen=TRANSITIONS_KEPT)
 
@@ -93,6 +96,13 @@ class StormGuardAuthority:
         self.risk_levels[scope] = level
         self.seq += 1
         return self._record(scope, before, reason)
+
+    def set_trading_day(self, day: str) -> bool:
+        """Risk's trading day; True if it is later than the one known (ISO dates order as strings)."""
+        if not day or day <= self.trading_day:
+            return False
+        self.trading_day = day
+        return True
 
     # -- the operator
 
@@ -169,6 +179,7 @@ class StormGuardAuthority:
         return {
             "epoch": self.epoch, "seq": self.seq, "risk_levels": dict(self.risk_levels), "forced": dict(self.forced),
             "hold_fire": self.hold_fire, "cancel_all": self.cancel_all, "strategy_enabled": dict(self.strategy_enabled),
+            "trading_day": self.trading_day,
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -182,5 +193,6 @@ class StormGuardAuthority:
         self.hold_fire = bool(saved["hold_fire"])
         self.cancel_all = bool(saved["cancel_all"])
         self.strategy_enabled = {sid: bool(on) for sid, on in saved["strategy_enabled"].items()}
+        self.trading_day = str(saved.get("trading_day", ""))  # absent from an older control's file
         for scope in self.forced:
             self.risk_levels.setdefault(scope, _NORMAL)

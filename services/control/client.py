@@ -3,6 +3,12 @@
 With CURVE on the ops socket the client connects with a key pair (the operator's by default); a key
 control does not allow, or a client without CURVE talking to a CURVE control, fails the handshake, and
 the client says so at once (the socket's monitor reports it) instead of waiting out its timeout.
+
+A request not answered within its share of the timeout is sent again, with the same request id, on the
+same socket (the Lazy Pirate pattern, without the REQ socket's lock-step): an answer can be lost when the
+connection is remade (control's ROUTER knows the client under a new identity then) or a queue is full.
+Control answers a repeat of a verb that changes something from its memory of recent answers
+(services/control/replies.py), so a retry never runs a command twice; reading verbs just run again.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from services.runtime.config.stack import StackConfig
 from services.runtime.curve import ClientKeys, client_keys
 
 _HANDSHAKE_FAILED = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+ATTEMPTS = 3
+"""Sends of one request within the timeout, each after an equal share of it has passed unanswered."""
 
 
 class ControlUnreachable(RuntimeError):
@@ -45,9 +53,10 @@ def local_operator() -> str:
 
 class OpsClient:
     def __init__(self, endpoint: str, timeout_ms: int = 2000, *, who: str | None = None,
-                 curve: ClientKeys | None = None) -> None:
+                 curve: ClientKeys | None = None, attempts: int = ATTEMPTS) -> None:
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
+        self.attempts = attempts
         self.who = who if who is not None else local_operator()
         self.curve = curve
         self._context = zmq.Context.instance()
@@ -73,20 +82,32 @@ class OpsClient:
         if self.curve is not None:
             self.curve.apply(sock)
         monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED)
+        payload = encode(request)
+        deadline = time.monotonic() + self.timeout_ms / 1000
         try:
             sock.connect(self.endpoint)
-            sock.send_multipart((b"request", encode(request)))
-            return self._await(sock, monitor, request.request_id)
+            for attempt in range(1, self.attempts + 1):
+                sock.send_multipart((b"request", payload))
+                share = deadline - (self.attempts - attempt) * self.timeout_ms / 1000 / self.attempts
+                reply = self._await(sock, monitor, request.request_id, share)
+                if reply is not None:
+                    return reply
+            raise ControlUnreachable(
+                f"no answer from control at {self.endpoint} within {self.timeout_ms / 1000:g}s ({self.attempts} "
+                f"tries of request {request.request_id}); is the stack running? Start it with `orderpath up` or "
+                "`orderpath run control`."
+            )
         finally:
             sock.disable_monitor()
             monitor.close(linger=0)
             sock.close()
 
-    def _await(self, sock: zmq.Socket, monitor: zmq.Socket, request_id: str) -> ControlReply:
+    def _await(self, sock: zmq.Socket, monitor: zmq.Socket, request_id: str, deadline: float) -> ControlReply | None:
+        """The answer to `request_id` if it comes before `deadline` (time.monotonic), else None; a refused
+        handshake raises at once."""
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(monitor, zmq.POLLIN)
-        deadline = time.monotonic() + self.timeout_ms / 1000
         while (remaining_ms := int((deadline - time.monotonic()) * 1000)) > 0:
             ready = dict(poller.poll(remaining_ms))
             if monitor in ready:
@@ -100,10 +121,7 @@ class OpsClient:
                     continue
                 if reply.request_id == request_id:
                     return reply
-        raise ControlUnreachable(
-            f"no answer from control at {self.endpoint} within {self.timeout_ms / 1000:g}s; "
-            "is the stack running? Start it with `orderpath up` or `orderpath run control`."
-        )
+        return None
 
     def _refusal(self, event: int) -> str:
         where = f"control at {self.endpoint}"

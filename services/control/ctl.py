@@ -113,6 +113,12 @@ def state_lines(body: dict[str, Any]) -> str:
     if sg.get("strategy_enabled"):
         lines.append("  strategy switches: " + "  ".join(
             f"{sid} {'enabled' if on else 'DISABLED'}" for sid, on in sg["strategy_enabled"].items()))
+    for sid, entry in body.get("strategies", {}).items():
+        if entry.get("external"):
+            age = entry.get("heartbeat_age_s")
+            seen = f" (last heartbeat {age:.1f}s ago)" if age is not None else ""
+            lines.append(f"external  {sid:<16} {entry['state'].upper() if entry['state'] != 'alive' else 'connected'}"
+                         f"{seen}  as {entry['instance']}")
     for file, entry in body.get("config", {}).items():
         behind = {name: v for name, v in entry["services"].items() if v != entry["version"]}
         running = "all on it" if not behind else "behind: " + ", ".join(f"{n} {v}" for n, v in behind.items())
@@ -333,13 +339,15 @@ def risk_dump(config: ConfigOption = None, as_json: JsonOption = False, timeout_
     if as_json:
         typer.echo(json.dumps(body, sort_keys=True))
         return
-    typer.echo(f"hold fire {'ON' if body['hold_fire'] else 'off'}  broker calls {body['broker_usage']} in 10 s")
-    typer.echo(f"{'scope':<9} {'level':<6} {'own':<6} {'control':<7} {'pnl TWD':>14} {'drawdown':>9} "
+    replaying = "  REPLAYING the journal (peaks held)" if body.get("replaying") else ""
+    typer.echo(f"trading day {body.get('trading_day') or '?'}  hold fire {'ON' if body['hold_fire'] else 'off'}  "
+               f"broker calls {body['broker_usage']} in 10 s{replaying}")
+    typer.echo(f"{'scope':<9} {'level':<6} {'own':<6} {'control':<7} {'pnl TWD':>14} {'peak TWD':>14} {'drawdown':>9} "
                f"{'capital TWD':>14}  enabled")
     for scope in body["scopes"]:
         typer.echo(f"{scope['scope']:<9} {scope['level']:<6} {scope['own_level']:<6} {scope['control_level']:<7} "
-                   f"{format_price(scope['pnl_e4']):>14} {scope['drawdown_pct']:>8.2f}% {scope['capital_twd']:>14,}  "
-                   f"{'yes' if scope['enabled'] else 'NO'}")
+                   f"{format_price(scope['pnl_e4']):>14} {format_price(scope.get('peak_pnl_e4', 0)):>14} "
+                   f"{scope['drawdown_pct']:>8.2f}% {scope['capital_twd']:>14,}  {'yes' if scope['enabled'] else 'NO'}")
     typer.echo(f"{'strategy':<9} {'symbol':<7} {'position':>9} {'buying':>7} {'selling':>8}")
     for row in body["positions"]:
         typer.echo(f"{row['strategy_id']:<9} {row['symbol']:<7} {row['position']:>9} {row['outstanding_buy']:>7} "

@@ -23,6 +23,7 @@ from contracts.messages import GLOBAL_SCOPE, ControlCommand, ControlReply, Contr
 from services.control.audit import AuditLog
 from services.control.authority import RecordedTransition, StormGuardAuthority
 from services.control.heartbeats import HeartbeatTracker
+from services.control.replies import RecentReplies
 from services.runtime.clock import Clock
 from services.runtime.instance import service_of
 
@@ -37,6 +38,8 @@ DESTRUCTIVE_VERBS = frozenset({"cancel_all"})
 """Refused unless the request says confirmed=yes (the CLI's --yes, or the operator's answer to its question);
 forcing HALT is destructive too."""
 UNAUDITED = SERVICE_VERBS | {"ping"}
+REMEMBERED = OPERATOR_VERBS
+"""Verbs whose answer a repeated request id gets again instead of a second run (RecentReplies)."""
 
 Handler = Callable[[ControlRequest, str], ControlReply]
 DeferredHandler = Callable[[bytes, ControlRequest, str], ControlReply | None]
@@ -70,6 +73,7 @@ class ControlDesk:
             "enable_strategy": self._switch_strategy, "disable_strategy": self._switch_strategy,
         }
         self._deferred: dict[str, DeferredHandler] = {}
+        self.replies = RecentReplies()
 
     @property
     def verbs(self) -> list[str]:
@@ -83,7 +87,18 @@ class ControlDesk:
 
     def handle(self, request: ControlRequest, key: str, identity: bytes = b"") -> ControlReply | None:
         """Answer one request authenticated as `key` (the CURVE key's name, or "none" without CURVE); None
-        when a deferred verb answers later."""
+        when a deferred verb answers later. A repeat (same key and request id) of a verb that changes something
+        gets its first answer again, and runs nothing."""
+        remembered = self.replies.get(key, request.request_id)
+        if remembered is not None:
+            if remembered.verb != request.verb:
+                self.log.warning("ops_request_id_reused", verb=request.verb, request_id=request.request_id, key=key,
+                                 who=request.who, first_verb=remembered.verb)
+                return self._refuse(request, f"request id {request.request_id} was {remembered.verb}; a new "
+                                             "request needs a new id")
+            self.log.info("ops_request_repeat", verb=request.verb, request_id=request.request_id, key=key,
+                          who=request.who, ok=remembered.reply.ok)
+            return remembered.reply
         handler = self._verbs.get(request.verb)
         if self.service_key is not None and key == self.service_key and request.verb in OPERATOR_VERBS:
             reply = self._refuse(request, f"the services' key ({key}) may not run {request.verb}: use an "
@@ -104,6 +119,8 @@ class ControlDesk:
     def account(self, request: ControlRequest, key: str, reply: ControlReply) -> None:
         """The log line of every request, and the audit record of every operator command."""
         # Healthchecks ping every few seconds and services ask for snapshots: not worth an info line each.
+        if request.verb in REMEMBERED:
+            self.replies.remember(key, request.request_id, request.verb, reply)
         log = self.log.debug if request.verb in UNAUDITED else self.log.info
         log("ops_request", verb=request.verb, args=request.args, key=key, who=request.who, ok=reply.ok,
             error=reply.error)

@@ -11,7 +11,7 @@ CLI's own timeout, and the audit records it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -48,7 +48,16 @@ class DumpRelay:
         self._pending: dict[str, _Pending] = {}
 
     def ask(self, identity: bytes, request: ControlRequest, key: str) -> ControlReply | None:
-        """Forward a dump request to its service; None: the answer comes later (or at the deadline)."""
+        """Forward a dump request to its service; None: the answer comes later (or at the deadline). A repeat
+        of a request still waiting (the client retried) asks nothing more: the answer goes to where the repeat
+        came from, the client's newest connection."""
+        waiting = self._pending.get(request.request_id)
+        if waiting is not None and waiting.key == key:
+            self._pending[request.request_id] = replace(waiting, identity=identity)
+            return None
+        if waiting is not None:  # another client's request: the service's answer names only the id
+            return ControlReply(request_id=request.request_id, ok=False,
+                                error=f"request id {request.request_id} is in use by another client: use a new id")
         verb, service = DUMPS[request.verb]
         state = self.tracker.status().get(service, {}).get("state")
         if state != "alive":

@@ -32,7 +32,9 @@ from services.control.desk import ControlDesk
 from services.control.dumps import DUMPS, DumpRelay
 from services.control.heartbeats import HeartbeatTracker
 from services.control.reload import ConfigReloader
+from services.control.replies import undecodable_request_reply
 from services.control.state_file import StateFileError, load_state, save_state
+from services.control.strategies import strategies_status
 from services.runtime.config.loader import ConfigError
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
@@ -76,6 +78,7 @@ def main(stack: StackConfig) -> int:
     limits = limits_read.model
     assert isinstance(limits, StrategyLimitsConfig)
     strategy_ids = [entry.id for entry in limits.strategies]
+    entries = list(limits.strategies)
     authority = StormGuardAuthority(rt.clock, strategy_ids)
     state_path = under_var(stack, stack.control.state_file)
     try:
@@ -118,6 +121,7 @@ def main(stack: StackConfig) -> int:
         """A reloaded strategy_limits.yaml in control: new strategies get a scope and can be switched, the
         usage alerts follow StormGuard's thresholds."""
         strategy_ids[:] = [entry.id for entry in new_limits.strategies]
+        entries[:] = new_limits.strategies
         authority.add_scopes(strategy_ids)
         alerts.rules.set_stormguard(new_limits.stormguard)
 
@@ -128,6 +132,7 @@ def main(stack: StackConfig) -> int:
     desk.add_verb("config_reload", reloader.config_reload)
     desk.status_parts["config"] = reloader.status
     desk.status_parts["security"] = lambda _services: security_status(stack)
+    desk.status_parts["strategies"] = lambda services: strategies_status(entries, services)
 
     def on_transitions(transitions: list[RecordedTransition]) -> None:
         for transition in transitions:
@@ -142,25 +147,44 @@ def main(stack: StackConfig) -> int:
             transition = authority.apply_proposal(message)
             if authority.seq != seq:
                 on_transitions([transition] if transition is not None else [])
-        elif message.levels:
-            seq = authority.seq
-            transitions = authority.resync(message.levels)
-            if authority.seq != seq:
-                on_transitions(transitions)
+        else:
+            on_trading_day(message.trading_day)
+            if message.levels:
+                seq = authority.seq
+                transitions = authority.resync(message.levels)
+                if authority.seq != seq:
+                    on_transitions(transitions)
+
+    def on_trading_day(day: str) -> None:
+        """Risk's trading day from its snapshot: a later one is logged, alerted (after a known day) and saved."""
+        previous = authority.trading_day
+        if not authority.set_trading_day(day):
+            return
+        rt.log.warning("trading_day_started", trading_day=day, previous_day=previous or None)
+        if previous:
+            alerts.rules.on_trading_day(day, previous)
+        try:
+            save_state(state_path, authority.saved())
+        except OSError as exc:
+            rt.log.error("control_state_not_saved", path=str(state_path), error=str(exc))
 
     ops = rt.sockets.ops_router(stack.endpoints.ops)
     rt.watch_handshakes(ops, "ops")
     inbox = rt.inbox("ops", Heartbeat, ControlRequest, OrdersDump, RiskDump)
 
-    def reply_to(identity: bytes, payload: bytes, verb: str) -> None:
+    def reply_to(identity: bytes, reply: ControlReply, verb: str) -> None:
+        """Send an answer; one that cannot be delivered is logged (the client's retry gets it again)."""
         try:
-            ops.send_multipart((identity, REPLY_TOPIC, payload), zmq.NOBLOCK)
+            ops.send_multipart((identity, REPLY_TOPIC, encode(reply)), zmq.NOBLOCK)
         except zmq.Again:
-            rt.log.warning("ops_reply_dropped", verb=verb, reason="client_gone")
+            rt.log.warning("ops_reply_dropped", verb=verb, request_id=reply.request_id, reason="client_queue_full")
+        except zmq.ZMQError as exc:  # EHOSTUNREACH (ROUTER_MANDATORY): the connection it came on is gone
+            rt.log.warning("ops_reply_dropped", verb=verb, request_id=reply.request_id, reason="client_gone",
+                           error=exc.strerror)
 
     def relay(identity: bytes, request: ControlRequest, key: str, reply: ControlReply) -> None:
         desk.account(request, key, reply)
-        reply_to(identity, encode(reply), request.verb)
+        reply_to(identity, reply, request.verb)
 
     dumps = DumpRelay(rt.clock, tracker, control_out.send, relay, stack.control.dump_timeout_ms * 1_000_000)
     for verb in DUMPS:
@@ -169,7 +193,14 @@ def main(stack: StackConfig) -> int:
     def on_ops(frames: list[bytes]) -> None:
         identity, rest = frames[0], frames[1:]
         message = inbox.decode(rest)
-        if isinstance(message, Heartbeat):
+        if message is None:
+            # Counted and logged by the inbox; a request that names its id is also answered, with the field.
+            refusal = undecodable_request_reply(rest[-1]) if len(rest) == 2 else None
+            if refusal is not None:
+                rt.log.warning("ops_request_refused", request_id=refusal.request_id, reason="bad_message",
+                               error=refusal.error)
+                reply_to(identity, refusal, "undecoded")
+        elif isinstance(message, Heartbeat):
             restart = tracker.on_heartbeat(message)
             if restart is not None:
                 rt.log.warning("service_restarted", instance=restart.instance, old_pid=restart.old_pid,
@@ -180,7 +211,7 @@ def main(stack: StackConfig) -> int:
             # With curve.ops the ZAP handler let only allow-listed keys connect, and named the key.
             reply = desk.handle(message, ops.peer_key or NO_KEY, identity)
             if reply is not None:
-                reply_to(identity, encode(reply), message.verb)
+                reply_to(identity, reply, message.verb)
         elif isinstance(message, OrdersDump | RiskDump) and not dumps.on_dump(message):
             rt.log.info("dump_unclaimed", request_id=message.request_id, reason="answered too late")
 

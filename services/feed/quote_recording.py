@@ -2,7 +2,8 @@
 
 Logs in as the feed does (order_adapter.yaml's shioaji: section; the fake serves the synthetic market
 as its quotes), subscribes feed.symbols through the quote bridge, and writes each readable quote as
-the record it is: a BidAsk or a Tick line, trial matching and odd lots skipped as they are live. The
+the record it is: a BidAsk or a Tick line, trial matches kept with their `simtrade` flag (replay skips
+them, as the bridge does live) and odd lots skipped. The
 SDK's callbacks run on its thread and are handed to this process's loop, which alone writes. The
 file is created only once the symbols are accepted. Stops after `quotes` records if given, after
 `duration_s` if given, or on Ctrl-C, SIGTERM or SIGHUP (a closed terminal, unless started under

@@ -49,13 +49,13 @@ class RecordWriter:
                 "code": record.symbol, "datetime": when,
                 "bid_price": [format_price(p) for p in record.bid_prices_e4], "bid_volume": list(record.bid_qtys),
                 "ask_price": [format_price(p) for p in record.ask_prices_e4], "ask_volume": list(record.ask_qtys),
-                "simtrade": False, "suspend": False, "intraday_odd": False,
+                "simtrade": record.simtrade, "suspend": False, "intraday_odd": False,
             })
         else:
             self._line({
                 "code": record.symbol, "datetime": when, "close": format_price(record.close_e4),
                 "volume": record.volume, "total_volume": record.total_volume,
-                "simtrade": False, "suspend": False, "intraday_odd": False,
+                "simtrade": record.simtrade, "suspend": False, "intraday_odd": False,
             })
 
     def _line(self, record: dict[str, object]) -> None:

@@ -16,6 +16,14 @@ A record with `bid_price` is a BidAsk, else one with `close` is a Tick. Prices a
 Shioaji's empty level and is dropped. `datetime` is ISO 8601, exchange local time when it names
 no offset. Quantities are what Shioaji sends: board lots for common stocks.
 
+`simtrade` (true, or in CSV `true`/`1`) marks the exchange's trial matching: the indicative books and
+prints of the pre-open (08:30–09:00) and of the closing call auction (13:25–13:30), which no order
+trades against. A recording keeps them, flagged, because they are what the exchange sent; replay
+skips them exactly as the live quote bridge does (ReplayBooks counts them in `trial_records` and
+never builds a book from one), so no strategy, risk check or simulated fill sees a trial book.
+`intraday_odd` marks the intraday odd-lot market, another book: such a record is refused as a bad
+line, since board-lot orders never trade against it.
+
 RecordReader turns a file into records, ReplayBooks turns records into MarketEvents, and
 ReplayPacer says when each is due; feed.service drives the three from the loop's timers.
 """
@@ -63,6 +71,7 @@ class TickRecord:
     close_e4: int
     volume: int
     total_volume: int
+    simtrade: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,7 @@ class BidAskRecord:
     bid_qtys: tuple[int, ...]
     ask_prices_e4: tuple[int, ...]
     ask_qtys: tuple[int, ...]
+    simtrade: bool = False
 
 
 Record = TickRecord | BidAskRecord
@@ -136,6 +146,18 @@ def _qty(value: Any, name: str) -> int:
     raise ValueError(f"{name}: expected a non-negative whole number, got {value!r}")
 
 
+def _flag(fields: Mapping[str, Any], name: str) -> bool:
+    """A boolean field: JSON true/false, in CSV true/false/1/0 (any case); absent or empty is false."""
+    value = fields.get(name)
+    if value is None or value == "" or value is False:
+        return False
+    if value is True:
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ValueError(f"{name}: expected true or false, got {value!r}")
+
+
 def _values(fields: Mapping[str, Any], name: str) -> list[Any]:
     raw = _required(fields, name)
     if isinstance(raw, str):
@@ -158,11 +180,14 @@ def _side(fields: Mapping[str, Any], side: str) -> tuple[tuple[int, ...], tuple[
 
 def parse_record(fields: Mapping[str, Any]) -> Record:
     """A Tick or BidAsk record from Shioaji-named fields; ValueError says what is wrong."""
+    if _flag(fields, "intraday_odd"):
+        raise ValueError("intraday_odd: an odd-lot quote, not the board-lot book")
+    simtrade = _flag(fields, "simtrade")
     if _present(fields, "bid_price"):
         bid_prices_e4, bid_qtys = _side(fields, "bid")
         ask_prices_e4, ask_qtys = _side(fields, "ask")
         return BidAskRecord(
-            _symbol(fields), _exch_ts_ns(fields), bid_prices_e4, bid_qtys, ask_prices_e4, ask_qtys
+            _symbol(fields), _exch_ts_ns(fields), bid_prices_e4, bid_qtys, ask_prices_e4, ask_qtys, simtrade
         )
     if _present(fields, "close"):
         close_e4 = _price_e4(fields["close"], "close")
@@ -174,6 +199,7 @@ def parse_record(fields: Mapping[str, Any]) -> Record:
             close_e4,
             _qty(_required(fields, "volume"), "volume"),
             _qty(_required(fields, "total_volume"), "total_volume"),
+            simtrade,
         )
     raise ValueError("neither bid_price (BidAsk) nor close (Tick)")
 
@@ -272,17 +298,24 @@ class _SymbolState:
 
 
 class ReplayBooks:
-    """Each symbol's book from its latest BidAsk and last trade from its latest Tick."""
+    """Each symbol's book from its latest BidAsk and last trade from its latest Tick; trial matches
+    (`simtrade`) are counted in `trial_records` and build nothing."""
 
     def __init__(self) -> None:
         self._states: dict[str, _SymbolState] = {}
+        self.trial_records = 0
 
     def apply(self, record: Record) -> bool:
         """Take in one record; True when its symbol now has an event to publish.
 
-        Every record makes one event, except Ticks that come before their symbol's first BidAsk:
-        with no book yet there is nothing a subscriber could act on, but the trade still counts.
+        Every record makes one event, except trial matches, which are not a book anyone trades
+        against (nor is the regular session's book changed by them), and Ticks that come before their
+        symbol's first BidAsk: with no book yet there is nothing a subscriber could act on, but the
+        trade still counts.
         """
+        if record.simtrade:
+            self.trial_records += 1
+            return False
         state = self._states.get(record.symbol)
         if state is None:
             state = self._states[record.symbol] = _SymbolState()

@@ -124,6 +124,8 @@ class ReplaySource:
             "replay_bad_lines", "Recorded lines skipped as unreadable", registry=rt.metrics.registry
         )
         self._bad_lines_counted = 0
+        self._trial_records = Gauge("replay_trial_records", "Trial-match (simtrade) records of this pass, skipped",
+                                    registry=rt.metrics.registry)
         self._finished = Gauge("replay_finished", "1 once the recording has been published to its end",
                                registry=rt.metrics.registry)
         self._passes = 0
@@ -189,6 +191,8 @@ class ReplaySource:
         if fresh:
             self._bad_lines.inc(fresh)
             self._bad_lines_counted = self._reader.bad_lines
+        if self._pass is not None:
+            self._trial_records.set(self._pass.books.trial_records)
 
     def _finish(self, run: _ReplayPass) -> None:
         self._count_bad_lines()
@@ -197,6 +201,7 @@ class ReplaySource:
             "file": str(self._reader.path),
             "replay_pass": self._passes,
             "events": run.published,
+            "trial_records": run.books.trial_records,
             "bad_lines_so_far": self._reader.bad_lines,
             "first_errors": [str(error) for error in self._reader.first_errors],
         }

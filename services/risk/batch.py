@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from contracts.enums import InstrumentKind, PriceType
-from contracts.market_rules import STOCK_TICK_LADDER_E4, notional_e4
+from contracts.market_rules import TICK_LADDERS_E4, ladder_tick_e4, notional_e4
 from contracts.messages import InstrumentRef, OrderIntent
 from contracts.prices import PRICE_SCALE
 from services.risk.book_cache import BookCache
@@ -56,10 +56,16 @@ BATCH_CROSSOVER = 32  # numpy for batches larger than this: measured, see the mo
 
 # Inputs beyond ±2⁶² are clamped: every comparison against a real limit keeps its answer, and nothing overflows.
 _CLAMP = 1 << 62
-# _LADDER_FLOORS.searchsorted(price, "right") is the rank of a price's ladder level (0 below zero); a stock's
-# row of the tick table holds the ladder's tick per rank, a future's row its own tick at every rank.
-_LADDER_FLOORS = np.array([floor for floor, _ in reversed(STOCK_TICK_LADDER_E4)], dtype=np.int64)
-_LADDER_TICKS = (STOCK_TICK_LADDER_E4[-1][1], *(tick for _, tick in reversed(STOCK_TICK_LADDER_E4)))
+# _LADDER_FLOORS (every level floor of every kind's ladder).searchsorted(price, "right") is the rank of a
+# price's level (0 below zero); an instrument's row of the tick table holds its ladder's tick per rank, a
+# future's (or any instrument with its own tick) that tick at every rank.
+_LADDER_FLOORS = np.array(sorted({floor for ladder in TICK_LADDERS_E4.values() for floor, _ in ladder}),
+                          dtype=np.int64)
+_KIND_TICKS = {
+    kind: (ladder[-1][1], *(ladder_tick_e4(ladder, int(floor)) for floor in _LADDER_FLOORS))
+    for kind, ladder in TICK_LADDERS_E4.items()
+}
+_RANKS = len(_LADDER_FLOORS) + 1
 _FRESH, _MISSING, _OLD, _NO_REFERENCE, _UNKNOWN = range(5)
 # Columns of the per-symbol table: static ones first, then the book's, rewritten for each batch.
 _LIMIT_DOWN, _LIMIT_UP, _UNIT, _REFERENCE, _HALF_WIDTH, _BLOCKED, _BLOCKED_LIMIT = range(7)
@@ -80,10 +86,10 @@ class _Book(NamedTuple):
 
 
 def _ticks_of(ref: InstrumentRef) -> tuple[int, ...]:
-    """The tick row of an instrument: the TWSE ladder for a stock without its own tick, else its tick throughout."""
-    if ref.kind is InstrumentKind.STOCK and ref.tick_e4 == 0:
-        return _LADDER_TICKS
-    return (_clamp(ref.tick_e4),) * len(_LADDER_TICKS)
+    """The tick row of an instrument: its kind's ladder when it has no tick of its own, else its tick throughout."""
+    if ref.kind is not InstrumentKind.FUTURE and ref.tick_e4 == 0:
+        return _KIND_TICKS[ref.kind]
+    return (_clamp(ref.tick_e4),) * _RANKS
 
 
 def _clamp(value: int) -> int:
@@ -127,7 +133,7 @@ class BatchChecker:
         self._table[:-1, _LIMIT_UP] = [_clamp(r.limit_up_e4) for r in refs]
         self._table[:, _UNIT] = [_clamp(r.unit) for r in refs] + [1]
         self._limit_up = [r.limit_up_e4 for r in refs] + [0]
-        self._ticks = np.array([_ticks_of(r) for r in refs] + [_LADDER_TICKS], dtype=np.int64)
+        self._ticks = np.array([_ticks_of(r) for r in refs] + [_KIND_TICKS[InstrumentKind.STOCK]], dtype=np.int64)
         self.strategies = list(limits)
         self.strategy_index = {sid: i for i, sid in enumerate(self.strategies)}
         self.unknown_strategy = len(self.strategies)

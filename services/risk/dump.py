@@ -19,7 +19,7 @@ _NORMAL = StormGuardLevel.NORMAL
 
 def risk_dump(engine: RiskEngine, limits: StrategyLimitsConfig, operator_enabled: Mapping[str, bool],
               request_id: str, clock: Clock) -> RiskDump:
-    mark = engine.book.mark_e4
+    mark = engine.mark_e4
     own = engine.stormguard.levels()
     control = engine.control_levels
     scopes = [ScopeRow(
@@ -28,6 +28,7 @@ def risk_dump(engine: RiskEngine, limits: StrategyLimitsConfig, operator_enabled
         pnl_e4=engine.pnl.total_pnl_e4(mark), drawdown_pct=float(engine.stormguard.drawdown_pct(GLOBAL_SCOPE)),
         capital_twd=int(limits.global_limits.capital_twd),
         limits={name: str(value) for name, value in limits.global_limits.model_dump().items()},
+        peak_pnl_e4=engine.stormguard.peak_pnl_e4(GLOBAL_SCOPE),
     )]
     for entry in limits.strategies:
         scopes.append(ScopeRow(
@@ -36,6 +37,8 @@ def risk_dump(engine: RiskEngine, limits: StrategyLimitsConfig, operator_enabled
             drawdown_pct=float(engine.stormguard.drawdown_pct(entry.id)) if entry.id in own else 0.0,
             capital_twd=int(entry.capital_twd), enabled=operator_enabled.get(entry.id, entry.enabled),
             limits={name: str(value) for name, value in entry.limits.model_dump().items()},
+            peak_pnl_e4=engine.stormguard.peak_pnl_e4(entry.id) if entry.id in own else 0,
         ))
     return RiskDump(request_id=request_id, positions=engine.positions.rows(), scopes=scopes,
-                    hold_fire=engine.hold_fire, broker_usage=engine.stormguard.usage_actions, ts_ns=clock.wall_ns())
+                    hold_fire=engine.hold_fire, broker_usage=engine.stormguard.usage_actions, ts_ns=clock.wall_ns(),
+                    trading_day=engine.trading_day, replaying=engine.replaying)

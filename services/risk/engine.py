@@ -14,18 +14,25 @@ Plain synchronous code with an injected clock; services/risk/service.py wires it
 The limits can be replaced atomically (`replace_limits`): the whole chain is rebuilt and swapped
 in one assignment, while positions, PnL, books, duplicate memory and StormGuard levels carry
 over (the order-rate windows start empty).
+
+The desk's state outlives the process: `saved` is everything a restarted risk needs to be this one
+(services/risk/state_file.py) and `restore` takes it back. PnL, drawdown peaks, drawdown levels and
+order-rate windows are the trading day's (contracts.market_rules.trading_day): `start_day` begins a
+new one, on the clock's rollover or on a report of a later day, while positions and working orders
+carry over.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal
 
 import msgspec
 
 from contracts.enums import ExecType, IntentAction, PriceType, Reason, StormGuardLevel, TimeInForce, stricter
-from contracts.market_rules import taipei_date
+from contracts.market_rules import DESK_DAY_ROLLOVER, taipei_date, trading_day, trading_day_end_ns
 from contracts.messages import (
     GLOBAL_SCOPE,
     AdapterUsage,
@@ -42,14 +49,17 @@ from services.risk.book_cache import BookCache
 from services.risk.pnl import PnlBook
 from services.risk.positions import PositionBook
 from services.risk.reference_data import RefOutcome, apply_reference
+from services.risk.state_file import RiskState
 from services.risk.stormguard import StormGuard, Transition
 from services.risk.validators.base import Rejection, Validator
+from services.risk.validators.disposition import DispositionValidator
 from services.risk.validators.duplicate import DuplicateValidator
 from services.risk.validators.order_rate import OrderRateValidator
 from services.risk.validators.price_band import PriceBandValidator
 from services.risk.validators.size_notional import SizeNotionalValidator
 from services.risk.validators.staleness import StalenessValidator
 from services.risk.validators.stormguard_gate import StormGuardGate
+from services.risk.validators.suspension import SuspensionValidator
 from services.runtime.clock import Clock
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
 
@@ -85,8 +95,14 @@ _UNCHECKED = Rejection(Reason.BAD_MESSAGE, "not checked in a batch")
 
 
 class RiskEngine:
-    def __init__(self, clock: Clock, limits: StrategyLimitsConfig, instruments: dict[str, InstrumentRef]) -> None:
+    def __init__(self, clock: Clock, limits: StrategyLimitsConfig, instruments: dict[str, InstrumentRef],
+                 day_rollover: time = DESK_DAY_ROLLOVER) -> None:
         self.clock = clock
+        self.day_rollover = day_rollover
+        self.trading_day = ""
+        self._day_end_ns = 0  # when the next trading day begins (wall clock): one int compare per fill
+        self._set_day(trading_day(clock.wall_ns(), day_rollover))
+        self._saved_marks: dict[str, int] = {}  # the state file's, for symbols whose book has not come yet
         self.instruments = instruments
         self._file_instruments = dict(instruments)  # what expire_references puts back
         self._reference_days: dict[str, str] = {}  # symbol -> the trading day of the broker ref in force
@@ -97,6 +113,7 @@ class RiskEngine:
                                      {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
         self.gate = StormGuardGate(self.positions)
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory, clock)
+        self.disposition = DispositionValidator(instruments, clock)
         self.control_levels: dict[str, StormGuardLevel] = {}
         self._operator_enabled: dict[str, bool] = {}
         self._levels: dict[str, StormGuardLevel] = {}
@@ -109,7 +126,8 @@ class RiskEngine:
         order_limits = {entry.id: entry.limits for entry in limits.strategies}
         return Chain(
             enabled={entry.id: entry.enabled for entry in limits.strategies},
-            before_gate=(self.duplicates, StalenessValidator(self.clock)),
+            before_gate=(self.duplicates, StalenessValidator(self.clock), SuspensionValidator(self.instruments),
+                         self.disposition),
             price_band=PriceBandValidator(self.instruments, self.book, limits.book, self.clock),
             size=SizeNotionalValidator(self.instruments, order_limits, limits.global_limits, self.positions,
                                        self.book),
@@ -197,6 +215,7 @@ class RiskEngine:
         command = self._command(intent, level)
         if command.action is IntentAction.NEW:
             self.positions.on_approved(command)
+            self.disposition.on_approved(command)
         return command
 
     def _gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
@@ -251,21 +270,93 @@ class RiskEngine:
         return expired
 
     def on_execution(self, report: ExecutionReport) -> list[Transition]:
-        """Positions from every report; PnL and StormGuard from fills, at once."""
+        """Positions from every report; PnL and StormGuard from fills, at once. A fill of a later trading
+        day than the engine's (replayed history that spans a rollover) starts that day first."""
         self.positions.on_execution(report)
         if report.exec_type is not ExecType.FILL:
             return []
         if report.symbol not in self.instruments or report.last_qty <= 0:
             return []
+        transitions = self.start_day(trading_day(report.ts_ns, self.day_rollover)) \
+            if report.ts_ns >= self._day_end_ns else []
         self.pnl.on_fill(report.strategy_id, report.symbol, report.side, report.last_qty, report.last_price_e4)
-        return self._moved(self._update_pnl((report.strategy_id,)))
+        return self._moved(transitions + self._update_pnl((report.strategy_id,)))
+
+    @property
+    def replaying(self) -> bool:
+        """True while risk applies execution reports from before its start: PnL moves, peaks do not rise
+        (the marks between those fills are unknown) and the day does not roll by the clock."""
+        return self.stormguard.peaks_frozen
+
+    @replaying.setter
+    def replaying(self, replaying: bool) -> None:
+        self.stormguard.peaks_frozen = replaying
 
     def mark_to_market(self) -> list[Transition]:
-        """Revalue every strategy's positions at the book, and let finished dwells step down (on a timer)."""
-        return self._moved(self._update_pnl(tuple(self.pnl.strategies())) + self.stormguard.refresh())
+        """Start the trading day if the clock has passed its rollover (not while replaying), revalue every
+        strategy's positions at the book, and let finished dwells step down (on a timer)."""
+        now_ns = self.clock.wall_ns()
+        transitions = self.start_day(trading_day(now_ns, self.day_rollover)) \
+            if now_ns >= self._day_end_ns and not self.replaying else []
+        return self._moved(transitions + self._update_pnl(tuple(self.pnl.strategies())) + self.stormguard.refresh())
+
+    def start_day(self, day: str) -> list[Transition]:
+        """Begin trading day `day` if it is later than the engine's: positions and working orders carry over;
+        PnL starts from each position's mark now, drawdown peaks at 0, StormGuard levels at what the live
+        inputs demand (a drawdown HALT ends), order-rate windows empty. [] if `day` is not later."""
+        if day <= self.trading_day:
+            return []
+        previous = self.trading_day
+        self._set_day(day)
+        self.pnl.start_day(self.mark_e4)
+        self.chain.rate.start_day()
+        return self._moved(self.stormguard.start_day(f"trading day {day} begins (was {previous})"))
+
+    def _set_day(self, day: str) -> None:
+        self.trading_day = day
+        self._day_end_ns = trading_day_end_ns(day, self.day_rollover)
+
+    def mark_e4(self, symbol: str) -> int | None:
+        """The price a position is valued at: the book's mark, else the last one the state file kept."""
+        mark = self.book.mark_e4(symbol)
+        return mark if mark is not None else self._saved_marks.get(symbol)
+
+    def saved(self, exec_seq: int) -> RiskState:
+        """Everything a restarted risk needs to be this one, covering execution reports up to `exec_seq`."""
+        positions, working = self.positions.saved()
+        marks = {symbol: mark for symbol in sorted(self.pnl.held_symbols())
+                 if (mark := self.mark_e4(symbol)) is not None}
+        return RiskState(written_ts_ns=self.clock.wall_ns(), trading_day=self.trading_day, exec_seq=exec_seq,
+                         positions=positions, working=working, accounts=self.pnl.saved(),
+                         scopes=self.stormguard.saved(), marks_e4=marks)
+
+    def learn_day_from_history(self) -> None:
+        """Before a replay of the whole journal (no state file): no day is known, so each later day begins with
+        its first replayed fill (a past day's PnL is not today's), then by the clock."""
+        self._set_day("")
+
+    def restore(self, state: RiskState) -> None:
+        """Take a saved state back, on a new engine: positions, working orders, PnL, peaks, levels, marks and
+        the trading day they are of (a later day then starts by the clock or the next report)."""
+        self.positions.restore(state.positions, state.working)
+        self.pnl.restore(state.accounts)
+        self.stormguard.restore(state.scopes)
+        self._saved_marks = dict(state.marks_e4)
+        self._set_day(state.trading_day)
+        self._forget_levels()
+
+    def discard_desk_state(self, reason: str) -> list[Transition]:
+        """Forget what a restored state brought (positions, working orders, PnL, peaks, own levels, marks): the
+        adapter's journal turned out not to be the one it was built on, and the journal is the desk's record.
+        The day is today's; its levels are what the live inputs demand."""
+        self.positions.clear()
+        self.pnl.clear()
+        self._saved_marks.clear()
+        self._set_day(trading_day(self.clock.wall_ns(), self.day_rollover))
+        return self._moved(self.stormguard.start_day(reason))
 
     def _update_pnl(self, strategy_ids: tuple[str, ...]) -> list[Transition]:
-        mark = self.book.mark_e4
+        mark = self.mark_e4
         transitions: list[Transition] = []
         for strategy_id in strategy_ids:
             if strategy_id in self.chain.enabled:

@@ -8,7 +8,8 @@ a fill that reduces or flips the position realizes the difference between its pr
 average cost of the part it closes. Every fill is charged its costs at once:
 - stocks: commission of stock_commission_pct % of the notional times commission_discount, both
   sides, at least min_stock_commission_twd per fill (20 TWD by default); securities transaction
-  tax of stock_sell_tax_pct % on sells;
+  tax on sells, stock_sell_tax_pct % for shares and fund_sell_tax_pct % for ETFs, ETNs, TDRs and
+  warrants (services.risk.costs);
 - futures: futures_commission_twd per contract and futures_tax_pct % of the notional, both sides.
 Notional is price × qty × instrument.unit (1000 shares per lot, or TWD per index point).
 Brokers and the exchange round commission and tax down to whole TWD, so every cost is floored to
@@ -29,6 +30,8 @@ from contracts.enums import InstrumentKind, Side
 from contracts.market_rules import notional_e4
 from contracts.messages import InstrumentRef
 from contracts.prices import PRICE_SCALE
+from services.risk.costs import sell_tax_pct
+from services.risk.state_file import SavedAccount, SavedHolding
 from services.runtime.config.strategy_limits import CostConfig
 
 Mark = Callable[[str], int | None]
@@ -106,7 +109,7 @@ class PnlBook:
         commission_e4 = _floor_twd_e4(
             notional_twd * _pct(costs.stock_commission_pct) * Fraction(costs.commission_discount))
         commission_e4 = max(commission_e4, _floor_twd_e4(Fraction(costs.min_stock_commission_twd)))
-        tax_e4 = _floor_twd_e4(notional_twd * _pct(costs.stock_sell_tax_pct)) if side is Side.SELL else 0
+        tax_e4 = _floor_twd_e4(notional_twd * _pct(sell_tax_pct(costs, instrument.kind))) if side is Side.SELL else 0
         return commission_e4 + tax_e4
 
     def position(self, strategy_id: str, symbol: str) -> int:
@@ -154,6 +157,44 @@ class PnlBook:
     def total_pnl_e4(self, mark: Mark) -> int:
         """PnL of every strategy together (the global scope's)."""
         return sum(self.pnl_e4(strategy_id, mark) for strategy_id in self._accounts)
+
+    def held_symbols(self) -> set[str]:
+        """Every symbol some strategy holds a position in."""
+        return {symbol for account in self._accounts.values()
+                for symbol, position in account.positions.items() if position.qty}
+
+    def start_day(self, mark: Mark) -> None:
+        """A new trading day: realized PnL and costs start from 0, and every open position is valued from its
+        mark now (the close of the day before), so the day's PnL counts only the day's moves. A position with
+        no mark keeps its cost basis."""
+        for account in self._accounts.values():
+            account.gross_realized_e4 = 0
+            account.costs_e4 = 0
+            for symbol, position in account.positions.items():
+                mark_e4 = mark(symbol)
+                if position.qty and mark_e4 is not None:
+                    position.basis_e4 = position.qty * mark_e4 * self.instruments[symbol].unit
+
+    def saved(self) -> list[SavedAccount]:
+        """Every account as risk's state file keeps it."""
+        return [
+            SavedAccount(strategy_id=strategy_id, gross_realized_e4=account.gross_realized_e4,
+                         costs_e4=account.costs_e4,
+                         holdings=[SavedHolding(symbol=symbol, qty=position.qty, basis_e4=position.basis_e4)
+                                   for symbol, position in account.positions.items() if position.qty])
+            for strategy_id, account in self._accounts.items()
+        ]
+
+    def clear(self) -> None:
+        """Forget every account (a saved state found not to match the journal)."""
+        self._accounts.clear()
+
+    def restore(self, accounts: list[SavedAccount]) -> None:
+        """Take the accounts back from risk's state file (on an empty book)."""
+        for saved in accounts:
+            self._accounts[saved.strategy_id] = _Account(
+                positions={holding.symbol: _Position(holding.qty, holding.basis_e4) for holding in saved.holdings},
+                gross_realized_e4=saved.gross_realized_e4, costs_e4=saved.costs_e4)
 
 
 def _div_toward_zero(numerator: int, denominator: int) -> int:

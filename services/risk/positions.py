@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from contracts.enums import TERMINAL_STATUSES, ExecType, Side
 from contracts.messages import ExecutionReport, OrderCommand, PositionRow
+from services.risk.state_file import SavedOrder, SavedPosition
 
 
 class WorkingOrder(NamedTuple):
@@ -82,6 +83,31 @@ class PositionBook:
             client_order_id: order for client_order_id, order in self.working.items()
             if strategy_id is None or order.strategy_id == strategy_id
         }
+
+    def saved(self) -> tuple[list[SavedPosition], list[SavedOrder]]:
+        """Positions and working orders, for risk's state file."""
+        positions = [SavedPosition(strategy_id=sid, symbol=sym, qty=qty)
+                     for (sid, sym), qty in sorted(self.positions.items()) if qty]
+        working = [SavedOrder(client_order_id=client_order_id, strategy_id=order.strategy_id, symbol=order.symbol,
+                              side=order.side, leaves_qty=order.leaves_qty)
+                   for client_order_id, order in self.working.items()]
+        return positions, working
+
+    def clear(self) -> None:
+        """Forget every position and working order (a saved state found not to match the journal)."""
+        self.positions.clear()
+        self.working.clear()
+        self._outstanding.clear()
+        self.exposure.clear()
+
+    def restore(self, positions: list[SavedPosition], working: list[SavedOrder]) -> None:
+        """Take positions and working orders back from risk's state file (on an empty book)."""
+        for row in positions:
+            self.positions[(row.strategy_id, row.symbol)] = row.qty
+            self._refresh_exposure(row.strategy_id, row.symbol)
+        for order in working:
+            self._set_working(order.client_order_id,
+                              WorkingOrder(order.strategy_id, order.symbol, order.side, order.leaves_qty))
 
     def rows(self) -> list[PositionRow]:
         keys = sorted(set(self.positions) | {(o.strategy_id, o.symbol) for o in self.working.values()})

@@ -1,5 +1,6 @@
 """The risk service: intents in from strategies, approved orders out to the adapter, rejects back;
-fills, broker usage and the book drive PnL and StormGuard, whose transitions go to control."""
+fills, broker usage and the book drive PnL and StormGuard, whose transitions go to control. Its desk
+state (positions, PnL, peaks, levels) is saved to var/ and taken back by the next risk (state_keeper.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from prometheus_client import Counter, Gauge
 from contracts.codec import encode
 from contracts.enums import Reason, ServiceName, StormGuardLevel
 from contracts.messages import (
+    GLOBAL_SCOPE,
     AdapterUsage,
     ControlCommand,
     ExecutionReport,
@@ -24,7 +26,10 @@ from contracts.messages import (
 from services.risk.dump import risk_dump
 from services.risk.engine import RiskEngine
 from services.risk.reference_data import RefOutcome
+from services.risk.refusals import approval_decision, approval_listeners, bad_intent_decision
+from services.risk.state_keeper import StateKeeper
 from services.risk.stormguard import Transition
+from services.risk.validators.attention import AttentionWatch
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyLimitsConfig
@@ -41,7 +46,10 @@ def main(stack: StackConfig) -> int:
     rt = ServiceRuntime(ServiceName.RISK, stack)
     limits_read = read_versioned(stack.strategy_limits_file, StrategyLimitsConfig)
     limits = limits_read.model
-    engine = RiskEngine(rt.clock, limits, load_instruments(stack.instruments_file))
+    engine = RiskEngine(rt.clock, limits, load_instruments(stack.instruments_file), stack.risk.day_rollover)
+    state_file = stack.risk.state_file
+    keeper = StateKeeper(engine, state_file if state_file.is_absolute() else stack.var_dir / state_file, rt.log)
+    replay_from = keeper.start()
     registry = rt.metrics.registry
     approved_total = Counter("risk_approved", "Intents approved", ["strategy"], registry=registry)
     approved_by_strategy = {entry.id: approved_total.labels(entry.id) for entry in limits.strategies}
@@ -66,6 +74,9 @@ def main(stack: StackConfig) -> int:
         except zmq.Again:
             return False
         return True
+
+    # The strategies that asked for a RiskDecision on approval too (publish_approvals), per the file in force.
+    approvals_to = [approval_listeners(limits.strategies)]
 
     def reject(decision: RiskDecision) -> None:
         risk_out.send(decision)
@@ -103,16 +114,38 @@ def main(stack: StackConfig) -> int:
                 continue
             # Cancels pass for any strategy id: count unknown ones under one label, so the wire cannot grow it.
             approved_by_strategy.get(outcome.strategy_id, approved_unknown).inc()
+            if outcome.strategy_id in approvals_to[0]:  # off by default: one frozenset lookup per approval
+                risk_out.send(approval_decision(outcome, rt.clock.wall_ns()))
             # Approvals log at debug: at thousands a second an info line each costs more CPU than the check.
             rt.log.debug("intent_approved", intent_id=outcome.intent_id, strategy_id=outcome.strategy_id,
                          reason=None, stormguard_state=outcome.stormguard_state, qty=outcome.qty)
 
+    day_announced = [engine.trading_day]
+
+    def on_day(transitions: list[Transition]) -> None:
+        """Transitions, and the start of a trading day if the engine just began one: logged and saved at once
+        (control alerts on the day in the next RiskSnapshot)."""
+        on_transitions(transitions)
+        if engine.trading_day == day_announced[0]:
+            return
+        previous, day_announced[0] = day_announced[0], engine.trading_day
+        if previous:
+            rt.log.warning("trading_day_started", trading_day=engine.trading_day, previous_day=previous,
+                           positions=[[row.strategy_id, row.symbol, row.position] for row in engine.positions.rows()
+                                      if row.position],
+                           working_orders=len(engine.positions.working), levels=engine.stormguard.levels(),
+                           reason="daily PnL, drawdown peaks, drawdown levels and order-rate windows start fresh; "
+                                  "positions and working orders carry over",
+                           strategy_id=None, intent_id=None, stormguard_state=engine.stormguard.level(GLOBAL_SCOPE))
+            keeper.save()
+
     def on_execution(report: ExecutionReport) -> None:
         exec_reports_total.inc()
-        on_transitions(engine.on_execution(report))
+        transitions = keeper.on_report(report)
+        on_day(transitions + engine.on_execution(report))
 
     def on_usage(usage: AdapterUsage) -> None:
-        on_transitions(engine.on_usage(usage))
+        on_transitions(keeper.on_usage(usage) + engine.on_usage(usage))
 
     operator_enabled: dict[str, bool] = {}
 
@@ -140,7 +173,7 @@ def main(stack: StackConfig) -> int:
 
     def publish_snapshot() -> None:
         risk_out.send(RiskSnapshot(seq=0, positions=engine.positions.rows(), levels=engine.stormguard.levels(),
-                                   ts_ns=rt.clock.wall_ns()))
+                                   ts_ns=rt.clock.wall_ns(), trading_day=engine.trading_day))
 
     sockets, endpoints = rt.sockets, stack.endpoints
     # Books are read when an intent or the mark timer needs them, not on every tick (runtime/latest.py).
@@ -148,10 +181,20 @@ def main(stack: StackConfig) -> int:
                              registry=registry)
 
     last_said: dict[str, str] = {}  # the feed repeats its refs every interval: a line only when something changed
+    attention = AttentionWatch(rt.clock)
+
+    def warn_attention(ref: InstrumentRef | None) -> None:
+        warning = attention.observe(ref) if ref is not None else None
+        if ref is not None and warning is not None:
+            rt.log.warning("instrument_attention", symbol=ref.symbol, reason=warning)
+
+    for file_ref in list(engine.instruments.values()):
+        warn_attention(file_ref)
 
     def on_reference(ref: InstrumentRef) -> None:
         outcome, detail = engine.on_reference(ref)
         reference_data.labels(outcome).inc()
+        warn_attention(engine.instruments.get(ref.symbol))
         if last_said.get(ref.symbol) == detail:
             return
         last_said[ref.symbol] = detail
@@ -167,10 +210,16 @@ def main(stack: StackConfig) -> int:
             on_reference(message)
 
     books = rt.read_latest(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
-    rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents)
+    def on_undecodable_intent(payload: bytes, error: str) -> None:
+        decision = bad_intent_decision(payload, error, rt.clock.wall_ns())
+        if decision is not None:
+            reject(decision)
+
+    rt.read_batch(sockets.order_receiver(endpoints.intents), "intents", (OrderIntent,), on_intents,
+                  on_undecodable=on_undecodable_intent)
     # Positions come from every report, in seq order, once: what the PUB drops is asked of the adapter again.
-    # At start the history is replayed from the adapter's journal: a restarted risk has its positions back.
-    read_exec_stream(rt, on_execution, on_usage, catch_up_from=1)
+    # At start the reports after the saved state (all of them without one) are replayed from the journal.
+    read_exec_stream(rt, on_execution, on_usage, catch_up_from=replay_from)
     in_force = [limits]
 
     def apply_limits(new_limits: StrategyLimitsConfig) -> list[str]:
@@ -178,6 +227,7 @@ def main(stack: StackConfig) -> int:
         StormGuard levels carry over: RiskEngine.replace_limits)."""
         engine.replace_limits(new_limits)
         in_force[0] = new_limits
+        approvals_to[0] = approval_listeners(new_limits.strategies)
         for entry in new_limits.strategies:
             approved_by_strategy.setdefault(entry.id, approved_total.labels(entry.id))
         if new_limits.stormguard.mark_interval_ms != limits.stormguard.mark_interval_ms:
@@ -197,8 +247,12 @@ def main(stack: StackConfig) -> int:
                                   "back in force until today's arrives")
             reference_data.labels("expired").inc()
             last_said.pop(symbol, None)
-        on_transitions(engine.mark_to_market())
+        on_day(engine.mark_to_market())
 
     rt.loop.every(limits.stormguard.mark_interval_ms * 1_000_000, mark_to_market)
     rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_snapshot)
-    return rt.run()
+    rt.loop.every(stack.risk.state_interval_ms * 1_000_000, lambda: keeper.save(durable=False))
+    try:
+        return rt.run()
+    finally:
+        keeper.save()

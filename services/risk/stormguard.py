@@ -20,6 +20,13 @@ counts and proposes to control. It does no I/O and reads time only from the inje
 - HALT is latched: only `release` (an operator, through control) leaves it, one step to STORM.
   Release accepts the drawdown so far (the peak restarts at the current PnL, or a drawdown HALT
   could never be released) and is refused while a live input (usage, breaker) still demands HALT.
+- A trading day's rollover (`start_day`) starts every scope's PnL and peak again at 0 and puts each
+  scope straight at what its live inputs demand now: a level yesterday's drawdown set, a latched HALT
+  too, is gone; broker usage and the breaker are judged afresh. An operator's force is control's, not
+  this machine's, and stays.
+- While `peaks_frozen`, PnL moves but no peak rises: risk sets it while it replays execution reports
+  from before its start, whose PnL between fills it cannot know (a peak only the live marks could show).
+- `saved` and `restore` carry every scope's level, PnL, peak and dwell across a restart of risk.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from decimal import ROUND_FLOOR, Decimal
 from contracts.enums import StormGuardLevel, stricter
 from contracts.messages import GLOBAL_SCOPE
 from contracts.prices import PRICE_SCALE
+from services.risk.state_file import SavedScope
 from services.runtime.clock import Clock
 from services.runtime.config.strategy_limits import StormGuardConfig
 
@@ -77,6 +85,7 @@ class StormGuard:
         self.usage_actions = 0
         self.breaker_open = False
         self._slow = False
+        self.peaks_frozen = False
 
     def set_capital(self, capital_twd: Mapping[str, Decimal]) -> None:
         """Change the capital of scopes (a limits reload); new scopes start at NORMAL, state carries over."""
@@ -96,7 +105,8 @@ class StormGuard:
         """The scope's current PnL in TWD ×10⁴ (realized + unrealized). KeyError for an unknown scope."""
         state = self._scopes[scope]
         state.pnl_e4 = pnl_e4
-        state.peak_pnl_e4 = max(state.peak_pnl_e4, pnl_e4)
+        if not self.peaks_frozen and pnl_e4 > state.peak_pnl_e4:
+            state.peak_pnl_e4 = pnl_e4
         return self._evaluate(scope)
 
     def update_usage(self, actions_in_window: int) -> list[Transition]:
@@ -125,6 +135,40 @@ class StormGuard:
             return []
         state.peak_pnl_e4 = state.pnl_e4
         return [self._move(scope, _STORM, "operator release")]
+
+    def start_day(self, reason: str) -> list[Transition]:
+        """A new trading day: every scope's PnL and peak start at 0, and its level is what the live inputs
+        (broker usage, breaker) demand now, set at once, whatever it was (HALT included)."""
+        transitions: list[Transition] = []
+        for scope, state in self._scopes.items():
+            state.pnl_e4 = state.peak_pnl_e4 = 0
+            demand = self._live_demand(scope)
+            if demand is not state.level:
+                transitions.append(self._move(scope, demand, reason))
+        return transitions
+
+    def saved(self) -> list[SavedScope]:
+        """Every scope as risk's state file keeps it."""
+        now_wall, now_mono = self.clock.wall_ns(), self.clock.mono_ns()
+        return [SavedScope(scope=scope, level=state.level, pnl_e4=state.pnl_e4, peak_pnl_e4=state.peak_pnl_e4,
+                           since_wall_ns=now_wall - (now_mono - state.since_mono_ns))
+                for scope, state in self._scopes.items()]
+
+    def restore(self, scopes: list[SavedScope]) -> None:
+        """Take levels, PnL, peaks and dwell back from risk's state file; a scope no longer configured is
+        left out (its strategy was removed), a new one stays NORMAL."""
+        now_wall, now_mono = self.clock.wall_ns(), self.clock.mono_ns()
+        for saved in scopes:
+            state = self._scopes.get(saved.scope)
+            if state is None:
+                continue
+            state.level = saved.level
+            state.pnl_e4 = saved.pnl_e4
+            state.peak_pnl_e4 = saved.peak_pnl_e4
+            state.since_mono_ns = now_mono - max(0, now_wall - saved.since_wall_ns)
+
+    def peak_pnl_e4(self, scope: str) -> int:
+        return self._scopes[scope].peak_pnl_e4
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -168,7 +212,7 @@ class StormGuard:
     def drawdown_pct(self, scope: str) -> Decimal:
         """(peak PnL - PnL) / capital, in percent; 0 at or above the peak."""
         state = self._scopes[scope]
-        return Decimal(state.peak_pnl_e4 - state.pnl_e4) * 100 / (state.capital_twd * PRICE_SCALE)
+        return Decimal(max(0, state.peak_pnl_e4 - state.pnl_e4)) * 100 / (state.capital_twd * PRICE_SCALE)
 
     # --- the machine ------------------------------------------------------------------------------
 

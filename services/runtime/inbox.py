@@ -10,6 +10,7 @@ service's business
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import structlog
@@ -36,9 +37,13 @@ class Inbox(Generic[M]):
         clock: Clock,
         *,
         sequenced: bool = False,
+        on_undecodable: Callable[[bytes, str], None] | None = None,
     ) -> None:
+        """`on_undecodable(payload, error)`: told of every payload that failed to decode, after it was
+        counted and logged, so the service can answer a sender it can still name (risk's bad_message reject)."""
         self.socket_name = socket_name
         self.sequenced = sequenced
+        self._on_undecodable = on_undecodable
         self._decoder = decoder
         self._bad = metrics.bad_messages_total.labels(metrics.service, socket_name)
         self._missed = metrics.missed_messages_total.labels(metrics.service, socket_name)
@@ -57,6 +62,8 @@ class Inbox(Generic[M]):
             message = self._decoder.decode(frames[1])
         except (DecodeError, RecursionError) as exc:  # msgspec raises RecursionError on deeply nested input
             self.reject(type(exc).__name__, str(exc))
+            if self._on_undecodable is not None:
+                self._on_undecodable(frames[1], str(exc))
             return None
         if self.sequenced:
             self._check_sequence(frames[0], message.seq)  # type: ignore[attr-defined]

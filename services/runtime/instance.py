@@ -3,7 +3,8 @@
 A process heartbeats under its instance name, so control's status, `ctl ping` and the silent-service
 alert tell two runners apart. The name is the service's own (`strategy`) unless ORDERPATH_INSTANCE
 gives another: the service's name, a dash and a suffix (`strategy-2`, `strategy-mm`), so the service
-an instance belongs to can always be read off its name.
+an instance belongs to can always be read off its name. An external strategy (docs/wire.md) heartbeats
+as `strategy-<its strategy id>`, so the suffix takes what a strategy id may hold (letters, digits, _ and -).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contracts.enums import ServiceName
 from services.runtime.config.loader import ConfigError
 
 INSTANCE_ENV = "ORDERPATH_INSTANCE"
-_INSTANCE = re.compile(r"(?P<service>[a-z]+)(?:-[A-Za-z0-9_]+)?")
+_INSTANCE = re.compile(r"(?P<service>[a-z]+)(?:-[A-Za-z0-9_][A-Za-z0-9_-]*)?")
 
 
 def service_of(instance: str) -> ServiceName | None:
@@ -32,5 +33,5 @@ def instance_name(service: ServiceName, environ: Mapping[str, str]) -> str:
     name = environ.get(INSTANCE_ENV) or str(service)
     if service_of(name) is not service:
         raise ConfigError(f"{INSTANCE_ENV}={name!r}: an instance of {service} is named {service} or "
-                          f"{service}-SUFFIX (letters, digits, _), e.g. {service}-2")
+                          f"{service}-SUFFIX (letters, digits, _, -), e.g. {service}-2")
     return name

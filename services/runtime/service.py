@@ -65,8 +65,10 @@ class ServiceRuntime:
         self._peer_connected = Gauge("peer_connected", "1 while an order socket has a connected peer", ["socket"],
                                      registry=self.metrics.registry)
 
-    def inbox(self, socket_name: str, *types: type[M], sequenced: bool = False) -> Inbox[M]:
-        return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock, sequenced=sequenced)
+    def inbox(self, socket_name: str, *types: type[M], sequenced: bool = False,
+              on_undecodable: Callable[[bytes, str], None] | None = None) -> Inbox[M]:
+        return Inbox(socket_name, Decoder(*types), self.metrics, self.log, self.clock, sequenced=sequenced,
+                     on_undecodable=on_undecodable)
 
     def read(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
              handler: Callable[[M], None]) -> None:
@@ -120,9 +122,11 @@ class ServiceRuntime:
         return LatestByTopic(sock, self.inbox(socket_name, *types), handler, superseded)
 
     def read_batch(self, sock: zmq.Socket, socket_name: str, types: tuple[type[M], ...],
-                   handler: Callable[[list[M]], None]) -> None:
-        """Like `read`, but `handler` gets every valid message drained in one loop turn at once."""
-        inbox = self.inbox(socket_name, *types, sequenced=sock.type == zmq.SUB)
+                   handler: Callable[[list[M]], None], *,
+                   on_undecodable: Callable[[bytes, str], None] | None = None) -> None:
+        """Like `read`, but `handler` gets every valid message drained in one loop turn at once;
+        `on_undecodable` hears of each payload that did not decode (Inbox)."""
+        inbox = self.inbox(socket_name, *types, sequenced=sock.type == zmq.SUB, on_undecodable=on_undecodable)
 
         def on_batch(batch: list[list[bytes]]) -> None:
             messages = [m for m in map(inbox.decode, batch) if m is not None]

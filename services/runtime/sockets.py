@@ -142,9 +142,13 @@ class SocketFactory:
 
     def ops_router(self, endpoint: str) -> PeerKeySocket:
         """Control's ops ROUTER: with curve.ops, only allow-listed keys get through, and each message says
-        which key it came with (`peer_key`)."""
+        which key it came with (`peer_key`). Sending to an unknown identity raises zmq.ZMQError (EHOSTUNREACH),
+        and to a full one zmq.Again."""
         sock = self._make(zmq.ROUTER, role=(_OPS, "server"), socket_class=PeerKeySocket)
         sock.setsockopt(zmq.RCVHWM, self.tuning.order_recv_hwm)
+        # A reply to a client that is gone (closed, or reconnected under a new identity) raises instead of
+        # vanishing, so it is logged; the client's retry, with the same request id, gets the answer.
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.bind(endpoint)
         return sock  # type: ignore[return-value]
 

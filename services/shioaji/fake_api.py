@@ -135,6 +135,12 @@ class FakeShioaji:
     def set_on_bidask_stk_v1_callback(self, /, callback: Callable[[Any], None], bind: bool = False) -> None:
         self._server_of().callbacks.bidask = callback
 
+    def set_on_tick_fop_v1_callback(self, /, callback: Callable[[Any], None], bind: bool = False) -> None:
+        self._server_of().callbacks.tick_fop = callback
+
+    def set_on_bidask_fop_v1_callback(self, /, callback: Callable[[Any], None], bind: bool = False) -> None:
+        self._server_of().callbacks.bidask_fop = callback
+
     # -- helpers
 
     def _server_of(self) -> FakeSinopac:

@@ -7,7 +7,8 @@ exchange_seq, price, quantity, ts, ...).
 
 The broker's rules, as the fake enforces them (refusals come back as an event with op_code != "00"
 and a Chinese op_msg, never as an exception): limit prices inside limit_down..limit_up and on the
-tick ladder (futures: the contract's tick); quantity changes only downwards and never below what is
+tick ladder (futures: the contract's tick); nothing in a suspended stock, no more lots in one
+order of a disposition stock than its cap; quantity changes only downwards and never below what is
 filled; no change to an order that is filled or cancelled; intraday odd lots cannot change price;
 futures reject MKT+ROD; a market order with nothing to trade against is rejected.
 
@@ -27,11 +28,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.enums import InstrumentKind
+from contracts.enums import DayTrade, InstrumentKind
 from contracts.market_rules import is_on_tick
 from contracts.messages import InstrumentRef, MarketEvent
 from services.runtime.config.shioaji import QtyMode
-from services.shioaji.fake_objects import Deal, EventMessage, OrderResult, OrderStatusInfo, Trade, taipei_time
+from services.shioaji.fake_objects import (
+    Deal,
+    EventMessage,
+    OrderResult,
+    OrderStatusInfo,
+    StockInfo,
+    Trade,
+    taipei_time,
+)
+from services.shioaji.kinds import CATEGORY_OF_KIND
 from services.shioaji.sdk import date_to_sdk, price_from_sdk, price_to_sdk, sj
 
 OK_CODE = "00"
@@ -48,6 +58,8 @@ ODD_LOT_PRICE = "盤中零股不可改價"
 FUTURES_MKT_ROD = "期貨市價單不可為ROD"
 NO_COUNTERPARTY = "市價單無對手可成交"
 UNKNOWN_CONTRACT = "證券代號錯誤"
+TRADING_SUSPENDED = "該股票暫停交易"
+DISPOSITION_ORDER_LOTS = "處置股委託數量超過單筆上限"
 
 Outcome = tuple[Any, EventMessage]
 """(sj.OrderState, message): one call of the order callback."""
@@ -74,11 +86,32 @@ def listing_of(ref: InstrumentRef, listed_on: str) -> Listing:
               "reference": price_to_sdk(ref.reference_e4)}
     if ref.kind is InstrumentKind.FUTURE:
         contract = sj.Future(code=ref.symbol, exchange=sj.Exchange.TAIFEX, symbol=ref.symbol, name=ref.symbol,
-                             category=ref.symbol[:3], unit=1, multiplier=ref.unit, **prices)
+                             category=ref.symbol[:3], unit=1, multiplier=ref.unit,
+                             update_date=date_to_sdk(listed_on), **prices)
     else:
         contract = sj.Stock(exchange=sj.Exchange.TSE, code=ref.symbol, symbol=f"TSE{ref.symbol}", name=ref.symbol,
-                            unit=ref.unit, update_date=date_to_sdk(listed_on), **prices)
+                            category=CATEGORY_OF_KIND.get(ref.kind), unit=ref.unit,
+                            update_date=date_to_sdk(listed_on), **prices)
     return Listing(contract, ref)
+
+
+_SDK_DAY_TRADE = {DayTrade.YES: "Yes", DayTrade.ONLY_BUY: "OnlyBuy", DayTrade.NO: "No"}
+
+
+def stock_info_of(listing: Listing) -> StockInfo:
+    """The StockInfo row Shioaji would give for a listed stock: its reference data and the regulator's
+    state the instruments file gives it."""
+    ref, contract = listing.ref, listing.contract
+    return StockInfo(
+        code=ref.symbol, category=contract.category, unit=float(ref.unit),
+        day_trade=sj.DayTrade(_SDK_DAY_TRADE[ref.day_trade]) if ref.day_trade is not None else None,
+        reference=contract.reference, limit_up=contract.limit_up, limit_down=contract.limit_down,
+        trading_suspended=ref.trading_suspended, attention_flag=ref.attention_flag,
+        disposition_level=ref.disposition_level, disposition_match_interval_min=ref.disposition_match_interval_min,
+        disposition_max_lots_single_order=ref.disposition_max_lots_single_order,
+        disposition_max_lots_total_orders=ref.disposition_max_lots_total_orders,
+        disposition_prepay_ratio=ref.disposition_prepay_ratio, update_date=None,
+    )
 
 
 @dataclass(slots=True)
@@ -237,6 +270,11 @@ class FakeExchange:
             return UNKNOWN_CONTRACT
         if order.quantity <= 0:
             return QTY_NOT_POSITIVE
+        ref = order.listing.ref
+        if ref.trading_suspended:
+            return TRADING_SUSPENDED
+        if 0 < ref.disposition_max_lots_single_order < order.quantity:
+            return DISPOSITION_ORDER_LOTS
         if order.is_market:
             if order.listing.is_future and order.order.time_in_force == "ROD":
                 return FUTURES_MKT_ROD

@@ -1,5 +1,6 @@
 """Look-alikes of the Shioaji objects Python cannot build: Trade, OrderResult, OrderStatusInfo, Deal,
-the order callback's dict-like message, TickSTKv1, BidAskSTKv1, and the contracts container.
+the order callback's dict-like message, TickSTKv1, BidAskSTKv1, TickFOPv1, BidAskFOPv1, StockInfo, and the
+contracts container.
 
 Attribute names are the real classes' (tests/unit/shioaji/test_fidelity.py checks them against the
 installed SDK); values use the SDK's own enums, accounts, orders and contracts wherever it has them.
@@ -135,15 +136,45 @@ class BidAskSTKv1:
     intraday_odd: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TickFOPv1:
+    """sj.TickFOPv1 (futures and options), the fields a quote consumer reads; it has no odd-lot flag."""
+
+    code: str
+    datetime: dt.datetime
+    close: str
+    volume: int
+    total_volume: int
+    exchange: Any
+    simtrade: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BidAskFOPv1:
+    """sj.BidAskFOPv1 (futures and options), the fields a quote consumer reads: five levels a side."""
+
+    code: str
+    datetime: dt.datetime
+    bid_price: list[str]
+    bid_volume: list[int]
+    ask_price: list[str]
+    ask_volume: list[int]
+    exchange: Any
+    simtrade: bool = False
+
+
 def taipei_time(wall_ns: int) -> dt.datetime:
     """Naive Taipei local time, as the SDK stamps quotes (to the microsecond, without a float on the way)."""
     return (EPOCH + dt.timedelta(microseconds=wall_ns // 1000)).astimezone(TAIPEI).replace(tzinfo=None)
 
 
-def quotes_of(event: MarketEvent, exchange: Any) -> tuple[BidAskSTKv1, TickSTKv1 | None]:
-    """The BidAsk (and the Tick, when the event carries a trade) Shioaji would send for this book."""
+def quotes_of(event: MarketEvent, exchange: Any, *, future: bool = False
+              ) -> tuple[BidAskSTKv1 | BidAskFOPv1, TickSTKv1 | TickFOPv1 | None]:
+    """The BidAsk (and the Tick, when the event carries a trade) Shioaji would send for this book: the
+    stock kinds, or with `future` the futures and options kinds."""
     when = taipei_time(event.exch_ts_ns)
-    bidask = BidAskSTKv1(
+    bidask_type = BidAskFOPv1 if future else BidAskSTKv1
+    bidask = bidask_type(
         code=event.symbol, datetime=when,
         bid_price=[format_price(p) for p in event.bid_prices_e4], bid_volume=list(event.bid_qtys),
         ask_price=[format_price(p) for p in event.ask_prices_e4], ask_volume=list(event.ask_qtys),
@@ -151,9 +182,32 @@ def quotes_of(event: MarketEvent, exchange: Any) -> tuple[BidAskSTKv1, TickSTKv1
     )
     if not event.last_qty:
         return bidask, None
-    tick = TickSTKv1(code=event.symbol, datetime=when, close=format_price(event.last_price_e4),
+    tick_type = TickFOPv1 if future else TickSTKv1
+    tick = tick_type(code=event.symbol, datetime=when, close=format_price(event.last_price_e4),
                      volume=event.last_qty, total_volume=event.total_volume, exchange=exchange)
     return bidask, tick
+
+
+@dataclass(frozen=True, slots=True)
+class StockInfo:
+    """sj.StockInfo, the contracts v2 info row of a stock: the reference data and the regulator's state the
+    quote bridge reads, under the stub's names (the real one carries more)."""
+
+    code: str
+    category: str | None
+    unit: float | None
+    day_trade: Any
+    reference: float | None
+    limit_up: float | None
+    limit_down: float | None
+    trading_suspended: bool | None
+    attention_flag: bool | None
+    disposition_level: int | None
+    disposition_match_interval_min: int | None
+    disposition_max_lots_single_order: int | None
+    disposition_max_lots_total_orders: int | None
+    disposition_prepay_ratio: float | None
+    update_date: dt.date | None
 
 
 class ContractCategory:
@@ -167,12 +221,22 @@ class ContractCategory:
 
 
 class Contracts:
-    """sj.Contracts: api.contracts, already fetched."""
+    """sj.Contracts: api.contracts, already fetched; with the contracts v2 `info(base)` for stocks."""
 
-    def __init__(self, stocks: dict[str, Any], futures: dict[str, Any], status: Any) -> None:
+    def __init__(self, stocks: dict[str, Any], futures: dict[str, Any], status: Any,
+                 stock_infos: dict[str, StockInfo] | None = None) -> None:
         self._stocks = ContractCategory(stocks)
         self._futures = ContractCategory(futures)
         self._status = status
+        self._stock_infos = stock_infos or {}
+
+    def info(self, /, base: Any) -> StockInfo:
+        """The info row of `base.code`; ValueError for a contract the fake has no row for (the SDK raises
+        ValueError for a warrant, which it serves through `warrants(underlying)`)."""
+        row = self._stock_infos.get(base.code)
+        if row is None:
+            raise ValueError(f"no stock info for {base.code}")
+        return row
 
     @property
     def status(self) -> Any:

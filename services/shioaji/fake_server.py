@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from contracts.messages import MarketEvent
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.shioaji import FakeShioajiConfig
-from services.shioaji.fake_exchange import PRICE_OUTSIDE_LIMITS, FakeExchange, Listing, Outcome
+from services.shioaji.fake_exchange import PRICE_OUTSIDE_LIMITS, FakeExchange, Listing, Outcome, stock_info_of
 from services.shioaji.fake_objects import Contracts, Trade, quotes_of
 from services.shioaji.sdk import sj
 
@@ -87,6 +87,8 @@ class Callbacks:
     session_down: Callable[[], None] | None = None
     tick: Callable[[Any], None] | None = None
     bidask: Callable[[Any], None] | None = None
+    tick_fop: Callable[[Any], None] | None = None
+    bidask_fop: Callable[[Any], None] | None = None
 
 
 class FakeSinopac:
@@ -97,7 +99,8 @@ class FakeSinopac:
                                      wall_ns=self.clock.wall_ns)
         self.contracts = Contracts({s: item.contract for s, item in listings.items() if not item.is_future},
                                    {s: item.contract for s, item in listings.items() if item.is_future},
-                                   sj.FetchStatus.Fetched)
+                                   sj.FetchStatus.Fetched,
+                                   {s: stock_info_of(item) for s, item in listings.items() if not item.is_future})
         self.stock_account = sj.Account(account_type=sj.AccountType.Stock, person_id="A123456789", broker_id="9A95",
                                         account_id="0000001", signed=True, username="FAKE")
         self.futures_account = sj.Account(account_type=sj.AccountType.Future, person_id="A123456789",
@@ -301,13 +304,16 @@ class FakeSinopac:
         assert self._quotes is not None
         event = self._quotes.next_event(0, self.clock.wall_ns(), 0)
         self._push(self._quote_interval_s, self._quote)
-        bidask, tick = quotes_of(event, sj.Exchange.TSE)
+        listing = self.exchange.listings.get(event.symbol)
+        future = listing is not None and listing.is_future
+        bidask, tick = quotes_of(event, sj.Exchange.TAIFEX if future else sj.Exchange.TSE, future=future)
+        on_bidask = self.callbacks.bidask_fop if future else self.callbacks.bidask
+        on_tick = self.callbacks.tick_fop if future else self.callbacks.tick
         answers = []
-        if self.callbacks.bidask is not None and (event.symbol, sj.QuoteType.BidAsk.value) in self.subscriptions:
-            answers.append(self._deliverable(self.callbacks.bidask, bidask))
-        if tick is not None and self.callbacks.tick is not None and \
-                (event.symbol, sj.QuoteType.Tick.value) in self.subscriptions:
-            answers.append(self._deliverable(self.callbacks.tick, tick))
+        if on_bidask is not None and (event.symbol, sj.QuoteType.BidAsk.value) in self.subscriptions:
+            answers.append(self._deliverable(on_bidask, bidask))
+        if tick is not None and on_tick is not None and (event.symbol, sj.QuoteType.Tick.value) in self.subscriptions:
+            answers.append(self._deliverable(on_tick, tick))
         return answers
 
     def _run(self) -> None:

@@ -13,6 +13,8 @@ class StrategyLoadError(ValueError):
 
 
 def load_strategy(entry: StrategyEntry) -> Strategy:
+    if entry.class_path is None:
+        raise StrategyLoadError(f"strategy {entry.id} is external (no class): it runs outside the runner")
     module_name, _, class_name = entry.class_path.partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -171,13 +171,15 @@ class StrategyRunner:
 
     def on_execution(self, report: ExecutionReport, *, history: bool = False) -> list[OrderIntent]:
         """Apply a report to the strategy's positions and open orders, then let it react to a fill.
-        `history`: a report from before this runner started (replayed at start): applied, and a
-        working order it shows is taken back into the open orders, but the strategy does not react."""
+        `history`: a report from before this runner started (replayed at start): applied, but the strategy
+        does not react. A live order this runner does not know is one a runner before it sent (its first
+        answer came after the restart, or the journal's history of it was pruned): taken into the open
+        orders like one from history, so the strategy sees, amends and cancels every order it has at the broker."""
         state = self.states.get(report.strategy_id)
         if state is None:
             return []
         order = state.open_orders.get(report.client_order_id)
-        if order is None and history and report.status not in TERMINAL_STATUSES and report.leaves_qty > 0:
+        if order is None and report.status not in TERMINAL_STATUSES and report.leaves_qty > 0:
             order = OpenOrder(client_order_id=report.client_order_id, symbol=report.symbol, side=report.side,
                               qty=report.qty, price_e4=report.price_e4, leaves_qty=report.leaves_qty)
             state.open_orders[report.client_order_id] = order

@@ -35,20 +35,25 @@ STRATEGY_IDS_ENV = "ORDERPATH_STRATEGY_IDS"
 
 
 class UnknownStrategies(ValueError):
-    """ORDERPATH_STRATEGY_IDS names a strategy the desk's file does not have."""
+    """ORDERPATH_STRATEGY_IDS names a strategy the desk's file does not have, or an external one."""
 
 
 def hosted_entries(limits: StrategyLimitsConfig, environ: Mapping[str, str]) -> list[StrategyEntry]:
-    """The strategies this runner hosts: all of the desk's, or the ones ORDERPATH_STRATEGY_IDS names
-    (comma-separated), so several runners can each host their own and PUSH into one risk."""
+    """The strategies this runner hosts: all of the desk's with a class, or the ones ORDERPATH_STRATEGY_IDS
+    names (comma-separated), so several runners can each host their own and PUSH into one risk. An
+    external strategy (no class) is never hosted."""
     wanted = [sid.strip() for sid in environ.get(STRATEGY_IDS_ENV, "").split(",") if sid.strip()]
     if not wanted:
-        return list(limits.strategies)
+        return [entry for entry in limits.strategies if not entry.external]
     known = {entry.id: entry for entry in limits.strategies}
     unknown = [sid for sid in wanted if sid not in known]
     if unknown:
         raise UnknownStrategies(f"{STRATEGY_IDS_ENV} names {', '.join(unknown)}, not in the strategy limits file; "
                                 f"known: {', '.join(sorted(known))}")
+    external = [sid for sid in wanted if known[sid].external]
+    if external:
+        raise UnknownStrategies(f"{STRATEGY_IDS_ENV} names {', '.join(external)}, external (no class in the strategy "
+                                "limits file): a runner cannot host it")
     return [known[sid] for sid in wanted]
 
 

@@ -47,8 +47,10 @@ def test_orders_and_risk_dumps_show_what_the_adapter_and_risk_hold(stack: LocalS
     assert scopes["mm1"]["limits"]["max_order_qty"] == "5" and scopes["mm1"]["capital_twd"] > 0
     assert scopes["mm1"]["level"] in ("NORMAL", "WARM", "STORM", "HALT") and scopes["mm1"]["enabled"]
     assert all(row["strategy_id"] == "mm1" for row in risk["positions"])
+    assert risk["trading_day"], "risk says which trading day its PnL is of"
     human = ctl(config, "risk", "dump")
     assert human.exit_code == 0 and "limits mm1: max_order_qty=5" in human.stdout
+    assert f"trading day {risk['trading_day']}" in human.stdout
 
     assert ctl(config, "hold").exit_code == 0
     wait_until("the dump shows the adapter's gate closed by the hold",

@@ -128,10 +128,12 @@ def test_under_nohup_a_closed_terminal_does_not_end_a_recording(tmp_path: Path) 
 
 
 def test_a_symbol_the_broker_does_not_list_is_refused_before_any_file_exists(tmp_path: Path) -> None:
+    """The fake lists what the instruments file lists (futures too, since the bridge takes their quotes):
+    a symbol outside it is refused before anything is recorded."""
     config = write_stack_config(tmp_path, strategies=[QUOTER], order_adapter={"broker": "sim"},
-                                feed={"source": "synthetic", "symbols": ["2330", "TXFL6"]})
+                                feed={"source": "synthetic", "symbols": ["2330", "9999"]})
     done = subprocess.run([sys.executable, "-m", "services.cli", "record", str(tmp_path / "never.jsonl"),
                            "--config", str(config), "--source", "fake-shioaji"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "no stock TXFL6" in done.stderr
+    assert done.returncode == 2 and "9999" in done.stderr
     assert not (tmp_path / "never.jsonl").exists()

@@ -113,6 +113,7 @@ def test_up_continues_the_desk_and_fresh_puts_the_last_session_aside(tmp_path: P
 
     up_for(config, "--fresh")
     (archived,) = (var / "archive").iterdir()
-    assert {"adapter-journal.sqlite", "sim-broker.sqlite", "control-state.json"} <= {p.name for p in archived.iterdir()}
+    assert {"adapter-journal.sqlite", "sim-broker.sqlite", "control-state.json", "risk-state.json"} \
+        <= {p.name for p in archived.iterdir()}
     assert adapter_runs(archived / "adapter-journal.sqlite") == 2, "the last session, whole"
     assert adapter_runs(journal) == 1, "a new journal"

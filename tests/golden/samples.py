@@ -21,6 +21,7 @@ from pathlib import Path
 from contracts.codec import encode
 from contracts.enums import (
     AlertSeverity,
+    DayTrade,
     ExecType,
     InstrumentKind,
     IntentAction,
@@ -65,16 +66,24 @@ WALL_NS = 1_760_000_000_123_456_789
 MONO_NS = 86_400_000_000_123
 
 _SAMPLES: tuple[Message, ...] = (
-    InstrumentRef(
-        symbol="TXFL6",
-        kind=InstrumentKind.FUTURE,
-        reference_e4=230_000_000,
-        limit_up_e4=253_000_000,
-        limit_down_e4=207_000_000,
-        unit=200,
-        tick_e4=10_000,
+    InstrumentRef(  # every field set, as a wire vector must: an ETF under disposition with its own tick
+        symbol="0050",
+        kind=InstrumentKind.ETF,
+        reference_e4=2_006_500,
+        limit_up_e4=2_207_000,
+        limit_down_e4=1_806_000,
+        unit=1000,
+        tick_e4=500,
         seq=3,
         trading_day="2026-11-26",
+        day_trade=DayTrade.ONLY_BUY,
+        trading_suspended=True,
+        attention_flag=True,
+        disposition_level=2,
+        disposition_match_interval_min=20,
+        disposition_max_lots_single_order=5,
+        disposition_max_lots_total_orders=50,
+        disposition_prepay_ratio=1.0,
     ),
     MarketEvent(
         symbol="2330",
@@ -227,6 +236,7 @@ _SAMPLES: tuple[Message, ...] = (
         ],
         ts_ns=WALL_NS + 7_000,
         levels={"global": StormGuardLevel.WARM, "mm1": StormGuardLevel.STORM},
+        trading_day="2025-10-09",
     ),
     ControlCommand(seq=2, verb="disable", target="mm1", ts_ns=WALL_NS + 8_000, request_id="ops.19a3.7"),
     OrdersDump(
@@ -249,11 +259,14 @@ _SAMPLES: tuple[Message, ...] = (
         scopes=[
             ScopeRow(scope="mm1", level=StormGuardLevel.STORM, own_level=StormGuardLevel.WARM,
                      control_level=StormGuardLevel.STORM, pnl_e4=-1_250_000_000, drawdown_pct=1.25,
-                     capital_twd=10_000_000, enabled=False, limits={"max_order_qty": "10"}),
+                     capital_twd=10_000_000, enabled=False, limits={"max_order_qty": "10"},
+                     peak_pnl_e4=250_000_000),
         ],
         hold_fire=True,
         broker_usage=42,
         ts_ns=WALL_NS + 8_300,
+        trading_day="2025-10-09",
+        replaying=True,
     ),
     Alert(seq=4, rule="stormguard_halt", severity=AlertSeverity.PAGE, subject="mm1",
           summary="StormGuard HALT on mm1: drawdown 1.52% >= 1.5%", ts_ns=WALL_NS + 8_500),

@@ -134,9 +134,12 @@ class SimFaults:
         return self._failures.popleft() if self._failures else None
 
     def latency_ns(self) -> int:
-        """When the broker processes a call: the configured latency plus uniform jitter."""
-        jitter_us = self._config.latency_jitter_us
-        return self.base_latency_ns + (self._rng.randint(0, jitter_us) * 1000 if jitter_us else 0)
+        """When the broker processes a call: the configured latency plus uniform jitter, plus the tail's
+        delay for a call that meets it (tail_rate)."""
+        config = self._config
+        jitter_us = config.latency_jitter_us
+        tail_us = config.tail_latency_us if self._chance(config.tail_rate) else 0
+        return self.base_latency_ns + (self._rng.randint(0, jitter_us) * 1000 if jitter_us else 0) + tail_us * 1000
 
     def plan(self, action: BrokerAction, latency_ns: int) -> CallPlan:
         """The faults of one call that reaches the broker; takes the hooks that apply to it (a query answers

@@ -79,6 +79,11 @@ class OrderRateValidator:
                 window.times_ns.extend(old.times_ns)
         self.desk.times_ns.extend(previous.desk.times_ns)
 
+    def start_day(self) -> None:
+        """A new trading day: every window starts empty."""
+        for window in (*self.windows.values(), self.desk):
+            window.times_ns.clear()
+
     def check(self, intent: OrderIntent) -> Rejection | None:
         window = self.windows.get(intent.strategy_id)
         if window is None:

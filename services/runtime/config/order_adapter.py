@@ -18,6 +18,9 @@ class SimBrokerConfig(Strict):
 
     ack_latency_us: int = Field(200, ge=0, description="delay before the simulator answers a call")
     latency_jitter_us: int = Field(0, ge=0, description="uniform extra delay, 0..jitter, per answer")
+    tail_rate: float = Field(0.0, ge=0, le=1, description="share of calls that meet the broker's tail: processed "
+                                                          "tail_latency_us later than the rest")
+    tail_latency_us: int = Field(0, ge=0, description="the extra delay of a call in the tail")
     reject_rate: float = Field(0.0, ge=0, le=1, description="share of NEW orders rejected by the exchange")
     timeout_rate: float = Field(0.0, ge=0, le=1,
                                 description="share of calls answered only after late_answer_ms (the call times "

@@ -20,6 +20,7 @@ from contracts.enums import ServiceName
 from services.runtime.config.control import ControlConfig
 from services.runtime.config.curve import CurveConfig
 from services.runtime.config.loader import ConfigError, load_yaml_model
+from services.runtime.config.risk import RiskConfig
 from services.runtime.config.supervision import SupervisionConfig
 
 DEFAULT_STACK_FILE = Path("config/stack.yaml")
@@ -91,6 +92,7 @@ class StackConfig(Strict):
     instruments_file: Path = Path("instruments.yaml")
     var_dir: Path = Path("../var")
     control: ControlConfig = ControlConfig()
+    risk: RiskConfig = RiskConfig()
     curve: CurveConfig = CurveConfig()
     supervision: SupervisionConfig = SupervisionConfig()
 

@@ -69,7 +69,9 @@ class CostConfig(Strict):
     stock_commission_pct: Decimal = Field(Decimal("0.1425"), ge=0, description="each side, before discount")
     commission_discount: Decimal = Field(Decimal("1.0"), gt=0, le=1, description="multiplier, e.g. 0.28")
     min_stock_commission_twd: Decimal = Field(Decimal("20"), ge=0, description="per order fill")
-    stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0)
+    stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0, description="shares, on sells")
+    fund_sell_tax_pct: Decimal = Field(Decimal("0.1"), ge=0, description="ETFs and other beneficiary certificates, "
+                                                                         "ETNs, TDRs and warrants, on sells")
     futures_commission_twd: Decimal = Field(Decimal("50"), ge=0, description="per contract, each side")
     futures_tax_pct: Decimal = Field(Decimal("0.002"), ge=0, description="of notional, each side")
 
@@ -84,8 +86,12 @@ class BookChecks(Strict):
 
 
 class StrategyEntry(Strict):
+    """One strategy: hosted by the runner (`class` names its Python class), or external (no `class`: a
+    process of its own, in any language, that speaks the wire, docs/wire.md). Risk applies the limits of
+    both; control shows whether an external one is connected, from its heartbeats."""
+
     id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    class_path: str = Field(alias="class", pattern=r"^[\w.]+:\w+$")
+    class_path: str | None = Field(None, alias="class", pattern=r"^[\w.]+:\w+$")
     enabled: bool = True
     symbols: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -95,6 +101,13 @@ class StrategyEntry(Strict):
     limits: OrderLimits = OrderLimits()
     capital_twd: Decimal = Field(Decimal(10_000_000), gt=0, description="allocated capital, for drawdown")
     stormguard: StormGuardOverrides | None = None
+    publish_approvals: bool = Field(False, description="risk also publishes a RiskDecision for every approved "
+                                                       "intent of this strategy (rejects always are)")
+
+    @property
+    def external(self) -> bool:
+        """No class: the runner never hosts it; it connects to risk and control itself."""
+        return self.class_path is None
 
 
 class GlobalLimits(Strict):

@@ -172,6 +172,29 @@ def test_jitter_spreads_answers_over_the_configured_range() -> None:
     assert LATENCY_NS <= min(delays) < max(delays) <= LATENCY_NS + MS
 
 
+def test_the_tail_delays_about_its_share_of_calls_by_exactly_its_latency() -> None:
+    tail_ns = 50 * MS
+    sim = faulty(tail_rate=0.25, tail_latency_us=tail_ns // 1000)
+    delays = []
+    for k in range(400):  # one call at a time: a call in the tail holds back the calls behind it
+        start = sim.clock.mono_ns()
+        sim.place(f"o{k}", price="990")
+        sim.advance(LATENCY_NS + tail_ns)
+        delays.append(sim.event_times[-1] - start)
+    assert set(delays) == {LATENCY_NS, LATENCY_NS + tail_ns}
+    assert 0.18 <= delays.count(LATENCY_NS + tail_ns) / len(delays) <= 0.32
+
+
+def test_a_call_in_the_tail_holds_back_the_calls_made_after_it() -> None:
+    """The broker answers in call order: the calls behind a slow one wait for it, as a gateway's queue does."""
+    sim = faulty(tail_rate=1.0, tail_latency_us=50_000)
+    start = sim.clock.mono_ns()
+    sim.place("o1", price="990")
+    sim.place("o2", price="990")
+    sim.advance(LATENCY_NS + 50 * MS)
+    assert [t - start for t in sim.event_times] == [LATENCY_NS + 50 * MS] * 2
+
+
 def scenario(seed: int) -> list[tuple[ExecType, str, int]]:
     """Every fault at once, for a seed: what arrived and when."""
     sim = faulty(seed=seed, latency_jitter_us=500, reject_rate=0.2, timeout_rate=0.2, deal_before_ack_rate=0.3,

@@ -51,7 +51,8 @@ def _plain(value: Any) -> Any:
 
 # A few literal values per message, written out by hand, so the check does not lean on the samples.
 LITERALS: dict[str, dict[str, Any]] = {
-    "instrument": {"symbol": "TXFL6", "kind": "future", "unit": 200, "tick_e4": 10_000},
+    "instrument": {"symbol": "0050", "kind": "etf", "unit": 1000, "tick_e4": 500, "day_trade": "only_buy",
+                   "disposition_max_lots_single_order": 5},
     "md": {
         "symbol": "2330",
         "seq": 42,
@@ -104,10 +105,12 @@ LITERALS: dict[str, dict[str, Any]] = {
              "outstanding_buy": 0, "outstanding_sell": 4},
         ],
         "levels": {"global": "WARM", "mm1": "STORM"},
+        "trading_day": "2025-10-09",
     },
     "command": {"seq": 2, "verb": "disable", "target": "mm1", "request_id": "ops.19a3.7"},
     "orders_dump": {"request_id": "ops.19a3.7", "gate": ["hold_fire"], "breaker": "half_open", "broker_usage": 151},
-    "risk_dump": {"request_id": "ops.19a3.8", "hold_fire": True, "broker_usage": 42},
+    "risk_dump": {"request_id": "ops.19a3.8", "hold_fire": True, "broker_usage": 42, "trading_day": "2025-10-09",
+                  "replaying": True},
     "alert": {"rule": "stormguard_halt", "severity": "page", "subject": "mm1"},
     "hb": {
         "service": "risk",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, time
 
 import pytest
 from hypothesis import given, settings
@@ -12,13 +13,18 @@ from contracts.enums import InstrumentKind
 from contracts.market_rules import (
     BOARD_LOT_SHARES,
     STOCK_TICK_LADDER_E4,
+    TAIPEI,
+    TICK_LADDERS_E4,
     daily_limits_e4,
+    index_future_of,
     is_on_tick,
     notional_e4,
     round_to_tick,
     stock_tick_e4,
     tick_e4,
     ticks_away,
+    trading_day,
+    trading_day_end_ns,
 )
 from contracts.messages import InstrumentRef
 from contracts.prices import to_e4
@@ -237,3 +243,120 @@ def test_notional_of_board_lots() -> None:
 def test_notional_of_futures_uses_the_point_value() -> None:
     # 3 contracts at 23000 points × 200 TWD a point = 13,800,000 TWD.
     assert notional_e4(FUTURE, e4("23000"), 3) == e4("13800000")
+
+
+def taipei_ns(day: int, hour: int, minute: int = 0, second: int = 0) -> int:
+    return int(datetime(2026, 12, day, hour, minute, second, tzinfo=TAIPEI).timestamp()) * 1_000_000_000
+
+
+@pytest.mark.parametrize(("day", "hour", "minute", "second", "expected"), [
+    (8, 7, 59, 59, "2026-12-07"),   # before the rollover: still yesterday's desk
+    (8, 8, 0, 0, "2026-12-08"),     # the rollover
+    (8, 13, 30, 0, "2026-12-08"),   # the close
+    (8, 23, 59, 59, "2026-12-08"),  # the futures night session
+    (9, 5, 0, 0, "2026-12-08"),     # ... ends with the same desk day
+])
+def test_the_desk_day_begins_at_eight_taipei_time(day: int, hour: int, minute: int, second: int,
+                                                   expected: str) -> None:
+    assert trading_day(taipei_ns(day, hour, minute, second)) == expected
+
+
+def test_a_configured_rollover_moves_the_day_boundary() -> None:
+    assert trading_day(taipei_ns(8, 7, 30), time(7, 0)) == "2026-12-08"
+    assert trading_day(taipei_ns(8, 6, 59), time(7, 0)) == "2026-12-07"
+    assert trading_day(taipei_ns(8, 0, 0), time(0, 0)) == "2026-12-08"
+
+
+@pytest.mark.parametrize("rollover", [time(8, 0), time(0, 0), time(7, 45, 30)])
+def test_a_trading_day_ends_where_the_next_one_begins(rollover: time) -> None:
+    for hour in range(24):
+        now = taipei_ns(8, hour, 17)
+        day = trading_day(now, rollover)
+        end = trading_day_end_ns(day, rollover)
+        assert now < end, f"{hour}:17 is before the end of its own day"
+        assert trading_day(end - 1, rollover) == day and trading_day(end, rollover) > day
+    assert trading_day_end_ns("") == 0, "no day yet: any time begins one"
+
+
+def ref_of(kind: InstrumentKind, symbol: str = "X") -> InstrumentRef:
+    return InstrumentRef(symbol=symbol, kind=kind, reference_e4=e4("100"), limit_up_e4=e4("110"),
+                         limit_down_e4=e4("90"), unit=BOARD_LOT_SHARES)
+
+
+ETF = ref_of(InstrumentKind.ETF, "0050")
+
+
+@pytest.mark.parametrize("kind", [InstrumentKind.ETF, InstrumentKind.ETN])
+@pytest.mark.parametrize(
+    ("price", "tick"),
+    [("0.01", "0.01"), ("9.99", "0.01"), ("10", "0.01"), ("49.99", "0.01"), ("50", "0.05"), ("50.05", "0.05"),
+     ("199.05", "0.05"), ("200.65", "0.05"), ("1000", "0.05")],
+)
+def test_fund_ladder_at_its_boundary(kind: InstrumentKind, price: str, tick: str) -> None:
+    instrument = ref_of(kind)
+    assert tick_e4(instrument, e4(price)) == e4(tick)
+    assert is_on_tick(instrument, e4(price))
+
+
+@pytest.mark.parametrize("price", ["49.995", "50.01", "50.04", "199.02", "200.66"])
+def test_off_the_etf_ladder(price: str) -> None:
+    assert not is_on_tick(ETF, e4(price))
+
+
+@pytest.mark.parametrize("price", ["200.65", "199.05", "49.99", "10.01"])
+def test_real_etf_quotes_are_off_the_stock_ladder(price: str) -> None:
+    """What the issue saw: 0050's quotes refused off_tick when it was listed as a stock."""
+    assert is_on_tick(ETF, e4(price)) and not is_on_tick(STOCK, e4(price))
+
+
+@pytest.mark.parametrize(
+    ("start", "ticks", "expected"),
+    [("49.99", 1, "50"), ("50", -1, "49.99"), ("49.98", 3, "50.05"), ("200.65", -2, "200.55")],
+)
+def test_ticks_away_across_the_etf_boundary(start: str, ticks: int, expected: str) -> None:
+    assert ticks_away(ETF, e4(start), ticks) == e4(expected)
+
+
+def test_etf_daily_limits_round_inward_on_the_etf_ladder() -> None:
+    # 200.65 × 1.1 = 220.715 → 220.7; × 0.9 = 180.585 → 180.6 (0.05 steps).
+    assert daily_limits_e4(InstrumentKind.ETF, e4("200.65")) == (e4("180.6"), e4("220.7"))
+    # 45.67 × 1.1 = 50.237 → 50.2 on the 0.05 step above 50; × 0.9 = 41.103 → 41.11 on the 0.01 step.
+    assert daily_limits_e4(InstrumentKind.ETF, e4("45.67")) == (e4("41.11"), e4("50.2"))
+
+
+def test_a_tdr_prices_on_the_stock_ladder() -> None:
+    tdr = ref_of(InstrumentKind.TDR)
+    for price, tick in (("9.99", "0.01"), ("10", "0.05"), ("50", "0.1"), ("100", "0.5"), ("500", "1"),
+                        ("1000", "5")):
+        assert tick_e4(tdr, e4(price)) == e4(tick)
+
+
+@pytest.mark.parametrize(
+    ("price", "tick"),
+    [("4.99", "0.01"), ("5", "0.05"), ("9.95", "0.05"), ("10", "0.1"), ("49.9", "0.1"), ("50", "0.5"),
+     ("99.5", "0.5"), ("100", "1"), ("499", "1"), ("500", "5")],
+)
+def test_warrant_ladder_at_every_boundary(price: str, tick: str) -> None:
+    warrant = ref_of(InstrumentKind.WARRANT)
+    assert tick_e4(warrant, e4(price)) == e4(tick)
+    assert is_on_tick(warrant, e4(price))
+
+
+def test_a_warrant_has_no_percentage_limit_of_its_own() -> None:
+    with pytest.raises(ValueError, match="underlying"):
+        daily_limits_e4(InstrumentKind.WARRANT, e4("1.5"))
+
+
+@pytest.mark.parametrize(("symbol", "point_value"), [("TXFL6", 200), ("MXFL6", 50)])
+def test_index_futures_tick_one_point(symbol: str, point_value: int) -> None:
+    product = index_future_of(symbol)
+    assert product is not None and product.tick_e4 == e4("1") and product.point_value_twd == point_value
+    assert index_future_of("2330") is None
+
+
+def test_every_ladder_is_ordered_and_nests() -> None:
+    for ladder in TICK_LADDERS_E4.values():
+        lowers = [lower for lower, _ in ladder]
+        assert lowers == sorted(lowers, reverse=True) and lowers[-1] == 0
+        for (lower, tick), (_, tick_below) in itertools.pairwise(ladder):
+            assert lower % tick == 0 and lower % tick_below == 0

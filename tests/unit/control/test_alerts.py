@@ -134,3 +134,13 @@ def test_every_restart_is_an_alert_of_its_own_saying_whether_it_crashed() -> Non
     assert first.severity is AlertSeverity.WARNING
     assert "pid 10 -> 11" in first.summary and "crashed or was killed" in first.summary
     assert "stopped on purpose" in second.summary and "2 restarts" in second.summary
+
+
+def test_a_new_trading_day_alerts_once_per_day() -> None:
+    r = Rules()
+    r.rules.on_trading_day("2026-12-08", "2026-12-07")
+    r.rules.on_trading_day("2026-12-08", "2026-12-07")
+    r.rules.on_trading_day("2026-12-09", "2026-12-08")
+    assert r.rules_raised() == [(AlertRule.TRADING_DAY, "2026-12-08"), (AlertRule.TRADING_DAY, "2026-12-09")]
+    assert r.raised[0].severity is AlertSeverity.WARNING and "drawdown peaks" in r.raised[0].summary
+    assert r.rules.active == {(AlertRule.TRADING_DAY, "2026-12-09")}, "yesterday's is forgotten"

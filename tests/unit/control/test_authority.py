@@ -93,3 +93,21 @@ def test_new_strategies_get_a_scope_on_reload() -> None:
     auth = authority()
     assert auth.add_scopes(["mm1", "arb1"])
     assert auth.level("arb1") is NORMAL and not auth.add_scopes(["arb1"])
+
+
+def test_the_trading_day_risk_reported_moves_only_forward_and_outlives_a_restart() -> None:
+    auth = authority()
+    assert not auth.set_trading_day(""), "an older risk says no day"
+    assert auth.set_trading_day("2026-12-07")
+    assert not auth.set_trading_day("2026-12-07") and not auth.set_trading_day("2026-12-04")
+    auth.force("mm1", HALT, "ops")
+    restarted = StormGuardAuthority(FakeClock(), ["mm1", "mo1"], epoch=99)
+    restarted.restore(auth.saved())
+    assert restarted.trading_day == "2026-12-07"
+    assert restarted.set_trading_day("2026-12-08")
+    assert restarted.current().strategy_levels["mm1"] is HALT, "an operator's force is not the day's"
+    older = auth.saved()
+    del older["trading_day"]
+    from_older = StormGuardAuthority(FakeClock(), ["mm1"])
+    from_older.restore(older)  # a file written before the day was kept
+    assert from_older.trading_day == "" and from_older.forced == {"mm1": HALT}

@@ -16,6 +16,7 @@ from services.control.audit import AuditLog, read_audit
 from services.control.authority import StormGuardAuthority
 from services.control.desk import ControlDesk
 from services.control.heartbeats import HeartbeatTracker
+from services.control.replies import RecentReplies
 from services.runtime.clock import FakeClock
 
 
@@ -28,6 +29,7 @@ class Desk:
         self.authority = StormGuardAuthority(self.clock, ["mm1", "mo1"], epoch=1)
         self.audit_path = tmp_path / "audit.jsonl"
         self.broadcasts = 0
+        self.asked = 0
         self.commands: list[ControlCommand] = []
         self.desk = ControlDesk(self.clock, log, self.authority, HeartbeatTracker(self.clock, 3_000_000_000),
                                 ["mm1", "mo1"], AuditLog(self.audit_path, self.clock),
@@ -37,7 +39,10 @@ class Desk:
         self.broadcasts += 1
 
     def ask(self, verb: str, key: str = "operator", **args: str) -> ControlReply:
-        return self.desk.handle(ControlRequest(request_id=f"r-{verb}", verb=verb, args=args, who="ann@desk"), key)
+        """A new request (its own id: a repeated id is a retry, answered from memory)."""
+        self.asked += 1
+        return self.desk.handle(ControlRequest(request_id=f"r-{self.asked}-{verb}", verb=verb, args=args,
+                                               who="ann@desk"), key)
 
     def audit(self) -> list[dict]:
         return read_audit(self.audit_path)
@@ -147,3 +152,50 @@ def test_two_runners_are_two_entries_each_pinged_by_its_instance_name(desk: Desk
 def test_a_heartbeat_without_an_instance_name_counts_under_its_service(desk: Desk) -> None:
     desk.desk.tracker.on_heartbeat(Heartbeat(service=ServiceName.RISK, pid=7, seq=1, ts_ns=0))
     assert desk.ask("ping", service="risk").body["pid"] == 7
+
+
+def _request(request_id: str, verb: str, **args: str) -> ControlRequest:
+    return ControlRequest(request_id=request_id, verb=verb, args=args, who="ann@desk")
+
+
+def test_a_repeated_request_gets_its_first_answer_and_runs_nothing(desk: Desk) -> None:
+    """ctl retries with the same id when an answer is lost: the verb must not run twice."""
+    first = desk.desk.handle(_request("retry-1", "stormguard_force", scope="mm1", level="STORM"), "operator")
+    desk.ask("stormguard_force", scope="mm1", level="NORMAL")  # the desk moved on since
+    broadcasts, audited = desk.broadcasts, len(desk.audit())
+    again = desk.desk.handle(_request("retry-1", "stormguard_force", scope="mm1", level="STORM"), "operator")
+    assert again == first and first.ok
+    assert desk.authority.forced.get("mm1") in (None, StormGuardLevel.NORMAL), "the repeat forced nothing again"
+    assert (desk.broadcasts, len(desk.audit())) == (broadcasts, audited)
+    assert [e["request_id"] for e in desk.capture.entries if e["event"] == "ops_request_repeat"] == ["retry-1"]
+
+
+def test_a_repeat_under_another_key_is_a_new_request(desk: Desk) -> None:
+    desk.desk.handle(_request("same-id", "hold"), "operator")
+    desk.desk.handle(_request("same-id", "resume"), "ann")
+    assert not desk.authority.hold_fire, "ann's request ran: answers are remembered per key"
+
+
+def test_an_id_reused_for_another_verb_is_refused(desk: Desk) -> None:
+    desk.desk.handle(_request("id-1", "hold"), "operator")
+    refused = desk.desk.handle(_request("id-1", "resume"), "operator")
+    assert refused is not None and not refused.ok and "was hold" in refused.error
+    assert desk.authority.hold_fire
+    assert any(e["event"] == "ops_request_id_reused" for e in desk.capture.entries)
+
+
+def test_reading_verbs_run_again_on_a_repeat(desk: Desk) -> None:
+    first = desk.desk.handle(_request("s-1", "status"), "operator")
+    desk.desk.handle(_request("h-1", "hold"), "operator")
+    again = desk.desk.handle(_request("s-1", "status"), "operator")
+    assert first is not None and again is not None
+    assert not first.body["stormguard"]["hold_fire"] and again.body["stormguard"]["hold_fire"]
+
+
+def test_the_memory_forgets_the_oldest_past_its_capacity() -> None:
+    replies = RecentReplies(capacity=2)
+    for n in range(3):
+        replies.remember("operator", f"r{n}", "hold", ControlReply(request_id=f"r{n}", ok=True))
+    assert replies.get("operator", "r0") is None and len(replies) == 2
+    remembered = replies.get("operator", "r2")
+    assert remembered is not None and remembered.verb == "hold"

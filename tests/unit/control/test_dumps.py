@@ -70,3 +70,24 @@ def test_silence_is_answered_for_at_the_deadline() -> None:
     reply = r.replies[0][2]
     assert not reply.ok and "adapter did not answer within 1.5s" in reply.error
     assert not r.relay.on_dump(OrdersDump(request_id="r2", orders=[], ts_ns=0)), "a late answer finds nobody"
+
+
+def test_a_retried_dump_asks_once_and_answers_the_newest_connection() -> None:
+    r = Relay()
+    r.adapter_alive()
+    assert r.relay.ask(b"client-old", request(), "operator") is None
+    assert r.relay.ask(b"client-new", request(), "operator") is None
+    assert len(r.commands) == 1, "the service is asked once"
+    assert r.relay.on_dump(OrdersDump(request_id="r1", orders=[], ts_ns=5))
+    assert [(identity, reply.request_id) for identity, _, reply in r.replies] == [(b"client-new", "r1")]
+
+
+def test_the_same_id_from_another_key_is_refused_and_the_first_still_answered() -> None:
+    r = Relay()
+    r.adapter_alive()
+    r.relay.ask(b"a", request(), "operator")
+    refused = r.relay.ask(b"b", request(), "ann")
+    assert refused is not None and not refused.ok and "in use by another client" in refused.error
+    assert len(r.commands) == 1
+    assert r.relay.on_dump(OrdersDump(request_id="r1", orders=[], ts_ns=5))
+    assert [(identity, key) for identity, key, _ in r.replies] == [(b"a", "operator")]

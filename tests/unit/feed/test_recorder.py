@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.feed.recorder import RecordWriter
-from services.feed.replay import RecordReader, ReplayBooks
+from services.feed.replay import BidAskRecord, RecordReader, ReplayBooks, TickRecord
 from services.feed.synthetic import SyntheticMarket
 from services.runtime.config.instruments import load_instruments
 
@@ -41,3 +41,18 @@ def test_a_recording_replays_as_the_books_and_trades_that_were_recorded(tmp_path
     trades = [e for e in replayed if e.last_qty]
     assert [(t.last_price_e4, t.total_volume) for t in trades] == [
         (e.last_price_e4, e.total_volume) for e in originals if e.last_qty]
+
+
+def test_a_trial_match_is_recorded_with_its_flag_and_replayed_as_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "session.jsonl"
+    trial = BidAskRecord("2330", START_NS - 60_000_000_000, (9_990_000,), (3,), (10_000_000,), (4,), simtrade=True)
+    live = BidAskRecord("2330", START_NS, (9_995_000,), (3,), (10_000_000,), (4,))
+    print_ = TickRecord("2330", START_NS + 1000, 10_000_000, 1, 1)
+    with RecordWriter(path) as writer:
+        for record in (trial, live, print_):
+            writer.write_record(record)
+    read = list(RecordReader(path, strict=True).records())
+    assert read == [trial, live, print_]
+    books = ReplayBooks()
+    assert [books.apply(r) for r in read] == [False, True, True]
+    assert books.trial_records == 1

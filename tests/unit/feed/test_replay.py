@@ -284,3 +284,41 @@ def test_shipped_sample_is_clean_legal_and_about_a_minute_long() -> None:
             assert is_on_tick(instrument, price)
             assert instrument.limit_down_e4 <= price <= instrument.limit_up_e4
     assert len(replay(records)) == len(records) - 3
+
+
+@pytest.mark.parametrize("flag", [True, "true", "TRUE", "1"])
+def test_the_simtrade_flag_is_read_from_json_and_csv_spellings(flag: object) -> None:
+    assert parse_record({**BIDASK, "simtrade": flag}).simtrade is True
+    assert parse_record({**TICK, "simtrade": flag}).simtrade is True
+
+
+@pytest.mark.parametrize("flag", [False, "false", "0", "", None])
+def test_a_record_not_flagged_simtrade_is_live(flag: object) -> None:
+    assert parse_record({**BIDASK, "simtrade": flag}).simtrade is False
+
+
+def test_a_simtrade_flag_that_is_neither_true_nor_false_is_a_bad_line() -> None:
+    with pytest.raises(ValueError, match="simtrade: expected true or false"):
+        parse_record({**BIDASK, "simtrade": "maybe"})
+
+
+def test_an_odd_lot_quote_is_a_bad_line() -> None:
+    with pytest.raises(ValueError, match="intraday_odd"):
+        parse_record({**BIDASK, "intraday_odd": True})
+
+
+def test_trial_matches_build_no_book_and_leave_the_live_one_alone() -> None:
+    """The pre-open's trial book (08:30) is not published, and neither does a trial print in the closing
+    auction change the live book or last trade: both are counted, nothing else."""
+    books = ReplayBooks()
+    trial_book = parse_record({**BIDASK, "datetime": "2026-11-24T08:30:00", "simtrade": True})
+    trial_print = parse_record({**TICK, "datetime": "2026-11-24T08:59:59", "close": "590", "simtrade": True})
+    assert books.apply(trial_book) is False and books.apply(trial_print) is False
+    with pytest.raises(KeyError):
+        books.event("2317", seq=1, ingest_ts_ns=0)
+    assert books.apply(parse_record(BIDASK)) is True
+    assert books.apply(parse_record({**TICK, "close": "590", "simtrade": True})) is False
+    assert books.apply(parse_record({**BIDASK, "bid_price": ["590"] * 5, "simtrade": True})) is False
+    event = books.event("2317", seq=2, ingest_ts_ns=0)
+    assert event.bid_prices_e4[0] == 5805000 and event.last_price_e4 == 0
+    assert books.trial_records == 4

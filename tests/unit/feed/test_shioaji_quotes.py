@@ -12,7 +12,9 @@ import msgspec
 import pytest
 import structlog
 
+from contracts.enums import InstrumentKind
 from contracts.messages import MarketEvent
+from services.feed.replay import Record
 from services.feed.shioaji_quotes import MAX_SUBSCRIPTIONS, QuoteBridge, instruments_yaml
 from services.feed.synthetic import SyntheticMarket
 from services.runtime.config.instruments import load_instruments
@@ -118,7 +120,7 @@ def test_more_symbols_than_subscriptions_are_refused_before_subscribing() -> Non
         symbols = [f"{n:04d}" for n in range(MAX_SUBSCRIPTIONS // 2 + 1)]
         with pytest.raises(ConfigError, match=r"101 symbols need 202 Shioaji subscriptions.*at most 100 symbols"):
             QuoteBridge(api, symbols, lambda event: None, structlog.get_logger())
-        with pytest.raises(ConfigError, match="no stock 9999"):
+        with pytest.raises(ConfigError, match="no stock or future 9999"):
             QuoteBridge(api, ["2330", "9999"], lambda event: None, structlog.get_logger())
         assert server.subscriptions == set()
     finally:
@@ -134,3 +136,95 @@ def test_reference_data_from_the_contracts_as_an_instruments_file(bridged: Bridg
     path = tmp_path / "shioaji-instruments.yaml"
     path.write_text(instruments_yaml(refs, "from the test"), encoding="utf-8")
     assert load_instruments(path) == undated
+
+
+def test_the_kind_comes_from_the_contracts_category(tmp_path: Path) -> None:
+    """The fake lists 0050 as Shioaji does, category "00": the bridge's reference data says ETF, so risk
+    checks its prices on the ETF ladder (200.65 is legal there, not on the stock ladder)."""
+    server = FakeSinopac(FakeShioajiConfig(), listings(), quotes=None, quote_rate_hz=2000)
+    try:
+        api = FakeShioaji.connected_to(server, simulation=True)
+        api.login(api_key="key", secret_key="secret")
+        assert api.contracts.stocks.get("0050").category == "00"
+        bridge = QuoteBridge(api, ["2330", "0050"], lambda event: None, structlog.get_logger())
+        refs = bridge.instruments()
+        assert refs["0050"].kind is InstrumentKind.ETF and refs["2330"].kind is InstrumentKind.STOCK
+        path = tmp_path / "shioaji-instruments.yaml"
+        path.write_text(instruments_yaml(refs, "from the test"), encoding="utf-8")
+        assert load_instruments(path)["0050"].kind is InstrumentKind.ETF
+        bridge.close()
+    finally:
+        server.stop()
+
+
+def test_a_recording_keeps_trial_matches_flagged_and_skips_odd_lots() -> None:
+    bridged = Bridged(quoting=False)
+    recorded: list[Record] = []
+    recorder = QuoteBridge(bridged.api, SYMBOLS, bridged.published.append, structlog.get_logger(),
+                           on_record=recorded.append)
+    try:
+        recorder.start()
+        tick = None
+        while tick is None:
+            bidask, tick = quotes_of(bridged.market.next_event(0, time.time_ns(), 0), sj.Exchange.TSE)
+        callbacks = bridged.server.callbacks
+        assert callbacks.bidask is not None and callbacks.tick is not None
+        callbacks.bidask(dataclasses.replace(bidask, simtrade=True))
+        callbacks.tick(dataclasses.replace(tick, simtrade=True))
+        callbacks.tick(dataclasses.replace(tick, intraday_odd=True))
+        callbacks.tick(tick)
+        end = time.monotonic() + DEADLINE_S
+        while len(recorded) + recorder.skipped < 4:
+            remaining_ms = int((end - time.monotonic()) * 1000)
+            assert remaining_ms > 0, "the four quotes never reached the bridge"
+            recorder.handover.pump(remaining_ms)
+        assert recorder.skipped == 1
+        assert [(type(r).__name__, r.simtrade) for r in recorded] == [
+            ("BidAskRecord", True), ("TickRecord", True), ("TickRecord", False)]
+        assert bridged.published == []
+    finally:
+        bridged.server.stop()
+        recorder.close()
+        bridged.bridge.close()
+
+
+def test_futures_quotes_and_reference_data_come_through_the_bridge(tmp_path: Path) -> None:
+    """TXFL6 is found among Shioaji's futures; its TickFOPv1 / BidAskFOPv1 quotes (the fake sends them on the
+    futures callbacks) become books like a stock's, and its reference data is a future's: 200 TWD a point
+    (the contract's multiplier), a 1-point tick, the day's limits."""
+    symbols = ["2330", "TXFL6"]
+    market = SyntheticMarket(load_instruments(REPO / "config" / "instruments.yaml"), symbols, seed=3)
+    sent: list[MarketEvent] = []
+
+    class Recording:
+        def next_event(self, seq: int, exch_ts_ns: int, ingest_ts_ns: int) -> MarketEvent:
+            event = market.next_event(seq, exch_ts_ns, ingest_ts_ns)
+            sent.append(event)
+            return event
+
+    server = FakeSinopac(FakeShioajiConfig(), listings(), quotes=Recording(), quote_rate_hz=2000)
+    published: list[MarketEvent] = []
+    try:
+        api = FakeShioaji.connected_to(server, simulation=True)
+        api.login(api_key="key", secret_key="secret")
+        bridge = QuoteBridge(api, symbols, published.append, structlog.get_logger())
+        refs = bridge.instruments()
+        bridge.start()
+        end = time.monotonic() + DEADLINE_S
+        while sum(e.symbol == "TXFL6" for e in published) < 10:
+            remaining_ms = int((end - time.monotonic()) * 1000)
+            assert remaining_ms > 0, "no futures books within the deadline"
+            bridge.handover.pump(remaining_ms)
+        bridge.close()
+    finally:
+        server.stop()
+    future_books = [(e.bid_prices_e4, e.ask_prices_e4, e.exch_ts_ns // 1000) for e in published if e.symbol == "TXFL6"]
+    sent_books = [(e.bid_prices_e4, e.ask_prices_e4, e.exch_ts_ns // 1000) for e in sent if e.symbol == "TXFL6"]
+    assert future_books[0] in sent_books and all(book in sent_books for book in future_books)
+    txf = refs["TXFL6"]
+    assert (txf.kind, txf.unit, txf.tick_e4, txf.trading_day) == (InstrumentKind.FUTURE, 200, 10_000, LISTED_ON)
+    shipped = load_instruments(REPO / "config" / "instruments.yaml")["TXFL6"]
+    assert msgspec.structs.replace(txf, trading_day="") == shipped
+    path = tmp_path / "shioaji-instruments.yaml"
+    path.write_text(instruments_yaml(refs, "from the test"), encoding="utf-8")
+    assert load_instruments(path)["TXFL6"] == shipped

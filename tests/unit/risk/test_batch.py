@@ -35,6 +35,10 @@ INSTRUMENTS: dict[str, InstrumentRef] = {
         InstrumentEntry(symbol="0050", reference=Decimal("150"), limit_down=Decimal("0")),  # 0 is inside its limits
         InstrumentEntry(symbol="TXFL6", kind=InstrumentKind.FUTURE, reference=Decimal("23000"),
                         tick=Decimal("1"), unit=200),
+        InstrumentEntry(symbol="00878", kind=InstrumentKind.ETF, reference=Decimal("49.99")),  # ETF ladder edge
+        InstrumentEntry(symbol="006208", kind=InstrumentKind.ETF, reference=Decimal("200.65")),
+        InstrumentEntry(symbol="030001", kind=InstrumentKind.WARRANT, reference=Decimal("5"),
+                        limit_up=Decimal("7.5"), limit_down=Decimal("2.5")),
     )
 }
 SYMBOLS = [*INSTRUMENTS, "9999"]

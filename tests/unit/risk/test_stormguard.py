@@ -542,3 +542,77 @@ def test_inconsistent_overrides_are_refused_naming_the_strategy() -> None:
         StrategyLimitsConfig.model_validate({"strategies": [
             {"id": "tight", "class": "m:C", "symbols": ["2330"], "stormguard": {"warm_drawdown_pct": "2"}},
         ]})
+
+
+# --- trading days, restarts, replays -------------------------------------------------------------
+
+
+def test_a_new_day_ends_a_drawdown_halt_and_starts_every_peak_at_zero() -> None:
+    clock, guard = make()
+    guard.update_pnl("mm1", 5_000_000_000)  # a peak of 500,000 TWD
+    bring_to(guard, HALT)  # and a 1.5 % drawdown from 0: HALT, latched
+    bring_to(guard, WARM, "mm2")
+    clock.advance(3600 * SECOND)
+    transitions = guard.start_day("trading day 2025-10-10 begins")
+    assert levels_of(transitions) == [(HALT, NORMAL), (WARM, NORMAL)]
+    assert {t.scope for t in transitions} == {"mm1", "mm2"}
+    assert all(t.reason == "trading day 2025-10-10 begins" for t in transitions)
+    assert guard.levels() == {GLOBAL_SCOPE: NORMAL, "mm1": NORMAL, "mm2": NORMAL}
+    assert guard.peak_pnl_e4("mm1") == 0 and guard.drawdown_pct("mm1") == 0
+    # The new day's drawdown is measured from 0, not from yesterday's peak.
+    guard.update_pnl("mm1", loss("0.6"))
+    assert guard.level("mm1") is WARM
+
+
+def test_a_new_day_keeps_what_live_inputs_still_demand() -> None:
+    _, guard = make()
+    guard.update_usage(240)
+    assert guard.level(GLOBAL_SCOPE) is HALT
+    assert guard.start_day("new day") == [], "broker usage still over the HALT threshold: HALT stays"
+    guard.update_usage(0)
+    guard.update_breaker(True)
+    assert levels_of(guard.start_day("new day")) == [(HALT, STORM)], "an open breaker still demands STORM"
+
+
+def test_frozen_peaks_let_pnl_fall_and_escalate_but_never_rise() -> None:
+    _, guard = make()
+    guard.update_pnl("mm1", 1_000_000_000)
+    guard.peaks_frozen = True
+    guard.update_pnl("mm1", 9_000_000_000)
+    assert guard.peak_pnl_e4("mm1") == 1_000_000_000
+    assert guard.drawdown_pct("mm1") == 0, "above the peak is no drawdown"
+    guard.update_pnl("mm1", 1_000_000_000 + loss("1.0"))
+    assert guard.level("mm1") is STORM, "a loss replayed from before the start escalates"
+    guard.peaks_frozen = False
+    guard.update_pnl("mm1", 9_000_000_000)
+    assert guard.peak_pnl_e4("mm1") == 9_000_000_000
+
+
+def test_saved_scopes_come_back_with_level_pnl_peak_and_dwell() -> None:
+    clock, guard = make()
+    guard.update_pnl("mm1", 2_000_000_000)
+    guard.update_pnl("mm1", 2_000_000_000 + loss("1.2"))
+    assert guard.level("mm1") is STORM
+    clock.advance(20 * SECOND)  # 20 of the 30 s dwell served
+    saved = guard.saved()
+
+    later = FakeClock(mono_ns=5 * SECOND, wall_ns=clock.wall_ns() + 2 * SECOND)  # another process, 2 s later
+    restored = StormGuard(later, StormGuardConfig(), CAPITAL)
+    restored.restore(saved)
+    assert restored.levels() == guard.levels()
+    assert restored.peak_pnl_e4("mm1") == 2_000_000_000
+    assert restored.drawdown_pct("mm1") == guard.drawdown_pct("mm1")
+    restored.update_pnl("mm1", 2_000_000_000)  # recovered: the dwell decides
+    assert restored.level("mm1") is STORM
+    later.advance(7 * SECOND)
+    assert levels_of(restored.refresh()) == [], "29 s at STORM, counting the 22 s before the restart"
+    later.advance(1 * SECOND)
+    assert levels_of(restored.refresh()) == [(STORM, WARM)]
+
+
+def test_a_saved_scope_no_longer_configured_is_left_out() -> None:
+    _, guard = make()
+    bring_to(guard, WARM, "mm2")
+    restored = StormGuard(FakeClock(), StormGuardConfig(), {GLOBAL_SCOPE: GLOBAL_CAPITAL, "mm1": STRATEGY_CAPITAL})
+    restored.restore(guard.saved())
+    assert restored.levels() == {GLOBAL_SCOPE: NORMAL, "mm1": NORMAL}

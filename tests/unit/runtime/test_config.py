@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import time
 from pathlib import Path
 
 import pytest
 
-from contracts.enums import InstrumentKind, ServiceName
+from contracts.enums import DayTrade, InstrumentKind, ServiceName
 from contracts.prices import to_e4
+from services.local_config import FAST_SIM, write_stack_config
 from services.runtime.config import ConfigError, load_yaml_model
 from services.runtime.config.instruments import load_instruments
 from services.runtime.config.order_adapter import OrderAdapterConfig
@@ -173,6 +175,15 @@ def test_stack_resolves_relative_paths_against_its_folder(
     assert config.feed.replay_file == folder / "ticks" / "day.jsonl"
 
 
+@pytest.mark.parametrize(("written", "problem"), [("8:00", "quoted HH:MM"), ("'08:00+08:00'", "without a UTC offset")])
+def test_the_day_rollover_is_a_quoted_taipei_time(tmp_path: Path, written: str, problem: str) -> None:
+    assert load_stack(_write(tmp_path / "stack.yaml", ENDPOINTS + "risk:\n  day_rollover: '07:45'\n")) \
+        .risk.day_rollover == time(7, 45)
+    assert load_stack(_write(tmp_path / "default.yaml", ENDPOINTS)).risk.day_rollover == time(8, 0)
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_stack(_write(tmp_path / "bad.yaml", ENDPOINTS + f"risk:\n  day_rollover: {written}\n"))
+
+
 def test_stack_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stack = _write(tmp_path / "s.yaml", ENDPOINTS + "heartbeat_interval_ms: 250\n")
     monkeypatch.setenv("ORDERPATH_CONFIG", str(stack))
@@ -297,12 +308,64 @@ instruments:
 
 
 def test_future_without_tick_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path / "instruments.yaml", 'instruments:\n  - {symbol: TXF, kind: future, reference: "23000"}\n')
+    path = _write(tmp_path / "instruments.yaml", 'instruments:\n  - {symbol: GDFL6, kind: future, reference: "2300"}\n')
     with pytest.raises(ConfigError) as info:
         load_instruments(path)
     message = str(info.value)
-    assert str(path) in message and "instruments[TXF]" in message
+    assert str(path) in message and "instruments[GDFL6]" in message
     assert "a future needs its tick size" in message
+
+
+@pytest.mark.parametrize(("symbol", "unit"), [("TXFL6", 200), ("MXFL6", 50)])
+def test_an_index_future_takes_its_tick_and_point_value(tmp_path: Path, symbol: str, unit: int) -> None:
+    path = _write(tmp_path / "instruments.yaml",
+                  f'instruments:\n  - {{symbol: {symbol}, kind: future, reference: "23000"}}\n')
+    future = load_instruments(path)[symbol]
+    assert (future.tick_e4, future.unit) == (to_e4("1"), unit)
+    assert (future.limit_down_e4, future.limit_up_e4) == (to_e4("20700"), to_e4("25300"))
+
+
+def test_an_index_future_with_another_point_value_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml",
+                  'instruments:\n  - {symbol: MXFL6, kind: future, reference: "23000", unit: 200}\n')
+    with pytest.raises(ConfigError, match="MXF is 50 TWD a point, not 200"):
+        load_instruments(path)
+
+
+def test_an_etf_takes_the_etf_ladder(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml", 'instruments:\n  - {symbol: "0050", kind: etf, reference: "200.65"}\n'
+                                                 '  - {symbol: "00878", kind: etf, reference: "49.99"}\n')
+    refs = load_instruments(path)
+    assert (refs["0050"].limit_down_e4, refs["0050"].limit_up_e4) == (to_e4("180.6"), to_e4("220.7"))
+    assert refs["0050"].kind is InstrumentKind.ETF and refs["0050"].unit == 1000
+    assert (refs["00878"].limit_down_e4, refs["00878"].limit_up_e4) == (to_e4("45"), to_e4("54.95"))
+
+
+def test_the_regulators_state_can_be_set_for_the_simulator(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml", 'instruments:\n'
+                  '  - {symbol: "2330", reference: "1000", day_trade: no, attention_flag: true, disposition_level: 1,\n'
+                  '     disposition_match_interval_min: 5, disposition_max_lots_single_order: 10,\n'
+                  '     disposition_max_lots_total_orders: 30, disposition_prepay_ratio: 1}\n'
+                  '  - {symbol: "2317", reference: "200", day_trade: only_buy, trading_suspended: true}\n'
+                  '  - {symbol: "2454", reference: "1300"}\n')
+    refs = load_instruments(path)
+    tsmc = refs["2330"]
+    assert (tsmc.day_trade, tsmc.attention_flag, tsmc.disposition_level) == (DayTrade.NO, True, 1)
+    assert (tsmc.disposition_match_interval_min, tsmc.disposition_max_lots_single_order,
+            tsmc.disposition_max_lots_total_orders, tsmc.disposition_prepay_ratio) == (5, 10, 30, 1.0)
+    assert refs["2317"].day_trade is DayTrade.ONLY_BUY and refs["2317"].trading_suspended
+    plain = refs["2454"]
+    assert plain.day_trade is None and not plain.trading_suspended and plain.disposition_max_lots_total_orders == 0
+
+
+def test_a_warrant_without_its_limits_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "instruments.yaml",
+                  'instruments:\n  - {symbol: "030001", kind: warrant, reference: "1.5"}\n')
+    with pytest.raises(ConfigError, match="limits follow its underlying"):
+        load_instruments(path)
+    path.write_text('instruments:\n  - {symbol: "030001", kind: warrant, reference: "1.5", limit_up: "2.1", '
+                    'limit_down: "0.9"}\n', encoding="utf-8")
+    assert load_instruments(path)["030001"].limit_up_e4 == to_e4("2.1")
 
 
 @pytest.mark.parametrize("reference", ["10.01", "50.05", "100.2", "1001"])
@@ -355,6 +418,22 @@ def test_shipped_config_files_all_load() -> None:
     for strategy in limits.strategies:
         for symbol in strategy.symbols:
             assert symbol in instruments, f"{strategy.id} trades {symbol}, which has no reference data"
+
+
+def test_the_shipped_simulator_answers_as_slowly_as_the_broker_and_the_tests_run_it_fast(tmp_path: Path) -> None:
+    """`orderpath up` must meet coalescing, in-flight cancels and timeouts: an ack in tens of ms, a tail, and
+    some answers later than the adapter's timeouts; what the e2e tests and benches run answers in 1 ms."""
+    adapter = load_yaml_model(SHIPPED / "order_adapter.yaml", OrderAdapterConfig)
+    sim = adapter.sim
+    assert sim.ack_latency_us >= 10_000 and sim.latency_jitter_us > 0
+    assert sim.tail_rate > 0 and sim.tail_latency_us > sim.ack_latency_us + sim.latency_jitter_us
+    assert sim.timeout_rate > 0 and sim.late_answer_ms > adapter.timeouts.new_ms
+    assert (sim.ack_latency_us + sim.latency_jitter_us) / 1000 > adapter.coalesce_window_ms
+    pinned = load_yaml_model(write_stack_config(tmp_path, strategies=[]).with_name("order_adapter.yaml"),
+                             OrderAdapterConfig)
+    assert pinned.sim == sim.model_copy(update=FAST_SIM), "only the simulator's latency is pinned"
+    assert pinned.sim.ack_latency_us == 1000 and pinned.sim.timeout_rate == 0 and pinned.sim.tail_rate == 0
+    assert pinned.model_copy(update={"sim": sim}) == adapter
 
 
 def test_every_shipped_yaml_file_is_the_stack_or_named_by_it() -> None:

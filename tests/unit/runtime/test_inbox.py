@@ -174,3 +174,16 @@ def test_counter_is_labelled_by_service_and_socket(capture: LogCapture, logs: li
     assert value("bad_messages_total", {"service": "adapter", "socket": "control"}) == 1
     sockets = {entry["socket"] for entry in _bad_logs(logs)}
     assert sockets == {"orders", "control"}
+
+
+def test_every_undecodable_payload_is_handed_on_even_when_its_log_line_is_suppressed(capture: LogCapture) -> None:
+    heard: list[tuple[bytes, str]] = []
+    clock = FakeClock()
+    inbox: Inbox[OrderIntent] = Inbox("intents", Decoder(OrderIntent), ServiceMetrics("risk"), _logger(capture),
+                                      clock, on_undecodable=lambda payload, error: heard.append((payload, error)))
+    as_float = msgpack.packb({**msgpack.unpackb(GOOD[1]), "created_ts_ns": 1.5})
+    assert inbox.decode([b"intent", as_float]) is None
+    assert inbox.decode(GARBAGE) is None
+    assert inbox.decode(GOOD) == INTENT
+    assert [payload for payload, _ in heard] == [as_float, GARBAGE[1]]
+    assert "$.created_ts_ns" in heard[0][1]

@@ -14,7 +14,9 @@ def test_the_service_an_instance_belongs_to_is_read_off_its_name() -> None:
     assert service_of("strategy") is ServiceName.STRATEGY
     assert service_of("strategy-2") is ServiceName.STRATEGY
     assert service_of("risk-b_1") is ServiceName.RISK
-    for not_one in ("strategy-", "strategy2", "Strategy-2", "trader-2", "strategy-2 ", "", "-2", "strategy-a.b"):
+    assert service_of("strategy-ext-1") is ServiceName.STRATEGY, "an external strategy's id may hold a dash"
+    for not_one in ("strategy-", "strategy2", "Strategy-2", "trader-2", "strategy-2 ", "", "-2", "strategy-a.b",
+                    "strategy--2"):
         assert service_of(not_one) is None, not_one
 
 

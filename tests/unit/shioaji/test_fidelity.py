@@ -25,6 +25,7 @@ SHIOAJI_METHODS = (
     "place_order", "update_order", "cancel_order", "update_status", "list_trades",  # ShioajiBroker
     "set_order_callback", "set_session_down_callback",
     "subscribe", "set_on_tick_stk_v1_callback", "set_on_bidask_stk_v1_callback",  # the quote bridge
+    "set_on_tick_fop_v1_callback", "set_on_bidask_fop_v1_callback",
 )
 SHIOAJI_PROPERTIES = ("contracts", "stock_account", "futopt_account")
 METHODS_OF_DATA = {"dict", "keys", "copy", "from_msgpack", "to_dict"}
@@ -81,6 +82,7 @@ def test_look_alike_has_exactly_the_real_attributes(fake: type, real: type) -> N
 
 @pytest.mark.parametrize("fake, real", [
     (fake_objects.TickSTKv1, sj.TickSTKv1), (fake_objects.BidAskSTKv1, sj.BidAskSTKv1),
+    (fake_objects.TickFOPv1, sj.TickFOPv1), (fake_objects.BidAskFOPv1, sj.BidAskFOPv1),
 ])
 def test_quote_look_alike_attributes_are_the_real_ones(fake: type, real: type) -> None:
     """The fake quotes carry what the bridge reads, under the real names (the real ones carry more)."""
@@ -141,3 +143,29 @@ def test_fake_event_messages_have_the_sdks_keys(symbol: str, order_event: str, o
     assert set(order["contract"]) == keys[contract]
     assert deal_state == (sj.OrderState.FuturesDeal if symbol == "TXFL6" else sj.OrderState.StockDeal)
     assert set(deal) == keys[deal_event]
+
+
+def stub_class_fields(name: str) -> set[str]:
+    """The annotated attributes of a class in the installed SDK's type stub, its bases' included."""
+    classes = {node.name: node for node in ast.parse(STUB.read_text(encoding="utf-8")).body
+               if isinstance(node, ast.ClassDef)}
+    fields: set[str] = set()
+    pending = [name]
+    while pending:
+        node = classes[pending.pop()]
+        fields |= {item.target.id for item in node.body
+                   if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)}
+        pending += [base.id for base in node.bases if isinstance(base, ast.Name) and base.id in classes]
+    return fields
+
+
+def test_stock_info_look_alike_carries_the_stubs_names() -> None:
+    fake = {f.name for f in dataclasses.fields(fake_objects.StockInfo)}
+    assert fake <= stub_class_fields("StockInfo")
+    assert {"trading_suspended", "attention_flag", "disposition_max_lots_single_order",
+            "disposition_max_lots_total_orders", "day_trade", "category"} <= fake
+
+
+def test_contracts_info_has_the_sdks_v2_signature() -> None:
+    real = inspect.signature(sj.ContractsApi.info)
+    assert shape(inspect.signature(fake_objects.Contracts.info)) == shape(real)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
 import pytest
 import structlog
 from prometheus_client import CollectorRegistry
@@ -634,3 +635,25 @@ def test_history_rebuilds_positions_and_working_orders_without_the_strategy_reac
     assert state.open_orders[bid.client_order_id].leaves_qty == 1
     again = by_side(restarted.book(bid="999", ask="1000"))
     assert set(again) == {Side.SELL}, "the rebuilt bid is followed, not quoted twice"
+
+
+def test_an_order_a_runner_before_sent_is_adopted_when_its_answer_comes_after_the_restart(h: Harness) -> None:
+    """The old runner's NEW was still waiting for the broker when it stopped: the journal had nothing of it to
+    replay, and its ack comes live. The new runner takes it in: its strategy sees the order it has at the
+    broker (and can cancel it) instead of quoting a second one beside it."""
+    quoter(h)
+    inherited = by_side(h.book(bid="999", ask="1000"))[Side.BUY]
+    restarted = Harness()
+    quoter(restarted)
+    ack = ExecutionReport(
+        seq=9, client_order_id=inherited.client_order_id, intent_id=inherited.intent_id, strategy_id="q1",
+        symbol="2330", side=Side.BUY, exec_type=ExecType.ACK, status=OrderStatus.WORKING, price_e4=inherited.price_e4,
+        qty=inherited.qty, cum_qty=0, leaves_qty=inherited.qty, ts_ns=0)
+    assert restarted.runner.on_execution(ack) == []
+    state = restarted.runner.states["q1"]
+    assert state.open_orders[inherited.client_order_id].leaves_qty == inherited.qty
+    assert set(by_side(restarted.book(bid="999", ask="1000"))) == {Side.SELL}, "the inherited bid is followed"
+    done = msgspec.structs.replace(ack, seq=10, exec_type=ExecType.CANCELLED, status=OrderStatus.CANCELLED,
+                                   leaves_qty=0)
+    restarted.runner.on_execution(done)
+    assert inherited.client_order_id not in state.open_orders

@@ -22,6 +22,16 @@ class IntentAction(StrEnum):
     CANCEL = "cancel"
 
 
+class BrokerAction(StrEnum):
+    """A call that spends the broker's order budget, by the name the adapter's journal and metrics give it."""
+
+    PLACE = "place"
+    UPDATE_PRICE = "update_price"
+    UPDATE_QTY = "update_qty"
+    CANCEL = "cancel"
+    QUERY = "query"
+
+
 class PriceType(StrEnum):
     LMT = "LMT"
     MKT = "MKT"

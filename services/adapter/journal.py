@@ -40,12 +40,13 @@ import sqlite3
 from pathlib import Path
 from typing import IO, Any
 
+from contracts.enums import BrokerAction
 from services.runtime.clock import Clock
 
 APPLICATION_ID = 0x4F504A4E  # "OPJN": tells an adapter journal from any other SQLite file
 SCHEMA_VERSION = 1
 
-ACTIONS = frozenset({"place", "update_price", "update_qty", "cancel", "query"})
+ACTIONS = frozenset(BrokerAction)
 """The broker calls a command may journal: one per Broker method that spends the order budget."""
 
 _SCHEMA = (
@@ -183,7 +184,7 @@ class Journal:
         self._conn.execute("BEGIN")
         self._pending = True
 
-    def record_command(self, client_order_id: str, action: str, payload: bytes) -> None:
+    def record_command(self, client_order_id: str, action: BrokerAction, payload: bytes) -> None:
         """A command about to be sent to the broker; `action` is one of ACTIONS."""
         if action not in ACTIONS:
             raise ValueError(f"unknown command action {action!r}: one of {sorted(ACTIONS)}")

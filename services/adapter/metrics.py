@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from contracts.enums import ExecType
+from contracts.enums import BrokerAction, ExecType
 
 # Seconds, Prometheus's base unit: tens of µs (the adapter's own share on a quiet host) to tens of ms (a
 # stalled hop), finest from 100 µs to 2 ms, where tick-to-trade sits (docs/performance.md).
 LATENCY_BUCKETS_S = (1e-5, 2.5e-5, 5e-5, 7.5e-5, 1e-4, 1.5e-4, 2e-4, 3e-4, 5e-4, 7.5e-4, 1e-3, 1.5e-3, 2e-3, 3e-3,
                      5e-3, 7.5e-3, 1e-2, 2e-2, 5e-2, 1e-1)
-BROKER_ACTIONS = ("place", "update_price", "update_qty", "cancel", "query")
+BROKER_ACTIONS = tuple(BrokerAction)
 
 
 class AdapterMetrics:

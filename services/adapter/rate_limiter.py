@@ -19,6 +19,7 @@ window, an URGENT one while fewer than cap are.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from enum import IntEnum
 
 from services.runtime.clock import Clock
@@ -29,6 +30,14 @@ WINDOW_NS = 10_000_000_000
 class Priority(IntEnum):
     URGENT = 0
     NORMAL = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One slot of the window, granted at `granted_ns`: what `release` takes to give exactly it back."""
+
+    granted_ns: int
+    priority: Priority
 
 
 class RateLimiter:
@@ -45,7 +54,6 @@ class RateLimiter:
         self.window_ns = window_ns
         self._limits = (cap, cap - reserve)  # indexed by Priority
         self._grants: deque[int] = deque()
-        self.last_grant_ns = 0  # mono_ns of the newest grant: what `release` takes to give that call's slot back
 
     def _expire(self, now_ns: int) -> deque[int]:
         grants = self._grants
@@ -54,20 +62,20 @@ class RateLimiter:
             grants.popleft()
         return grants
 
-    def try_acquire(self, priority: Priority) -> bool:
-        """Grant one call now and count it, or refuse it without counting anything."""
+    def acquire(self, priority: Priority) -> Grant | None:
+        """Grant one call now and count it, or refuse it (None) without counting anything."""
         now_ns = self.clock.mono_ns()
         grants = self._expire(now_ns)
         if len(grants) >= self._limits[priority]:
-            return False
+            return None
         grants.append(now_ns)
-        self.last_grant_ns = now_ns
-        return True
+        return Grant(now_ns, priority)
 
-    def release(self, granted_ns: int) -> None:
-        """Give back the slot granted at `granted_ns`: that call provably never reached the broker.
+    def release(self, grant: Grant) -> None:
+        """Give back the slot of `grant`: that call provably never reached the broker.
         Exactly that grant goes (a newer one in its place would leave the window later than the
         broker's count does); nothing if it has already left the window."""
+        granted_ns = grant.granted_ns
         grants = self._expire(self.clock.mono_ns())
         for index in range(len(grants) - 1, -1, -1):
             if grants[index] == granted_ns:
@@ -82,7 +90,6 @@ class RateLimiter:
         now_ns = self.clock.mono_ns()
         grants = self._expire(now_ns)
         grants.append(now_ns)
-        self.last_grant_ns = now_ns
         return len(grants) <= self.cap
 
     def restore(self, grants_ns: list[int]) -> None:
@@ -95,7 +102,7 @@ class RateLimiter:
         return len(self._expire(self.clock.mono_ns()))
 
     def next_slot_ns(self, priority: Priority) -> int:
-        """When try_acquire(priority) will first succeed if nothing is granted before: now if it would now."""
+        """When acquire(priority) will first succeed if nothing is granted before: now if it would now."""
         now_ns = self.clock.mono_ns()
         grants = self._expire(now_ns)
         excess = len(grants) - self._limits[priority]

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.enums import ExecType, OrderStatus, Reason
+from contracts.enums import BrokerAction, ExecType, OrderStatus, Reason
+from services.adapter.amends import AmendCoalescer
+from services.adapter.lifecycle import CancelStage, Submission, move_cancel, move_status
 from services.adapter.order_manager import OrderManager
-from services.adapter.order_map import LiveOrder, decode_order
+from services.adapter.order_map import AmendState, LiveOrder, decode_order
 
 UNKNOWN_STRATEGY = "unknown"
 
@@ -37,18 +39,16 @@ def recover(manager: OrderManager) -> RecoverySummary:
     matched = queried = never_sent = 0
     for order in journaled:
         # Calls in flight or queued died with the last run; their answers, if any, still arrive as events.
-        order.amends_in_flight = 0
-        order.amend_retried = order.amend_waiting = order.flush_due = False
-        order.cancel_pending = order.cancel_waiting = order.query_waiting = False
-        order.sent_leaves = None
-        order.sent_price_e4 = None  # an amend may have landed unseen: the next one goes out whatever it asks
+        AmendCoalescer.restarted(order)
+        if order.cancel in (CancelStage.WAITING, CancelStage.PENDING):
+            move_cancel(order, CancelStage.WANTED)
         manager.orders.add(order)
     for order in journaled:
         state = at_broker.pop(order.client_order_id, None)
         if state is not None:
             matched += 1
-            manager.apply_status(order, state)
-        elif not order.placed:
+            manager.answers.apply_status(order, state)
+        elif order.submission is Submission.QUEUED:
             never_sent += 1
             _never_sent(manager, order)
         else:
@@ -57,9 +57,9 @@ def recover(manager: OrderManager) -> RecoverySummary:
     for state in at_broker.values():
         order = LiveOrder(
             client_order_id=state.client_order_id, intent_id=state.client_order_id, strategy_id=UNKNOWN_STRATEGY,
-            symbol=state.symbol, side=state.side, qty=state.qty, price_e4=state.price_e4, placed=True,
-            status=OrderStatus.PENDING_NEW, target_price_e4=state.price_e4, sent_price_e4=state.price_e4,
-            last_intent_id=state.client_order_id,
+            symbol=state.symbol, side=state.side, qty=state.qty, broker_price_e4=state.price_e4,
+            submission=Submission.SENT, status=OrderStatus.PENDING_NEW, last_intent_id=state.client_order_id,
+            amend=AmendState(asked_price_e4=state.price_e4, sent_price_e4=state.price_e4),
         )
         manager.orders.add(order)
         adopt = manager.config.unknown_broker_orders == "adopt"
@@ -68,8 +68,8 @@ def recover(manager: OrderManager) -> RecoverySummary:
                             strategy_id=UNKNOWN_STRATEGY, reason=Reason.UNKNOWN_ORDER,
                             stormguard_state=manager.stormguard_level)
         if not adopt:
-            order.cancel_wanted = True
-        manager.apply_status(order, state)
+            move_cancel(order, CancelStage.WANTED)
+        manager.answers.apply_status(order, state)
     manager.flush()
     summary = RecoverySummary(len(journaled), matched, queried, never_sent, len(at_broker))
     manager.log.info("recovered", budget_spent=spent, from_journal=summary.from_journal, at_broker=summary.at_broker,
@@ -96,7 +96,7 @@ def _count_status_refresh(manager: OrderManager) -> None:
     They cannot wait: nothing can be reconciled without them."""
     calls = manager.broker.open_orders_calls
     for _ in range(calls):
-        manager.journal.record_command("", "query", b"")
+        manager.journal.record_command("", BrokerAction.QUERY, b"")
         if not manager.limiter.spend():
             manager.log.warning("budget_over_cap_at_start", calls=calls, in_window=manager.limiter.in_window(),
                                 cap=manager.limiter.cap, reason="rate_limited",
@@ -105,7 +105,7 @@ def _count_status_refresh(manager: OrderManager) -> None:
 
 
 def _never_sent(manager: OrderManager, order: LiveOrder) -> None:
-    order.status = OrderStatus.REJECTED
-    manager.report_order(order, ExecType.REJECT, reason=Reason.STALE_INTENT,
+    move_status(order, OrderStatus.REJECTED)
+    manager.reports.order(order, ExecType.REJECT, reason=Reason.STALE_INTENT,
                          detail="still queued for the broker when the adapter stopped: never sent")
     manager.close(order)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-from contracts.enums import ExecType, OrderStatus, Side
+from contracts.enums import BrokerAction, ExecType, OrderStatus, Side
 from contracts.messages import OrderCommand
 
 
@@ -63,7 +63,7 @@ class BrokerEvent:
     qty: int = 0
     detail: str = ""
     exec_id: str = ""
-    op: str = ""
+    op: BrokerAction | Literal[""] = ""
 
 
 @dataclass(frozen=True, slots=True)

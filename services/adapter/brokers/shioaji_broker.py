@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from contracts.enums import ExecType, OrderStatus, PriceType, Side, TimeInForce
+from contracts.enums import BrokerAction, ExecType, OrderStatus, PriceType, Side, TimeInForce
 from contracts.messages import OrderCommand
 from services.adapter.brokers.base import (
     BrokerError,
@@ -73,7 +73,7 @@ _WORKING = (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED)
 class _Answered:
     """A call's cb: the Trade as the server answered it."""
 
-    call: str
+    call: BrokerAction
     client_order_id: str
     trade: Any
 
@@ -178,7 +178,7 @@ class ShioajiBroker:
         self._orders[cid] = order
         try:
             trade = self._api.place_order(contract, build_order(command, contract, account, self._config),
-                                          timeout=0, cb=self._answered("place", cid))
+                                          timeout=0, cb=self._answered(BrokerAction.PLACE, cid))
         except sj.ShioajiError as exc:
             error = broker_error(exc)
             if not isinstance(error, BrokerOutcomeUnknown):
@@ -189,7 +189,7 @@ class ShioajiBroker:
     def amend_price(self, client_order_id: str, price_e4: int) -> None:
         order = self._acknowledged(client_order_id)
         self._sdk(self._api.update_order, order.trade, price=price_to_sdk(price_e4), timeout=0,
-                  cb=self._answered("update", client_order_id))
+                  cb=self._answered(BrokerAction.UPDATE_PRICE, client_order_id))
 
     def reduce_qty(self, client_order_id: str, reduce_by: int) -> None:
         order = self._acknowledged(client_order_id)
@@ -199,11 +199,12 @@ class ShioajiBroker:
         except ValueError as exc:
             raise BrokerError(f"{client_order_id}: {exc}", sent=False) from exc
         self._sdk(self._api.update_order, order.trade, qty=qty, timeout=0,
-                  cb=self._answered("update", client_order_id))
+                  cb=self._answered(BrokerAction.UPDATE_QTY, client_order_id))
 
     def cancel(self, client_order_id: str) -> None:
         order = self._acknowledged(client_order_id)
-        self._sdk(self._api.cancel_order, order.trade, timeout=0, cb=self._answered("cancel", client_order_id))
+        self._sdk(self._api.cancel_order, order.trade, timeout=0,
+                  cb=self._answered(BrokerAction.CANCEL, client_order_id))
         order.view.cancel_requested = True
 
     def query(self, client_order_id: str) -> None:
@@ -280,7 +281,7 @@ class ShioajiBroker:
         order = self._orders.get(item.client_order_id)
         if order is None:
             return
-        if item.call == "place" and item.trade.status.status == sj.OrderStatus.Failed:
+        if item.call is BrokerAction.PLACE and item.trade.status.status == sj.OrderStatus.Failed:
             self._reject(order, item.trade.order.id, item.trade.status.msg or "order failed")
         self._learn(order, item.trade)
 
@@ -375,7 +376,7 @@ class ShioajiBroker:
             raise BrokerError(f"{client_order_id}: Shioaji has not acknowledged this order yet", sent=False)
         return order
 
-    def _answered(self, call: str, client_order_id: str) -> Callable[[Any], None]:
+    def _answered(self, call: BrokerAction, client_order_id: str) -> Callable[[Any], None]:
         """The cb of a call: runs on the SDK's thread, so it only hands the Trade over."""
         return lambda trade: self.handover.post(_Answered(call, client_order_id, trade))
 

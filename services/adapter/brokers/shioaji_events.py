@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.enums import ExecType, OrderStatus, PriceType, Side, TimeInForce
+from contracts.enums import BrokerAction, ExecType, OrderStatus, PriceType, Side, TimeInForce
 from services.adapter.brokers.base import BrokerEvent, BrokerOrderState
 from services.shioaji.sdk import price_from_sdk, sj
 
@@ -93,7 +93,7 @@ class OrderView:
     dealt_qty: int = 0
 
 
-_AMEND_CALLS = {"UpdatePrice": "update_price", "UpdateQty": "update_qty"}
+_AMEND_CALLS = {"UpdatePrice": BrokerAction.UPDATE_PRICE, "UpdateQty": BrokerAction.UPDATE_QTY}
 """Shioaji's op_type of an amend's answer, as the adapter's name of the call it answers."""
 
 

@@ -30,8 +30,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Literal
 
-from contracts.enums import ExecType, OrderStatus, PriceType, Side, TimeInForce
+from contracts.enums import BrokerAction, ExecType, OrderStatus, PriceType, Side, TimeInForce
 from contracts.messages import MarketEvent, OrderCommand
 from services.adapter.brokers.base import (
     BrokerError,
@@ -56,6 +57,8 @@ Answer = BrokerEvent | BrokerOrderState
 Processing = Callable[[CallPlan], list[Answer]]
 
 _SYSTEM_CLOCK = SystemClock()
+_LOGGED_AS = {BrokerAction.UPDATE_PRICE: "amend_price", BrokerAction.UPDATE_QTY: "reduce_qty"}
+"""The call log names an amend by the Broker method called, as state files already written do."""
 
 
 @dataclass(slots=True)
@@ -97,20 +100,20 @@ class SimBroker:
         self._status_callback = callback
 
     def place(self, command: OrderCommand) -> None:
-        self._call("place", command.client_order_id, partial(self._accept, command))
+        self._call(BrokerAction.PLACE, command.client_order_id, partial(self._accept, command))
 
     def amend_price(self, client_order_id: str, price_e4: int) -> None:
-        self._call("amend_price", client_order_id, lambda plan: self._amend(client_order_id, price_e4))
+        self._call(BrokerAction.UPDATE_PRICE, client_order_id, lambda plan: self._amend(client_order_id, price_e4))
 
     def reduce_qty(self, client_order_id: str, reduce_by: int) -> None:
         """Shioaji's update_order(qty=): lowers the order; taking all that is left cancels it."""
-        self._call("reduce_qty", client_order_id, lambda plan: self._reduce(client_order_id, reduce_by))
+        self._call(BrokerAction.UPDATE_QTY, client_order_id, lambda plan: self._reduce(client_order_id, reduce_by))
 
     def cancel(self, client_order_id: str) -> None:
-        self._call("cancel", client_order_id, lambda plan: self._cancel(client_order_id))
+        self._call(BrokerAction.CANCEL, client_order_id, lambda plan: self._cancel(client_order_id))
 
     def query(self, client_order_id: str) -> None:
-        self._call("query", client_order_id, lambda plan: [self._state_of(client_order_id)])
+        self._call(BrokerAction.QUERY, client_order_id, lambda plan: [self._state_of(client_order_id)])
 
     def open_orders(self) -> list[BrokerOrderState]:
         """The working orders, at once (Shioaji's list_trades: a local cache, no budget spent)."""
@@ -173,14 +176,14 @@ class SimBroker:
         if self._session_down:
             raise BrokerSessionDown("not logged in: session down")
 
-    def _call(self, action: str, client_order_id: str, process: Processing) -> None:
+    def _call(self, action: BrokerAction, client_order_id: str, process: Processing) -> None:
         """One budget-spending call: refuse it, or have the broker process it later, in call order."""
         self._require_session()
         failure = self._faults.take_failure()
         if failure is not None and not failure.went_live:
             raise failure.error
         now_ns = self._clock.mono_ns()
-        self._ledger.log_call((now_ns, action, client_order_id))
+        self._ledger.log_call((now_ns, _LOGGED_AS.get(action, action), client_order_id))
         refusal = self._budget.refusal(now_ns)
         if refusal:
             self._ledger.suspended_until_ns = self._budget.suspended_until_ns
@@ -254,10 +257,11 @@ class SimBroker:
     def _amend(self, client_order_id: str, price_e4: int) -> list[Answer]:
         order = self._ledger.get(client_order_id)
         if order is None or not order.working:
-            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order, op="update_price")]
+            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order, op=BrokerAction.UPDATE_PRICE)]
         order.price_e4 = price_e4
         self._ledger.update(order)
-        answers: list[Answer] = [_event(ExecType.AMENDED, order, price_e4=price_e4, qty=order.qty, op="update_price")]
+        answers: list[Answer] = [
+            _event(ExecType.AMENDED, order, price_e4=price_e4, qty=order.qty, op=BrokerAction.UPDATE_PRICE)]
         book = self._books.get(order.symbol)
         if book is not None:
             self._match(order, book, answers, resting=False)
@@ -266,14 +270,15 @@ class SimBroker:
     def _reduce(self, client_order_id: str, reduce_by: int) -> list[Answer]:
         order = self._ledger.get(client_order_id)
         if order is None or not order.working:
-            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order, op="update_qty")]
+            return [_refusal(ExecType.AMEND_REJECT, client_order_id, order, op=BrokerAction.UPDATE_QTY)]
         if reduce_by <= 0:
-            return [_event(ExecType.AMEND_REJECT, order, detail=f"cannot reduce by {reduce_by}", op="update_qty")]
+            return [_event(ExecType.AMEND_REJECT, order, detail=f"cannot reduce by {reduce_by}",
+                           op=BrokerAction.UPDATE_QTY)]
         if reduce_by >= order.leaves_qty:
             return self._cancel_rest(order)
         order.qty -= reduce_by
         self._ledger.update(order)
-        return [_event(ExecType.AMENDED, order, price_e4=order.price_e4, qty=order.qty, op="update_qty")]
+        return [_event(ExecType.AMENDED, order, price_e4=order.price_e4, qty=order.qty, op=BrokerAction.UPDATE_QTY)]
 
     def _cancel(self, client_order_id: str) -> list[Answer]:
         order = self._ledger.get(client_order_id)
@@ -335,12 +340,14 @@ class SimBroker:
 
 def _event(
     kind: ExecType, order: SimOrder, *, price_e4: int = 0, qty: int = 0, detail: str = "", exec_id: str = "",
-    op: str = "",
+    op: BrokerAction | Literal[""] = "",
 ) -> BrokerEvent:
     return BrokerEvent(kind, order.client_order_id, order.broker_order_id, price_e4, qty, detail, exec_id, op)
 
 
-def _refusal(kind: ExecType, client_order_id: str, order: SimOrder | None, op: str = "") -> BrokerEvent:
+def _refusal(
+    kind: ExecType, client_order_id: str, order: SimOrder | None, op: BrokerAction | Literal[""] = "",
+) -> BrokerEvent:
     """AMEND_REJECT or CANCEL_REJECT of an order that is not working, saying why."""
     if order is None:
         return BrokerEvent(kind, client_order_id, detail="order not found", op=op)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from contracts.enums import BrokerAction
 from services.adapter.brokers.base import BrokerError
 from services.runtime.config.order_adapter import SimBrokerConfig
 
@@ -140,13 +141,13 @@ class SimFaults:
         tail_us = config.tail_latency_us if self._chance(config.tail_rate) else 0
         return self.base_latency_ns + (self._rng.randint(0, jitter_us) * 1000 if jitter_us else 0) + tail_us * 1000
 
-    def plan(self, action: str, latency_ns: int) -> CallPlan:
+    def plan(self, action: BrokerAction, latency_ns: int) -> CallPlan:
         """The faults of one call that reaches the broker; takes the hooks that apply to it (a query answers
         with a status, never duplicated; only a place can be rejected or see deals before its ack)."""
         plan = CallPlan(late_ns=max(0, self._answer_delay_ns() - latency_ns))
-        if action != "query":
+        if action is not BrokerAction.QUERY:
             plan.duplicate = self._take_duplicate()
-        if action == "place":
+        if action is BrokerAction.PLACE:
             plan.reject_detail = self._take_reject()
             plan.deals_first = self._take_deals_first()
         return plan

@@ -385,7 +385,7 @@ def test_ten_thousand_intents_in_a_burst_stay_under_the_cap_and_are_all_accounte
 
     # Known adapter bug (services/adapter/order_manager.py, not fixed here): a CANCEL waiting for the budget, or
     # an AMEND waiting for the budget or its coalescing window, whose order fills meanwhile is dropped without a
-    # call, a report with a reason or a count (_cancel_waited returns; close() clears want_price_e4). Such a
+    # call, a report with a reason or a count (_cancel_waited returns; close() drops the unsent amend). Such a
     # cancel is recognisable: the fill that closed its order carries its intent id (the order's last_intent_id).
     fill_intents = {r.intent_id for r in run.reports if r.exec_type is ExecType.FILL}
     dropped_cancels = [i.command.intent_id for i in cancels if i.command.intent_id not in refused_ids

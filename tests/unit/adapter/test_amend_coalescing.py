@@ -10,8 +10,9 @@ import pytest
 
 from contracts.enums import ExecType, IntentAction, OrderStatus, Reason
 from contracts.prices import to_e4
+from services.adapter.amends import AmendStage
 from services.runtime.config.order_adapter import OrderAdapterConfig
-from tests.unit.adapter.manager_harness import MS, START_NS, Harness, broker, command
+from tests.unit.adapter.manager_harness import FAR, MS, START_NS, Harness, broker, command
 
 
 @pytest.fixture
@@ -246,7 +247,7 @@ def test_the_late_answer_to_a_timed_out_price_amend_never_stands_in_for_a_cut_on
     assert [name for name, _ in amends(quick)].count("reduce_qty") == 1, "C1 is still on its way: no second cut"
     broker(quick).answer(ExecType.AMENDED, price_e4=to_e4("999"), qty=3, **CUT)  # C1's answer
     order = quick.manager.orders.get("c1")
-    assert order is not None and (order.qty, order.sent_leaves) == (3, None)
+    assert order is not None and (order.qty, order.amend.cut_to_leaves) == (3, None)
     assert [name for name, _ in amends(quick)].count("reduce_qty") == 1
 
 
@@ -272,3 +273,18 @@ def test_a_cuts_late_answer_never_settles_a_price_amend_in_flight(quick: Harness
     quick.scheduler.advance(100 * MS)  # P unanswered past its deadline: it must still time out and go again
     assert quick.metric("broker_retries_total", call="amend") == 1
     assert amends(quick)[-1] == ("amend_price", ("c1", to_e4("998")))
+
+
+def test_the_pending_amend_stages_follow_the_amend_from_asked_to_answered(h: Harness) -> None:
+    h.working()
+    live = h.manager.orders.get("c1")
+    assert live is not None and h.manager.amends.stage(live) is AmendStage.NONE
+    h.manager.on_command(command(IntentAction.AMEND, price="999", intent_id="a1", deadline_ns=FAR))
+    assert h.manager.amends.stage(live) is AmendStage.PENDING
+    h.manager.on_command(command(IntentAction.AMEND, price="998", intent_id="a2", deadline_ns=FAR))
+    assert h.manager.amends.stage(live) is AmendStage.COALESCING, "held for the answer or the window"
+    broker(h).answer(ExecType.AMENDED, price_e4=to_e4("999"))
+    assert h.manager.amends.stage(live) is AmendStage.PENDING, "the newest went out with the answer"
+    assert broker(h).calls[-1][:2] == ("amend_price", ("c1", to_e4("998")))
+    broker(h).answer(ExecType.AMENDED, price_e4=to_e4("998"))
+    assert h.manager.amends.stage(live) is AmendStage.NONE

@@ -16,6 +16,7 @@ from services.adapter.brokers.base import (
     BrokerSessionDown,
 )
 from services.adapter.circuit_breaker import BreakerState
+from services.adapter.lifecycle import CancelStage
 from tests.unit.adapter.manager_harness import FAR, MS, PATIENT, SMALL, Harness, RecordingBroker, broker, command
 
 
@@ -75,7 +76,7 @@ def test_a_broker_bug_on_cancel_leaves_the_cancel_wanted(h: Harness) -> None:
     broker(h).raise_next = KeyError("c1")
     h.send(command(IntentAction.CANCEL))
     order = h.manager.orders.get("c1")
-    assert order is not None and order.cancel_wanted and not order.cancel_pending
+    assert order is not None and order.cancel is CancelStage.WANTED
     assert broker(h).names() == ["place", "cancel", "query"]
     broker(h).status("c1", status=OrderStatus.WORKING, qty=3)
     assert broker(h).names()[-1] == "cancel", "still working: cancelled again"
@@ -149,7 +150,7 @@ def test_a_broker_bug_on_an_amend_leaves_the_price_unknown_so_the_next_amend_goe
     h.send(command(IntentAction.AMEND, price="999", intent_id="a1", deadline_ns=FAR))
     assert broker(h).names() == ["place", "amend_price", "query"]
     order = h.manager.orders.get("c1")
-    assert order is not None and (order.amends_in_flight, order.sent_price_e4) == (0, None)
+    assert order is not None and (order.amend.in_flight, order.amend.sent_price_e4) == (0, None)
     h.clock.advance(10 * MS)
     h.send(command(IntentAction.AMEND, price="999", intent_id="a2", deadline_ns=FAR))
     assert broker(h).names()[-1] == "amend_price", "the first may or may not have landed: sent again"

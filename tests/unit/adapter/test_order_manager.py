@@ -87,7 +87,7 @@ def test_duplicate_new_is_rejected_and_the_first_order_untouched(h: Harness) -> 
     assert (reject.exec_type, reject.reason, reject.intent_id) == (ExecType.REJECT, Reason.DUPLICATE_INTENT, "again")
     order = h.manager.orders.get("c1")
     assert order is not None
-    assert (order.status, order.qty, order.price_e4, order.intent_id) == (
+    assert (order.status, order.qty, order.broker_price_e4, order.intent_id) == (
         OrderStatus.WORKING, 3, to_e4("1000"), "c1:new")
 
 
@@ -202,12 +202,12 @@ def test_amend_moves_the_price_when_the_broker_confirms(h: Harness) -> None:
     h.manager.on_command(command(IntentAction.AMEND, price="995", intent_id="amend-1"))
     assert h.broker.calls[-1][:2] == ("amend_price", ("c1", to_e4("995")))
     order = h.manager.orders.get("c1")
-    assert order is not None and order.price_e4 == to_e4("1000")
+    assert order is not None and order.broker_price_e4 == to_e4("1000")
     h.broker.answer(ExecType.AMENDED, price_e4=to_e4("995"))
     amended = h.reports[-1]
     assert (amended.exec_type, amended.price_e4, amended.intent_id) == (ExecType.AMENDED, to_e4("995"), "amend-1")
-    assert order.price_e4 == to_e4("995")
-    assert order.want_price_e4 is None and order.amends_in_flight == 0
+    assert order.broker_price_e4 == to_e4("995")
+    assert order.amend.unsent_price_e4 is None and order.amend.in_flight == 0
     h.broker.answer(ExecType.FILL, price_e4=to_e4("995"), qty=1)
     assert h.reports[-1].intent_id == "amend-1"
 
@@ -220,8 +220,8 @@ def test_broker_amend_reject_keeps_the_old_price(h: Harness) -> None:
     assert (report.exec_type, report.reason, report.price_e4) == (ExecType.AMEND_REJECT, Reason.BROKER_REJECT,
                                                                   to_e4("1000"))
     order = h.manager.orders.get("c1")
-    assert order is not None and order.want_price_e4 is None and order.status is OrderStatus.WORKING
-    assert order.target_price_e4 == to_e4("1000")
+    assert order is not None and order.amend.unsent_price_e4 is None and order.status is OrderStatus.WORKING
+    assert order.amend.asked_price_e4 == to_e4("1000")
 
 
 def test_amend_before_the_ack_waits_for_it_and_after_a_cancel_is_too_late(h: Harness) -> None:

@@ -1,4 +1,4 @@
-"""services.adapter.order_map: the LiveOrder journal row, in the format written now and the first one."""
+"""services.adapter.order_map: the LiveOrder journal row, in the format written now and the older ones."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from contracts.enums import OrderStatus
+from services.adapter.lifecycle import CancelStage, Submission
 from services.adapter.order_map import ROW_VERSION, decode_order, encode_order
 
 # A LiveOrder row as the first format wrote it (a map with field names), from the adapter before
@@ -22,12 +23,20 @@ FIRST_FORMAT_ROW = bytes.fromhex(
 )
 
 
+# A LiveOrder row of ROW_VERSION 1, flags and all: c2 working, 2 of 5 filled, unresolved, a cancel
+# waiting for the budget, a price amend retried and a cut to 1 lot unanswered.
+VERSION_1_ROW = bytes.fromhex(
+    "9201dc0022a26332a26e32a36d6d31a432333330a473656c6c05ce00989680a34c4d54a3524f44a7776f726b696e6702a24232a278"
+    "3200c30000ce00986f70c0c000ce00986f700102c3c200c2c2c3c3c2c391a26432"
+)
+
+
 def test_an_order_row_of_the_first_format_is_still_recovered() -> None:
     order = decode_order(FIRST_FORMAT_ROW)
     assert (order.client_order_id, order.status, order.cum_qty, order.leaves_qty) == ("c1", OrderStatus.WORKING, 1, 2)
-    assert (order.target_price_e4, order.want_price_e4, order.amends_in_flight) == (9_990_000, 9_990_000, 1)
+    assert (order.amend.asked_price_e4, order.amend.unsent_price_e4, order.amend.in_flight) == (9_990_000, 9_990_000, 1)
     assert order.exec_ids == {"d1"}
-    assert (order.sent_price_e4, order.sent_leaves, order.query_waiting) == (None, None, False), "fields it lacks"
+    assert (order.amend.sent_price_e4, order.amend.cut_to_leaves) == (None, None), "fields it lacks"
     assert decode_order(encode_order(order)) == order
 
 
@@ -42,3 +51,15 @@ def test_an_order_row_of_another_version_is_refused() -> None:
     version, fields = msgspec.msgpack.decode(encode_order(decode_order(FIRST_FORMAT_ROW)))
     with pytest.raises(ValueError, match="order row format"):
         decode_order(msgspec.msgpack.encode([version + 1, fields]))
+
+
+def test_a_version_1_row_is_recovered_with_its_flags_as_states() -> None:
+    live = decode_order(VERSION_1_ROW)
+    assert (live.client_order_id, live.status, live.cum_qty, live.broker_price_e4) == (
+        "c2", OrderStatus.WORKING, 2, 10_000_000)
+    assert (live.submission, live.cancel) == (Submission.UNRESOLVED, CancelStage.WAITING)
+    amend = live.amend
+    assert (amend.asked_price_e4, amend.sent_price_e4, amend.cut_to_leaves) == (9_990_000, 9_990_000, 1)
+    assert (amend.in_flight, amend.price_attempt, amend.unsent) == (2, 2, False)
+    assert live.exec_ids == {"d2"}
+    assert decode_order(encode_order(live)) == live, "saved again in the format written now"

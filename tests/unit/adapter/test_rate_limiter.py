@@ -31,32 +31,32 @@ def test_refuses_a_nonsense_configuration(cap: int, reserve: int, window_ns: int
 
 def test_normal_calls_stop_at_cap_minus_reserve_and_urgent_ones_at_cap() -> None:
     limiter = RateLimiter(FakeClock(), cap=250, reserve=25)
-    assert sum(limiter.try_acquire(NORMAL) for _ in range(300)) == 225
+    assert sum(limiter.acquire(NORMAL) is not None for _ in range(300)) == 225
     assert limiter.in_window() == 225
-    assert sum(limiter.try_acquire(URGENT) for _ in range(30)) == 25
+    assert sum(limiter.acquire(URGENT) is not None for _ in range(30)) == 25
     assert limiter.in_window() == 250
-    assert not limiter.try_acquire(NORMAL)
-    assert not limiter.try_acquire(URGENT)
+    assert not limiter.acquire(NORMAL)
+    assert not limiter.acquire(URGENT)
 
 
 def test_urgent_calls_may_use_the_normal_slots_too() -> None:
     limiter = RateLimiter(FakeClock(), cap=4, reserve=1)
-    assert all(limiter.try_acquire(URGENT) for _ in range(4))
-    assert not limiter.try_acquire(URGENT)
+    assert all(limiter.acquire(URGENT) for _ in range(4))
+    assert not limiter.acquire(URGENT)
     assert limiter.in_window() == 4
 
 
 def test_a_refused_call_is_not_counted() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, cap=3, reserve=1, window_ns=SECOND)
-    limiter.try_acquire(NORMAL)
+    limiter.acquire(NORMAL)
     clock.advance(100)
-    limiter.try_acquire(NORMAL)
+    limiter.acquire(NORMAL)
     for _ in range(10):
-        assert not limiter.try_acquire(NORMAL)
+        assert not limiter.acquire(NORMAL)
     assert limiter.in_window() == 2
     assert limiter.next_slot_ns(NORMAL) == clock.mono_ns() - 100 + SECOND  # the refusals did not push it back
-    assert limiter.try_acquire(URGENT)  # and did not take the reserve
+    assert limiter.acquire(URGENT)  # and did not take the reserve
     assert limiter.in_window() == 3
 
 
@@ -64,34 +64,34 @@ def test_a_call_leaves_the_window_exactly_window_ns_after_it() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, cap=2, reserve=1, window_ns=SECOND)
     start_ns = clock.mono_ns()
-    assert limiter.try_acquire(NORMAL)  # counts for [start, start + 1 s)
-    assert not limiter.try_acquire(NORMAL)
+    assert limiter.acquire(NORMAL)  # counts for [start, start + 1 s)
+    assert not limiter.acquire(NORMAL)
     clock.advance(SECOND - 1)
     assert limiter.in_window() == 1
-    assert not limiter.try_acquire(NORMAL)
+    assert not limiter.acquire(NORMAL)
     clock.advance(1)  # start + 1 s: the first call is out, so the next one is in a different window
     assert clock.mono_ns() == start_ns + SECOND
     assert limiter.in_window() == 0
-    assert limiter.try_acquire(NORMAL)
+    assert limiter.acquire(NORMAL)
 
 
 def test_calls_at_one_instant_leave_together() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, cap=5, reserve=0, window_ns=SECOND)
-    assert all(limiter.try_acquire(NORMAL) for _ in range(5))
+    assert all(limiter.acquire(NORMAL) for _ in range(5))
     clock.advance(SECOND - 1)
     assert limiter.in_window() == 5
     clock.advance(1)
     assert limiter.in_window() == 0
-    assert all(limiter.try_acquire(NORMAL) for _ in range(5))
-    assert not limiter.try_acquire(URGENT)
+    assert all(limiter.acquire(NORMAL) for _ in range(5))
+    assert not limiter.acquire(URGENT)
 
 
 def test_next_slot_is_now_while_there_is_room() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, cap=3, reserve=1, window_ns=SECOND)
     assert limiter.next_slot_ns(NORMAL) == clock.mono_ns()
-    limiter.try_acquire(NORMAL)
+    limiter.acquire(NORMAL)
     clock.advance(7)
     assert limiter.next_slot_ns(NORMAL) == clock.mono_ns()
     assert limiter.next_slot_ns(URGENT) == clock.mono_ns()
@@ -102,15 +102,15 @@ def test_next_slot_waits_for_enough_calls_to_leave() -> None:
     limiter = RateLimiter(clock, cap=4, reserve=2, window_ns=SECOND)
     start_ns = clock.mono_ns()
     for _ in range(4):  # grants at start, +10, +20, +30
-        assert limiter.try_acquire(URGENT)
+        assert limiter.acquire(URGENT)
         clock.advance(10)
     # NORMAL needs the window below 2, so the first three calls must leave; URGENT needs only the first.
     assert limiter.next_slot_ns(NORMAL) == start_ns + 20 + SECOND
     assert limiter.next_slot_ns(URGENT) == start_ns + SECOND
     clock.advance(start_ns + SECOND - 1 - clock.mono_ns())
-    assert not limiter.try_acquire(URGENT)
+    assert not limiter.acquire(URGENT)
     clock.advance(1)
-    assert limiter.try_acquire(URGENT)  # takes the slot the first call left
+    assert limiter.acquire(URGENT)  # takes the slot the first call left
     assert limiter.next_slot_ns(NORMAL) == start_ns + 30 + SECOND  # so NORMAL now waits for the fourth too
 
 
@@ -147,7 +147,7 @@ def test_property_never_over_the_cap_and_a_refused_call_fits_exactly_at_its_next
         slot_ns = limiter.next_slot_ns(priority)
         assert (slot_ns == now_ns) is expected
         assert limiter.in_window() == in_window_at(now_ns)
-        if limiter.try_acquire(priority):
+        if limiter.acquire(priority):
             assert expected
             granted.append((now_ns, priority))
             continue
@@ -155,9 +155,9 @@ def test_property_never_over_the_cap_and_a_refused_call_fits_exactly_at_its_next
         assert slot_ns > now_ns
         if retry:
             clock.advance(slot_ns - 1 - now_ns)
-            assert not limiter.try_acquire(priority)
+            assert not limiter.acquire(priority)
             clock.advance(1)
-            assert limiter.try_acquire(priority)
+            assert limiter.acquire(priority)
             granted.append((slot_ns, priority))
 
     for index, (at_ns, priority) in enumerate(granted):  # the fullest windows are the ones that end at a grant
@@ -169,27 +169,27 @@ def test_property_never_over_the_cap_and_a_refused_call_fits_exactly_at_its_next
 def test_release_gives_back_exactly_the_grant_of_the_call_that_never_left() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, cap=3, reserve=0, window_ns=10 * SECOND)
-    assert limiter.try_acquire(NORMAL)
-    failed_ns = limiter.last_grant_ns
+    failed = limiter.acquire(NORMAL)
+    assert failed is not None
     clock.advance(SECOND)
-    assert limiter.try_acquire(NORMAL)
-    assert limiter.try_acquire(NORMAL)
-    limiter.release(failed_ns)
+    assert limiter.acquire(NORMAL)
+    assert limiter.acquire(NORMAL)
+    limiter.release(failed)
     assert limiter.in_window() == 2
     # The older grant went, not a newer one: a slot frees 10 s after the newer grants, not 9 s.
     clock.advance(9 * SECOND)
-    assert limiter.try_acquire(NORMAL)
-    assert not limiter.try_acquire(NORMAL)
+    assert limiter.acquire(NORMAL)
+    assert not limiter.acquire(NORMAL)
 
 
 def test_release_of_a_grant_already_out_of_the_window_changes_nothing() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, cap=3, reserve=0, window_ns=SECOND)
-    assert limiter.try_acquire(NORMAL)
-    old_ns = limiter.last_grant_ns
+    old = limiter.acquire(NORMAL)
+    assert old is not None
     clock.advance(SECOND)
-    assert limiter.try_acquire(NORMAL)
-    limiter.release(old_ns)
+    assert limiter.acquire(NORMAL)
+    limiter.release(old)
     assert limiter.in_window() == 1
 
 
@@ -199,4 +199,4 @@ def test_spend_counts_a_call_made_without_asking_even_over_the_cap() -> None:
     assert limiter.spend()
     assert not limiter.spend()
     assert limiter.in_window() == 3
-    assert not limiter.try_acquire(URGENT)
+    assert not limiter.acquire(URGENT)

@@ -11,6 +11,7 @@ import pytest
 from contracts.codec import Decoder
 from contracts.enums import ExecType, IntentAction, OrderStatus, Reason
 from contracts.messages import ExecutionReport, OrderCommand
+from services.adapter.lifecycle import CancelStage, Submission
 from services.adapter.order_map import decode_order
 from services.adapter.recovery import recover
 from tests.unit.adapter.manager_harness import FAR, MS, PATIENT, Harness, broker, command
@@ -50,7 +51,8 @@ def test_news_waiting_for_the_budget_are_rejected_and_journaled_the_sent_ones_st
         == waiting, "journaled before the process exits"
     open_rows = [decode_order(payload) for payload in h.journal.open_orders()]
     assert sorted(order.client_order_id for order in open_rows) == sorted(f"c{n}" for n in range(8))
-    assert all(order.placed for order in open_rows), "no pending_new left that never reached the broker"
+    assert all(order.submission is not Submission.QUEUED for order in open_rows), \
+        "no pending_new left that never reached the broker"
     assert (stopped.news_answered, stopped.amends_rejected, stopped.unread_refused, stopped.at_broker) == (4, 0, 0, 8)
     assert h.manager.calls.waiting == 0
     h.scheduler.advance(20_000 * MS)
@@ -88,7 +90,8 @@ def test_an_amend_not_yet_sent_is_rejected_and_the_order_keeps_its_price(h: Harn
     assert answers(h, Reason.SHUTTING_DOWN) == [("a", ExecType.AMEND_REJECT)]
     assert h.reports[-1].intent_id == "amend-a"
     order = h.manager.orders.get("a")
-    assert order is not None and order.want_price_e4 is None and order.target_price_e4 == order.price_e4
+    assert order is not None and order.amend.unsent_price_e4 is None
+    assert order.amend.asked_price_e4 == order.broker_price_e4
     assert (stopped.news_answered, stopped.amends_rejected) == (0, 1)
 
 
@@ -100,13 +103,13 @@ def test_a_cancel_waiting_for_the_budget_stays_wanted_for_the_next_start(h: Harn
         h.send(command(IntentAction.CANCEL, client_order_id=f"c{n}", intent_id=f"x{n}", deadline_ns=FAR))
     h.send(command(IntentAction.CANCEL, client_order_id="a", intent_id="xa", deadline_ns=FAR))
     order = h.manager.orders.get("a")
-    assert order is not None and order.cancel_waiting
+    assert order is not None and order.cancel is CancelStage.WAITING
 
     h.manager.stop([])
 
     assert all(r.client_order_id != "a" for r in h.reports if r.reason is Reason.SHUTTING_DOWN)
     saved = next(decode_order(p) for p in h.journal.open_orders() if decode_order(p).client_order_id == "a")
-    assert saved.cancel_wanted, "the next start cancels it (recovery queries it, then cancels)"
+    assert saved.cancel is not CancelStage.NONE, "the next start cancels it (recovery queries it, then cancels)"
 
 
 def test_commands_read_after_the_loop_stopped_are_refused(h: Harness) -> None:

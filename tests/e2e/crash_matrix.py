@@ -36,6 +36,10 @@ Run every cell and print the table (a few minutes; each cell takes 30 to 60 s on
 
     .venv/bin/python -m tests.e2e.crash_matrix                   # all ten cells
     .venv/bin/python -m tests.e2e.crash_matrix risk:supervised control:hand --keep
+    .venv/bin/python -m tests.e2e.crash_matrix --live            # killed while trading, orders in flight
+
+`--live` kills each service while the desk trades (no hold, the feed running, orders in flight between every
+hop) and freezes the market only after the restart: every check but the levels' (the market moved them).
 
 tests/e2e/test_crash_matrix.py runs some cells in CI. Every wait is on a condition with a deadline.
 """
@@ -196,9 +200,9 @@ def unanswered(journal_file: Path, broker_file: Path) -> list[str]:
 class Cell:
     """One service killed and brought back in one mode, on a stack of its own in `folder`."""
 
-    def __init__(self, service: ServiceName, mode: str, folder: Path) -> None:
-        self.service, self.mode = service, mode
-        self.result = CellResult(service, mode)
+    def __init__(self, service: ServiceName, mode: str, folder: Path, *, live: bool = False) -> None:
+        self.service, self.mode, self.live = service, mode, live
+        self.result = CellResult(service, f"{mode} live" if live else mode)
         self.stack = LocalStack(write_stack_config(folder, strategies=STRATEGIES, order_adapter=ORDER_ADAPTER),
                                 env={"PYTHONPATH": str(REPO)})
         var = Path(self.stack.config.var_dir)
@@ -247,7 +251,8 @@ class Cell:
         """No new order and no tick: nothing moves but the answers to what is already at the broker."""
         assert ctl(self.stack.stack_file, "hold").exit_code == 0
         self.wait("risk holds fire", lambda: (risk := risk_dump(self.stack)) and risk["hold_fire"])
-        self.stop_feed()
+        if ServiceName.FEED in self.stack.processes:
+            self.stop_feed()
 
     def stop_feed(self) -> None:
         """SIGTERM, and out of the stack's processes until start_feed (the launcher's own checks, as in
@@ -324,27 +329,32 @@ class Cell:
         result, stack = self.result, self.stack
         stack.start()
         self.trade(PLACES_BEFORE_FREEZE)
-        feed_cell = self.service == ServiceName.FEED
-        if feed_cell:
-            assert ctl(stack.stack_file, "hold").exit_code == 0
-        else:
+        market_still = self.service != ServiceName.FEED and not self.live
+        before: dict[str, Any] | None = None
+        if market_still:
             self.freeze()
-        before = self.settled(marks_still=not feed_cell)
-        result.stormguard = summary(before)
+            before = self.settled(marks_still=True)
+        elif not self.live:   # the feed's cell: no new order, the market moving until the feed dies
+            assert ctl(stack.stack_file, "hold").exit_code == 0
+            before = self.settled(marks_still=False)
         held_actions = self.new_orders_and_amends()
 
         old_pid, killed_at = self.kill()
         self.bring_back(old_pid)
         result.recovery_s = time.monotonic() - killed_at
         self.check_counted()
-        if feed_cell:   # the market stops for the comparison, after the kill and the restart
-            self.stop_feed()
+        if not market_still:   # the market stops now: for the comparison, and for the hold's check
+            self.freeze()
         after = self.settled(marks_still=True)
-        result.levels_equal = levels_alike(before, after)
-        if not result.levels_equal and not feed_cell:
-            result.fail(f"levels or drawdowns changed: {levels(before)} -> {levels(after)}")
-        if positions(after) != positions(before):
-            result.fail(f"risk's positions changed: {positions(before)} -> {positions(after)}")
+        if before is None:
+            held_actions = self.new_orders_and_amends()
+        else:
+            result.stormguard = summary(before)
+            result.levels_equal = levels_alike(before, after)
+            if not result.levels_equal and market_still:
+                result.fail(f"levels or drawdowns changed: {levels(before)} -> {levels(after)}")
+            if positions(after) != positions(before):
+                result.fail(f"risk's positions changed: {positions(before)} -> {positions(after)}")
 
         places = self.places()
         resumed_at = self.resume(held_actions)
@@ -385,11 +395,12 @@ class Cell:
                              f"last {entry['last_restart']}")
 
 
-def run_cell(service: ServiceName, mode: str, folder: Path) -> CellResult:
+def run_cell(service: ServiceName, mode: str, folder: Path, *, live: bool = False) -> CellResult:
     """One cell on a stack of its own in `folder`, stopped at the end whatever happened; a failed wait or a
-    dead service is a failed cell, with its message."""
+    dead service is a failed cell, with its message. `live`: killed while trading, the market frozen only after
+    (levels not compared)."""
     started = time.monotonic()
-    cell = Cell(service, mode, folder)
+    cell = Cell(service, mode, folder, live=live)
     try:
         cell.run()
     except (AssertionError, StackError) as exc:
@@ -451,12 +462,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.e2e.crash_matrix", description=__doc__.splitlines()[0])
     parser.add_argument("cells", nargs="*", help="SERVICE:MODE (MODE: supervised or hand); every cell if none")
     parser.add_argument("--keep", action="store_true", help="keep each cell's folder (configs, logs, journal)")
+    parser.add_argument("--live", action="store_true", help="kill while trading, orders in flight; the market is "
+                        "frozen only after the restart, so levels are not compared")
     args = parser.parse_args(argv)
     results = []
     started = time.monotonic()
     for service, mode in cells(args.cells):
         folder = Path(tempfile.mkdtemp(prefix=f"crash-{service}-{mode}-"))
-        result = run_cell(service, mode, folder)
+        result = run_cell(service, mode, folder, live=args.live)
         print(f"{service} {mode}: {'pass' if result.passed else 'FAIL'} in {result.seconds:.0f}s"
               + (f"; kept {folder}" if args.keep else ""), file=sys.stderr, flush=True)
         if not args.keep:

@@ -5,7 +5,7 @@ A cell is one service (feed, strategy, risk, adapter, control) in one mode:
 
 - `supervised`: the launcher starts it again; the test calls `LocalStack.supervise()` in every wait, as
   `orderpath up` does ten times a second (backoff, restart, the launcher's log lines);
-- `by hand`: nobody watches; after the kill the same command line is started again
+- `hand`: nobody watches; after the kill the same command line is started again
   (`LocalStack.restart_service`, i.e. `orderpath run NAME` with the stack's environment), as an operator
   would.
 
@@ -25,15 +25,16 @@ filled and others rest at the broker:
    level and drawdown equal to *before* (±0.01 pp), positions per strategy and symbol as before (the feed's
    cell shows the levels' comparison but holds to neither: the market moved, and orders resting at the
    broker filled as it moved);
-4. `ctl resume` and the feed started again; *first order* is the time until the broker sees a new order
-   placed; more than FLOW_WITHIN_S fails the cell;
+4. the feed started again, the desk still holding fire: risk refuses the strategies' intents and nothing new
+   reaches the broker, whatever was restarted; then `ctl resume`: *first order* is the time until the broker
+   sees a new order placed; more than FLOW_WITHIN_S fails the cell;
 5. trading a little, then the market frozen again, and from the files: risk's positions = the journal's
    fills = the broker's positions; no client order id placed twice at the broker; none lost (every order the
    journal placed has a final answer, or works at the broker and is open in the journal, none is left
    `pending_new`, and the broker has none the journal does not know); control counts the restart
    (`ctl status`), and under supervision the launcher made exactly one.
 
-Run every cell and print the table (a few minutes; each cell takes 30 to 60 s on a loaded 2-core machine):
+Run every cell and print the table (about two minutes; a cell took 5 to 20 s on a loaded 2-core machine):
 
     .venv/bin/python -m tests.e2e.crash_matrix                   # all ten cells
     .venv/bin/python -m tests.e2e.crash_matrix risk:supervised control:hand --keep

@@ -32,6 +32,17 @@ class BrokerAction(StrEnum):
     QUERY = "query"
 
 
+class GateReason(StrEnum):
+    """Why the adapter's gate is closed to NEWs; more than one may hold at once."""
+
+    HALT = "halt"
+    """StormGuard's global level is HALT: working orders are cancelled too."""
+    OPERATOR = "operator"
+    """The operator's cancel-all (the kill switch): working orders are cancelled too, until resume."""
+    HOLD_FIRE = "hold_fire"
+    """The operator's hold, or control found silent: NEWs are refused, working orders stay."""
+
+
 class PriceType(StrEnum):
     LMT = "LMT"
     MKT = "MKT"

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from contracts.enums import StormGuardLevel
+from contracts.enums import GateReason, StormGuardLevel
 from contracts.messages import ControlCommand, StormGuardState
 from services.adapter.dump import orders_dump
 from services.adapter.order_manager import OrderManager
@@ -86,7 +86,7 @@ class ControlFollower:
         if holding:
             self.silent.set(1)
             self.silent_holds.inc()
-            self._log_warning("control_silent", silent_ms=silent_ns // 1_000_000, reason="hold_fire",
+            self._log_warning("control_silent", silent_ms=silent_ns // 1_000_000, reason=GateReason.HOLD_FIRE,
                               seq=held.seq if held else None)
             synthetic = StormGuardState(seq=held.seq if held else 0, epoch=held.epoch if held else 0,
                                         global_level=held.global_level if held else StormGuardLevel.NORMAL,

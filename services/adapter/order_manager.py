@@ -30,6 +30,7 @@ from contracts.codec import encode
 from contracts.enums import (
     BrokerAction,
     ExecType,
+    GateReason,
     IntentAction,
     OrderStatus,
     Reason,
@@ -54,8 +55,9 @@ from services.adapter.timers import Timers
 from services.runtime.clock import Clock, Scheduler
 from services.runtime.config.order_adapter import OrderAdapterConfig
 
-_GATE_REASON = {"halt": Reason.STORMGUARD_HALT, "operator": Reason.STORMGUARD_HALT, "hold_fire": Reason.HOLD_FIRE}
-_CANCELS_ALL = frozenset({"halt", "operator"})
+_GATE_REASON = {GateReason.HALT: Reason.STORMGUARD_HALT, GateReason.OPERATOR: Reason.STORMGUARD_HALT,
+                GateReason.HOLD_FIRE: Reason.HOLD_FIRE}
+_CANCELS_ALL = frozenset({GateReason.HALT, GateReason.OPERATOR})
 
 _command_encoder = msgspec.msgpack.Encoder()
 
@@ -100,7 +102,7 @@ class OrderManager:
                                       config.breaker.cooldown_ms * 1_000_000)
         self.stormguard_level = StormGuardLevel.NORMAL
         self.strategy_levels: dict[str, StormGuardLevel] = {}
-        self.gate: set[str] = set()
+        self.gate: set[GateReason] = set()
         self.reports = OrderReports(clock, reports, self.orders, metrics, log, self._level_of)
         timeouts = config.timeouts
         self.failures = CallFailures(self)
@@ -145,12 +147,12 @@ class OrderManager:
         if isinstance(message, StormGuardState):
             self.stormguard_level = message.global_level
             self.strategy_levels = message.strategy_levels
-            self._set_gate("halt", message.global_level is StormGuardLevel.HALT)
-            self._set_gate("hold_fire", message.hold_fire)
+            self._set_gate(GateReason.HALT, message.global_level is StormGuardLevel.HALT)
+            self._set_gate(GateReason.HOLD_FIRE, message.hold_fire)
         elif message.verb == "cancel_all":
-            self._set_gate("operator", True)
+            self._set_gate(GateReason.OPERATOR, True)
         elif message.verb == "resume":
-            self._set_gate("operator", False)
+            self._set_gate(GateReason.OPERATOR, False)
         self.flush()
 
     def sweep(self) -> None:
@@ -367,7 +369,7 @@ class OrderManager:
         for order in working:
             self.cancel(order, order.last_intent_id or order.intent_id)
 
-    def _set_gate(self, reason: str, closed: bool) -> None:
+    def _set_gate(self, reason: GateReason, closed: bool) -> None:
         if closed == (reason in self.gate):
             return
         if closed:

@@ -43,6 +43,37 @@ class GateReason(StrEnum):
     """The operator's hold, or control found silent: NEWs are refused, working orders stay."""
 
 
+class ControlVerb(StrEnum):
+    """What a ControlRequest asks of control on its ops socket (the `orderpath ctl` verbs and the services' own)."""
+
+    STATUS = "status"
+    PING = "ping"
+    SNAPSHOT = "snapshot"
+    STREAM_HEADS = "stream_heads"
+    CONFIG_GET = "config_get"
+    ALERTS = "alerts"
+    ORDERS_DUMP = "orders_dump"
+    RISK_DUMP = "risk_dump"
+    STORMGUARD_FORCE = "stormguard_force"
+    STORMGUARD_RELEASE = "stormguard_release"
+    HOLD = "hold"
+    RESUME = "resume"
+    CANCEL_ALL = "cancel_all"
+    ENABLE_STRATEGY = "enable_strategy"
+    DISABLE_STRATEGY = "disable_strategy"
+    CONFIG_RELOAD = "config_reload"
+
+
+class CommandVerb(StrEnum):
+    """What a ControlCommand, broadcast by control, tells the services to do."""
+
+    CANCEL_ALL = "cancel_all"
+    RESUME = "resume"
+    STORMGUARD_RELEASE = "stormguard_release"
+    DUMP_ORDERS = "dump_orders"
+    DUMP_RISK = "dump_risk"
+
+
 class PriceType(StrEnum):
     LMT = "LMT"
     MKT = "MKT"

@@ -285,6 +285,8 @@ class ControlCommand(Message, tag="command", kw_only=True):
     cancel_all/resume for the adapter. What must outlive a restart is in StormGuardState instead."""
 
     seq: int
+    # A CommandVerb, kept a str on the wire: a service older than control ignores a verb it does not know,
+    # where a typed field would drop the whole message as bad and lose its seq with it.
     verb: str
     target: str = ""
     ts_ns: int
@@ -425,6 +427,10 @@ class ControlRequest(Message, tag="request", kw_only=True):
     service name), recorded in the audit beside the CURVE key it was authenticated with."""
 
     request_id: str
+    # A ControlVerb, kept a str on the wire and converted where control dispatches it
+    # (services/control/desk.py): typed, an unknown verb would fail at decode and be answered only with the
+    # decoder's "request not decoded", where control refuses it naming the verbs it knows; it is also not
+    # logged nor audited as the request it was.
     verb: str
     args: dict[str, str] = msgspec.field(default_factory=dict)
     who: str = ""

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from contracts.enums import ServiceName
+from contracts.enums import ControlVerb, ServiceName
 from services.adapter.session import archive_session, under_var
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.clock import Clock, SystemClock
@@ -127,7 +127,7 @@ class LocalStack:
             print(f"orderpath: {message}", file=sys.stderr)
 
     def status(self) -> dict[str, Any]:
-        reply = self.ops.request("status")
+        reply = self.ops.request(ControlVerb.STATUS)
         if not reply.ok:
             raise StackError(f"control refused status: {reply.error}")
         return reply.body

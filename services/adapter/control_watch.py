@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from contracts.enums import GateReason, StormGuardLevel
+from contracts.enums import CommandVerb, GateReason, StormGuardLevel
 from contracts.messages import ControlCommand, StormGuardState
 from services.adapter.dump import orders_dump
 from services.adapter.order_manager import OrderManager
@@ -76,7 +76,7 @@ class ControlFollower:
         if state.cancel_all is self.cancelling:
             return
         self.cancelling = state.cancel_all
-        verb = "cancel_all" if self.cancelling else "resume"
+        verb = CommandVerb.CANCEL_ALL if self.cancelling else CommandVerb.RESUME
         self._log_warning("operator_kill_switch", verb=verb, source=source, seq=state.seq)
         self.manager.on_control(ControlCommand(seq=state.seq, verb=verb, ts_ns=state.ts_ns))
 
@@ -109,7 +109,7 @@ def follow_control_state(rt: ServiceRuntime, manager: OrderManager) -> ControlFo
     watch = ControlWatch(rt.clock, hold_after_ms * 1_000_000, follower.hold_for_silence) if hold_after_ms else None
 
     def on_command(command: ControlCommand) -> None:
-        if command.verb == "dump_orders" and command.request_id:
+        if command.verb == CommandVerb.DUMP_ORDERS and command.request_id:
             control.link.send(orders_dump(manager, command.request_id, rt.clock))
         else:
             manager.on_control(command)

@@ -29,6 +29,7 @@ import structlog
 from contracts.codec import encode
 from contracts.enums import (
     BrokerAction,
+    CommandVerb,
     ExecType,
     GateReason,
     IntentAction,
@@ -149,9 +150,9 @@ class OrderManager:
             self.strategy_levels = message.strategy_levels
             self._set_gate(GateReason.HALT, message.global_level is StormGuardLevel.HALT)
             self._set_gate(GateReason.HOLD_FIRE, message.hold_fire)
-        elif message.verb == "cancel_all":
+        elif message.verb == CommandVerb.CANCEL_ALL:
             self._set_gate(GateReason.OPERATOR, True)
-        elif message.verb == "resume":
+        elif message.verb == CommandVerb.RESUME:
             self._set_gate(GateReason.OPERATOR, False)
         self.flush()
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from contracts.enums import ServiceName, StormGuardLevel
+from contracts.enums import ControlVerb, ServiceName, StormGuardLevel
 from contracts.prices import format_price
 from services.control.client import ControlUnreachable, OpsClient
 from services.runtime.config.curve import CurveConfig
@@ -61,7 +61,7 @@ def _client(config: Path | None, timeout_s: float) -> OpsClient:
         raise _fail(str(exc)) from exc
 
 
-def ops_request(config: Path | None, verb: str, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
+def ops_request(config: Path | None, verb: ControlVerb, args: dict[str, str], timeout_s: float) -> dict[str, Any]:
     """Send one request to control; a clear message and exit code when it cannot be done."""
     try:
         reply = _client(config, timeout_s).request(verb, args)
@@ -90,7 +90,7 @@ def _echo(body: dict[str, Any], as_json: bool, human: str) -> None:
 @ctl.command()
 def status(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 2.0) -> None:
     """Each service's liveness, last heartbeat and counters; control's state (levels, hold, kill switch)."""
-    body = ops_request(config, "status", {}, timeout_s)
+    body = ops_request(config, ControlVerb.STATUS, {}, timeout_s)
     if as_json:
         typer.echo(json.dumps(body))
         return
@@ -155,7 +155,7 @@ def ping(
     """Exit 0 if control has a recent heartbeat from NAME, 1 if it has not, 2 if control cannot be asked
     (the container healthcheck)."""
     try:
-        reply = _client(config, timeout_s).request("ping", {"service": name})
+        reply = _client(config, timeout_s).request(ControlVerb.PING, {"service": name})
     except ControlUnreachable as exc:
         raise _fail(str(exc)) from exc
     if not reply.ok:
@@ -168,6 +168,10 @@ class StrategySwitch(StrEnum):
     disable = "disable"
 
 
+_STRATEGY_VERBS = {StrategySwitch.enable: ControlVerb.ENABLE_STRATEGY,
+                   StrategySwitch.disable: ControlVerb.DISABLE_STRATEGY}
+
+
 @ctl.command("strategy")
 def strategy_switch(
     action: Annotated[StrategySwitch, typer.Argument(help="enable: trade again; disable: the runner stops "
@@ -178,7 +182,7 @@ def strategy_switch(
     timeout_s: TimeoutOption = 2.0,
 ) -> None:
     """Enable or disable a strategy in the runner and in risk (kept by control across restarts)."""
-    body = ops_request(config, f"{action}_strategy", {"strategy": strategy_id}, timeout_s)
+    body = ops_request(config, _STRATEGY_VERBS[action], {"strategy": strategy_id}, timeout_s)
     _echo(body, as_json, f"{action}d: {body['strategy']}")
 
 
@@ -191,7 +195,7 @@ def stormguard_release(
 ) -> None:
     """Release a scope: lift an operator's forced level, and step risk's own HALT down to STORM, from where
     it recovers one level at a time."""
-    body = ops_request(config, "stormguard_release", {"scope": scope}, timeout_s)
+    body = ops_request(config, ControlVerb.STORMGUARD_RELEASE, {"scope": scope}, timeout_s)
     _echo(body, as_json, f"release of {body['released']} sent (it was {body['was']}, now {body['level']}); "
                          "risk steps its own HALT down to STORM")
 
@@ -218,7 +222,7 @@ def stormguard_force(
     args = {"scope": scope, "level": str(level)}
     if level == StormGuardLevel.HALT:
         args |= _confirm(yes, f"Force {scope} to HALT: cancel its working orders and pass nothing new?")
-    body = ops_request(config, "stormguard_force", args, timeout_s)
+    body = ops_request(config, ControlVerb.STORMGUARD_FORCE, args, timeout_s)
     note = f" ({body['note']})" if body.get("note") else ""
     _echo(body, as_json, f"{body['scope']} forced {body['forced']}: now {body['level']}{note}")
 
@@ -226,14 +230,14 @@ def stormguard_force(
 @ctl.command()
 def hold(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 2.0) -> None:
     """Hold fire: no new orders anywhere (risk and the adapter refuse them); cancels still pass. Until resume."""
-    body = ops_request(config, "hold", {}, timeout_s)
+    body = ops_request(config, ControlVerb.HOLD, {}, timeout_s)
     _echo(body, as_json, "holding fire: no new orders until `orderpath ctl resume`; cancels still pass")
 
 
 @ctl.command()
 def resume(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 2.0) -> None:
     """End hold fire and the kill switch: new orders may go again (StormGuard levels still apply)."""
-    body = ops_request(config, "resume", {}, timeout_s)
+    body = ops_request(config, ControlVerb.RESUME, {}, timeout_s)
     ended = [name for name, key in (("hold fire", "was_holding"), ("kill switch", "was_cancelling")) if body.get(key)]
     _echo(body, as_json, f"resumed: ended {' and '.join(ended)}" if ended else "resumed (nothing was held)")
 
@@ -245,7 +249,7 @@ def cancel_all(
 ) -> None:
     """The kill switch: the adapter cancels every working order and takes no new one until resume."""
     args = _confirm(yes, "Cancel every working order of the desk, and take no new one until resume?")
-    body = ops_request(config, "cancel_all", args, timeout_s)
+    body = ops_request(config, ControlVerb.CANCEL_ALL, args, timeout_s)
     _echo(body, as_json, "kill switch on: the adapter is cancelling every working order; "
                          "`orderpath ctl resume` lets orders go again")
 
@@ -259,7 +263,7 @@ def alerts(
     timeout_s: TimeoutOption = 2.0,
 ) -> None:
     """The alerts control raised lately (newest last), the conditions that still hold, and totals per rule."""
-    body = ops_request(config, "alerts", {"limit": str(limit)}, timeout_s)
+    body = ops_request(config, ControlVerb.ALERTS, {"limit": str(limit)}, timeout_s)
     if as_json:
         typer.echo(json.dumps(body, sort_keys=True))
         return
@@ -324,7 +328,7 @@ def orders_dump(
     timeout_s: TimeoutOption = 3.0,
 ) -> None:
     """Every live order in the adapter (asked of the adapter through control), its gate and broker budget."""
-    body = ops_request(config, "orders_dump", {}, timeout_s)
+    body = ops_request(config, ControlVerb.ORDERS_DUMP, {}, timeout_s)
     if strategy is not None:
         body["orders"] = [row for row in body["orders"] if row["strategy_id"] == strategy]
     if as_json:
@@ -346,7 +350,7 @@ def orders_dump(
 @risk_app.command("dump")
 def risk_dump(config: ConfigOption = None, as_json: JsonOption = False, timeout_s: TimeoutOption = 3.0) -> None:
     """Positions and outstanding per strategy and symbol, PnL, drawdown, StormGuard levels and limits."""
-    body = ops_request(config, "risk_dump", {}, timeout_s)
+    body = ops_request(config, ControlVerb.RISK_DUMP, {}, timeout_s)
     if as_json:
         typer.echo(json.dumps(body, sort_keys=True))
         return

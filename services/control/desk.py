@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from contracts.enums import ServiceName, StormGuardLevel
+from contracts.enums import CommandVerb, ControlVerb, ServiceName, StormGuardLevel
 from contracts.messages import GLOBAL_SCOPE, ControlCommand, ControlReply, ControlRequest
 from services.control.audit import AuditLog
 from services.control.authority import RecordedTransition, StormGuardAuthority
@@ -27,17 +27,18 @@ from services.control.replies import RecentReplies
 from services.runtime.clock import Clock
 from services.runtime.instance import service_of
 
-SERVICE_VERBS = frozenset({"snapshot", "config_get", "stream_heads"})
+SERVICE_VERBS = frozenset({ControlVerb.SNAPSHOT, ControlVerb.CONFIG_GET, ControlVerb.STREAM_HEADS})
 """What the services ask for themselves (their link to control)."""
-READ_VERBS = frozenset({"status", "ping", "alerts", "orders_dump", "risk_dump"})
+READ_VERBS = frozenset({ControlVerb.STATUS, ControlVerb.PING, ControlVerb.ALERTS, ControlVerb.ORDERS_DUMP,
+                        ControlVerb.RISK_DUMP})
 OPERATOR_VERBS = frozenset({
-    "stormguard_force", "stormguard_release", "hold", "resume", "cancel_all", "enable_strategy", "disable_strategy",
-    "config_reload",
+    ControlVerb.STORMGUARD_FORCE, ControlVerb.STORMGUARD_RELEASE, ControlVerb.HOLD, ControlVerb.RESUME,
+    ControlVerb.CANCEL_ALL, ControlVerb.ENABLE_STRATEGY, ControlVerb.DISABLE_STRATEGY, ControlVerb.CONFIG_RELOAD,
 })
-DESTRUCTIVE_VERBS = frozenset({"cancel_all"})
+DESTRUCTIVE_VERBS = frozenset({ControlVerb.CANCEL_ALL})
 """Refused unless the request says confirmed=yes (the CLI's --yes, or the operator's answer to its question);
 forcing HALT is destructive too."""
-UNAUDITED = SERVICE_VERBS | {"ping"}
+UNAUDITED = SERVICE_VERBS | {ControlVerb.PING}
 REMEMBERED = OPERATOR_VERBS
 """Verbs whose answer a repeated request id gets again instead of a second run (RecentReplies)."""
 
@@ -66,23 +67,24 @@ class ControlDesk:
         self._on_transition = on_transition
         self.status_parts: dict[str, Callable[[dict[str, Any]], Any]] = {}
         """More sections of `status`, each computed from the services' part (config versions, …)."""
-        self._verbs: dict[str, Handler] = {
-            "status": self._status, "ping": self._ping, "snapshot": self._snapshot, "stream_heads": self._heads,
-            "stormguard_force": self._force, "stormguard_release": self._release, "hold": self._hold,
-            "resume": self._resume, "cancel_all": self._cancel_all,
-            "enable_strategy": self._switch_strategy, "disable_strategy": self._switch_strategy,
+        self._verbs: dict[ControlVerb, Handler] = {
+            ControlVerb.STATUS: self._status, ControlVerb.PING: self._ping, ControlVerb.SNAPSHOT: self._snapshot,
+            ControlVerb.STREAM_HEADS: self._heads, ControlVerb.STORMGUARD_FORCE: self._force,
+            ControlVerb.STORMGUARD_RELEASE: self._release, ControlVerb.HOLD: self._hold,
+            ControlVerb.RESUME: self._resume, ControlVerb.CANCEL_ALL: self._cancel_all,
+            ControlVerb.ENABLE_STRATEGY: self._switch_strategy, ControlVerb.DISABLE_STRATEGY: self._switch_strategy,
         }
-        self._deferred: dict[str, DeferredHandler] = {}
+        self._deferred: dict[ControlVerb, DeferredHandler] = {}
         self.replies = RecentReplies()
 
     @property
-    def verbs(self) -> list[str]:
+    def verbs(self) -> list[ControlVerb]:
         return sorted([*self._verbs, *self._deferred])
 
-    def add_verb(self, verb: str, handler: Handler) -> None:
+    def add_verb(self, verb: ControlVerb, handler: Handler) -> None:
         self._verbs[verb] = handler
 
-    def add_deferred_verb(self, verb: str, handler: DeferredHandler) -> None:
+    def add_deferred_verb(self, verb: ControlVerb, handler: DeferredHandler) -> None:
         self._deferred[verb] = handler
 
     def handle(self, request: ControlRequest, key: str, identity: bytes = b"") -> ControlReply | None:
@@ -99,12 +101,13 @@ class ControlDesk:
             self.log.info("ops_request_repeat", verb=request.verb, request_id=request.request_id, key=key,
                           who=request.who, ok=remembered.reply.ok)
             return remembered.reply
-        handler = self._verbs.get(request.verb)
-        if self.service_key is not None and key == self.service_key and request.verb in OPERATOR_VERBS:
+        verb = _verb(request.verb)
+        handler = self._verbs.get(verb) if verb is not None else None
+        if self.service_key is not None and key == self.service_key and verb in OPERATOR_VERBS:
             reply = self._refuse(request, f"the services' key ({key}) may not run {request.verb}: use an "
                                           "operator's key")
-        elif request.verb in self._deferred:
-            deferred = self._deferred[request.verb](identity, request, key)
+        elif verb is not None and verb in self._deferred:
+            deferred = self._deferred[verb](identity, request, key)
             if deferred is None:
                 return None
             reply = deferred
@@ -204,7 +207,8 @@ class ControlDesk:
         before = self.authority.level(scope)
         self._changed(self.authority.release(scope, _who(request, key)))
         # Risk's own HALT is latched in risk: it steps it down to STORM and proposes the change.
-        self._send_command(ControlCommand(seq=0, verb="stormguard_release", target=scope, ts_ns=self.clock.wall_ns()))
+        self._send_command(ControlCommand(seq=0, verb=CommandVerb.STORMGUARD_RELEASE, target=scope,
+                                          ts_ns=self.clock.wall_ns()))
         return self._ok(request, {"released": scope, "was": before, "level": self.authority.level(scope)})
 
     def _hold(self, request: ControlRequest, key: str) -> ControlReply:
@@ -230,7 +234,7 @@ class ControlDesk:
         if strategy_id not in self.strategy_ids:
             return self._refuse(request, f"unknown strategy {strategy_id!r}; strategies: "
                                          f"{', '.join(self.strategy_ids)}")
-        enabled = request.verb == "enable_strategy"
+        enabled = request.verb == ControlVerb.ENABLE_STRATEGY
         self._changed(None, self.authority.set_enabled(strategy_id, enabled))
         return self._ok(request, {"strategy": strategy_id, "verb": request.verb, "enabled": enabled})
 
@@ -251,6 +255,14 @@ class ControlDesk:
     @staticmethod
     def _refuse(request: ControlRequest, error: str) -> ControlReply:
         return ControlReply(request_id=request.request_id, ok=False, error=error)
+
+
+def _verb(verb: str) -> ControlVerb | None:
+    """The verb a request names; None for one this control does not know (refused, naming those it does)."""
+    try:
+        return ControlVerb(verb)
+    except ValueError:
+        return None
 
 
 def _confirmed(request: ControlRequest) -> bool:

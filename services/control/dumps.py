@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 
 import msgspec
 
-from contracts.enums import ServiceName
+from contracts.enums import CommandVerb, ControlVerb, ServiceName
 from contracts.messages import ControlCommand, ControlReply, ControlRequest, OrdersDump, RiskDump
 from services.control.heartbeats import HeartbeatTracker
 from services.runtime.clock import Clock
 
-DUMPS = {"orders_dump": ("dump_orders", ServiceName.ADAPTER), "risk_dump": ("dump_risk", ServiceName.RISK)}
+DUMPS = {ControlVerb.ORDERS_DUMP: (CommandVerb.DUMP_ORDERS, ServiceName.ADAPTER),
+         ControlVerb.RISK_DUMP: (CommandVerb.DUMP_RISK, ServiceName.RISK)}
 """Ops verb → (command the service gets, the service)."""
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import zmq
 
 from contracts.codec import encode
-from contracts.enums import ServiceName
+from contracts.enums import ControlVerb, ServiceName
 from contracts.messages import (
     ControlReply,
     ControlRequest,
@@ -117,7 +117,7 @@ def main(stack: StackConfig) -> int:
     desk = ControlDesk(rt.clock, rt.log, authority, tracker, strategy_ids, audit,
                        state_changed=state_changed, send_command=control_out.send, on_transition=on_transition,
                        service_key=stack.curve.service_key if stack.curve.ops else None)
-    desk.add_verb("alerts", alerts.answer)
+    desk.add_verb(ControlVerb.ALERTS, alerts.answer)
 
     def apply_limits(new_limits: StrategyLimitsConfig) -> None:
         """A reloaded strategy_limits.yaml in control: new strategies get a scope and can be switched, the
@@ -130,8 +130,8 @@ def main(stack: StackConfig) -> int:
     reloader = ConfigReloader(watcher, authority, alerts.rules, ConfigVersions(rt.metrics.registry), rt.log,
                               apply={STRATEGY_LIMITS: apply_limits}, state_changed=state_changed)
     reloader.start(first_read)
-    desk.add_verb("config_get", reloader.config_get)
-    desk.add_verb("config_reload", reloader.config_reload)
+    desk.add_verb(ControlVerb.CONFIG_GET, reloader.config_get)
+    desk.add_verb(ControlVerb.CONFIG_RELOAD, reloader.config_reload)
     desk.status_parts["config"] = reloader.status
     desk.status_parts["security"] = lambda _services: security_status(stack)
     desk.status_parts["strategies"] = lambda services: strategies_status(entries, services)

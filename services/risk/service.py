@@ -8,7 +8,7 @@ import zmq
 from prometheus_client import Counter, Gauge
 
 from contracts.codec import encode
-from contracts.enums import Reason, ServiceName, StormGuardLevel
+from contracts.enums import CommandVerb, ControlVerb, Reason, ServiceName, StormGuardLevel
 from contracts.messages import (
     GLOBAL_SCOPE,
     AdapterUsage,
@@ -159,16 +159,16 @@ def main(stack: StackConfig) -> int:
                 continue
             operator_enabled[strategy_id] = enabled
             engine.set_enabled(strategy_id, enabled)
-            verb = "enable_strategy" if enabled else "disable_strategy"
+            verb = ControlVerb.ENABLE_STRATEGY if enabled else ControlVerb.DISABLE_STRATEGY
             rt.log.warning("strategy_toggled", strategy_id=strategy_id, verb=verb, reason="operator", source=source,
                            intent_id=None, stormguard_state=engine.level_for(strategy_id))
 
     def on_command(message: ControlCommand) -> None:
-        if message.verb == "stormguard_release":
+        if message.verb == CommandVerb.STORMGUARD_RELEASE:
             rt.log.warning("stormguard_release", scope=message.target, reason="operator release",
                            strategy_id=message.target, intent_id=None, stormguard_state=None)
             on_transitions(engine.release(message.target))
-        elif message.verb == "dump_risk" and message.request_id:
+        elif message.verb == CommandVerb.DUMP_RISK and message.request_id:
             books.refresh()
             control.link.send(risk_dump(engine, in_force[0], operator_enabled, message.request_id, rt.clock))
 

@@ -20,6 +20,7 @@ import msgspec
 import zmq
 
 from contracts.codec import encode, topic_for
+from contracts.enums import ControlVerb
 from contracts.messages import ControlCommand, ControlReply, ControlRequest, Message, StormGuardState
 from services.runtime.control_state import ControlStateFollower
 from services.runtime.hot_config import ConfigVersions, HotConfig
@@ -44,7 +45,7 @@ class ControlLink:
         self._prefix = f"{rt.name}.{rt.clock.wall_ns():x}"
         rt.loop.add_reader(self.socket, self._on_frames)
 
-    def request(self, verb: str, args: dict[str, str], on_reply: ReplyHandler) -> bool:
+    def request(self, verb: ControlVerb, args: dict[str, str], on_reply: ReplyHandler) -> bool:
         """Send a request; `on_reply` gets the answer, if one comes. False if it could not be queued."""
         request_id = f"{self._prefix}.{next(self._ids)}"
         request = ControlRequest(request_id=request_id, verb=verb, args=args, who=str(self.rt.name))
@@ -100,7 +101,7 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
                 return
             on_heads(heads)
 
-        return link.request("stream_heads", {"streams": ",".join(streams)}, on_reply)
+        return link.request(ControlVerb.STREAM_HEADS, {"streams": ",".join(streams)}, on_reply)
 
     rt.streams.ask = ask_heads
     hot = HotConfig(ConfigVersions(rt.metrics.registry), link.request, rt.log)
@@ -123,7 +124,8 @@ def follow_control(rt: ServiceRuntime, on_state: Callable[[StormGuardState, str]
         follower.on_snapshot(state)
 
     follower = ControlStateFollower(
-        on_newer_state, lambda: link.request("snapshot", {}, on_snapshot_reply), rt.clock, rt.loop, rt.log, rt.metrics,
+        on_newer_state, lambda: link.request(ControlVerb.SNAPSHOT, {}, on_snapshot_reply), rt.clock, rt.loop, rt.log,
+        rt.metrics,
         retry_after_ns=rt.stack.control.snapshot_retry_ms * 1_000_000,
     )
 

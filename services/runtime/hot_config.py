@@ -27,6 +27,7 @@ import pydantic
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
+from contracts.enums import ControlVerb
 from contracts.messages import ControlReply, StormGuardState
 from services.runtime.config.instruments import InstrumentsConfig
 from services.runtime.config.loader import ConfigError, parse_yaml_model
@@ -100,7 +101,7 @@ def running_versions(metrics: list[list[Any]]) -> dict[str, str]:
 
 Apply = Callable[[Any], list[str]]
 """Swaps a validated model in; returns what it could not apply without a restart (logged), if anything."""
-Request = Callable[[str, dict[str, str], Callable[[ControlReply], None]], bool]
+Request = Callable[[ControlVerb, dict[str, str], Callable[[ControlReply], None]], bool]
 
 
 @dataclass
@@ -145,7 +146,7 @@ class HotConfig:
                                                                                     followed.refused):
                 continue
             followed.asked = wanted
-            sent = self._request("config_get", {"file": file, "version": wanted},
+            sent = self._request(ControlVerb.CONFIG_GET, {"file": file, "version": wanted},
                                  lambda reply, file=file, wanted=wanted: self._on_text(file, wanted, reply))
             if not sent:
                 followed.asked = None  # asked again on the next state

@@ -29,15 +29,10 @@ from services.runtime.instance import service_of
 
 SERVICE_VERBS = frozenset({ControlVerb.SNAPSHOT, ControlVerb.CONFIG_GET, ControlVerb.STREAM_HEADS})
 """What the services ask for themselves (their link to control)."""
-READ_VERBS = frozenset({ControlVerb.STATUS, ControlVerb.PING, ControlVerb.ALERTS, ControlVerb.ORDERS_DUMP,
-                        ControlVerb.RISK_DUMP})
 OPERATOR_VERBS = frozenset({
     ControlVerb.STORMGUARD_FORCE, ControlVerb.STORMGUARD_RELEASE, ControlVerb.HOLD, ControlVerb.RESUME,
     ControlVerb.CANCEL_ALL, ControlVerb.ENABLE_STRATEGY, ControlVerb.DISABLE_STRATEGY, ControlVerb.CONFIG_RELOAD,
 })
-DESTRUCTIVE_VERBS = frozenset({ControlVerb.CANCEL_ALL})
-"""Refused unless the request says confirmed=yes (the CLI's --yes, or the operator's answer to its question);
-forcing HALT is destructive too."""
 UNAUDITED = SERVICE_VERBS | {ControlVerb.PING}
 REMEMBERED = OPERATOR_VERBS
 """Verbs whose answer a repeated request id gets again instead of a second run (RecentReplies)."""

@@ -101,6 +101,9 @@ class RiskEngine:
         self.day_rollover = day_rollover
         self.trading_day = ""
         self._day_end_ns = 0  # when the next trading day begins (wall clock): one int compare per fill
+        own_costs = {entry.id: limits.costs_for(entry.id) for entry in limits.strategies
+                     if entry.commission_discount is not None}
+        self.pnl = PnlBook(instruments, limits.costs, own_costs)
         self._set_day(trading_day(clock.wall_ns(), day_rollover))
         self._saved_marks: dict[str, int] = {}  # the state file's, for symbols whose book has not come yet
         self.instruments = instruments
@@ -108,7 +111,6 @@ class RiskEngine:
         self._reference_days: dict[str, str] = {}  # symbol -> the trading day of the broker ref in force
         self.book = BookCache(clock)
         self.positions = PositionBook()
-        self.pnl = PnlBook(instruments, limits.costs)
         self.stormguard = StormGuard(clock, limits.stormguard, _capital(limits),
                                      {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
         self.gate = StormGuardGate(self.positions)
@@ -315,6 +317,7 @@ class RiskEngine:
     def _set_day(self, day: str) -> None:
         self.trading_day = day
         self._day_end_ns = trading_day_end_ns(day, self.day_rollover)
+        self.pnl.set_day(day)
 
     def mark_e4(self, symbol: str) -> int | None:
         """The price a position is valued at: the book's mark, else the last one the state file kept."""

@@ -6,10 +6,15 @@ realized + unrealized PnL, so a strategy that churns is judged on what it really
 What is counted, per (strategy, symbol): a signed position (lots or contracts) and its cost basis;
 a fill that reduces or flips the position realizes the difference between its price and the
 average cost of the part it closes. Every fill is charged its costs at once:
-- stocks: commission of stock_commission_pct % of the notional times commission_discount, both
-  sides, at least min_stock_commission_twd per fill (20 TWD by default); securities transaction
-  tax on sells, stock_sell_tax_pct % for shares and fund_sell_tax_pct % for ETFs, ETNs, TDRs and
-  warrants (services.risk.costs);
+- stocks: commission of stock_commission_pct % of the notional times commission_discount (the
+  strategy's own, else the desk's), both sides, at least min_stock_commission_twd per fill (20 TWD
+  by default); securities transaction tax on sells, stock_sell_tax_pct % for shares and
+  fund_sell_tax_pct % for ETFs, ETNs, TDRs and warrants (services.risk.costs), except that the
+  lots of a share sell that close lots bought the same trading day pay day_trade_sell_tax_pct %
+  (a day trade, while the rule is in force and the stock may be day traded). Which lots those are
+  is the only per-day state: per (strategy, symbol) the lots bought today not yet sold today, a
+  sell taking from them first; a sell beyond them (yesterday's position, or a short) pays the
+  normal rate. It is saved with the holdings and cleared at the rollover;
 - futures: futures_commission_twd per contract and futures_tax_pct % of the notional, both sides.
 Notional is price × qty × instrument.unit (1000 shares per lot, or TWD per index point).
 Brokers and the exchange round commission and tax down to whole TWD, so every cost is floored to
@@ -23,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
@@ -30,7 +36,7 @@ from contracts.enums import InstrumentKind, Side
 from contracts.market_rules import notional_e4
 from contracts.messages import InstrumentRef
 from contracts.prices import PRICE_SCALE
-from services.risk.costs import sell_tax_pct
+from services.risk.costs import day_trade_tax_pct, sell_tax_pct
 from services.risk.state_file import SavedAccount, SavedHolding
 from services.runtime.config.strategy_limits import CostConfig
 
@@ -42,6 +48,8 @@ class _Position:
     qty: int = 0
     basis_e4: int = 0
     """Signed cost of the open position (Σ signed qty × price × unit), so average cost = basis / (qty × unit)."""
+    day_bought: int = 0
+    """Lots bought this trading day and not yet sold this trading day: what a sell may close as a day trade."""
 
 
 @dataclass
@@ -61,11 +69,23 @@ def _pct(value: Decimal) -> Fraction:
 
 
 class PnlBook:
-    def __init__(self, instruments: dict[str, InstrumentRef], costs: CostConfig) -> None:
+    def __init__(self, instruments: dict[str, InstrumentRef], costs: CostConfig,
+                 strategy_costs: dict[str, CostConfig] | None = None) -> None:
         # Kept by reference: the owner may add instruments later and this book sees them.
         self.instruments = instruments
         self.costs = costs
+        self.strategy_costs = strategy_costs or {}
+        """A strategy's own costs (its broker discount), where they differ from the desk's."""
+        self.trading_day: date | None = None
+        """The trading day fills are of, for the day-trade rule's end date; None while not known."""
         self._accounts: dict[str, _Account] = {}
+
+    def set_day(self, day: str) -> None:
+        """The trading day (YYYY-MM-DD, "" if not known) the next fills are of."""
+        self.trading_day = date.fromisoformat(day) if day else None
+
+    def costs_of(self, strategy_id: str) -> CostConfig:
+        return self.strategy_costs.get(strategy_id, self.costs)
 
     def on_fill(self, strategy_id: str, symbol: str, side: Side, qty: int, price_e4: int) -> None:
         """Apply one fill: the position and its average cost, realized PnL on what it closes, its costs.
@@ -79,6 +99,12 @@ class PnlBook:
         position = account.positions.setdefault(symbol, _Position())
         signed_qty = qty if side is Side.BUY else -qty
         fill_value_e4 = price_e4 * instrument.unit  # per lot/contract
+        if side is Side.BUY:
+            day_trade_qty = 0
+            position.day_bought += qty
+        else:
+            day_trade_qty = min(qty, position.day_bought)
+            position.day_bought -= day_trade_qty
 
         if position.qty == 0 or (position.qty > 0) == (signed_qty > 0):
             position.qty += signed_qty
@@ -96,12 +122,15 @@ class PnlBook:
                 position.basis_e4 = 0
             elif (position.qty > 0) != (direction > 0):  # flipped: the rest opens at the fill price
                 position.basis_e4 = position.qty * fill_value_e4
-        account.costs_e4 += self.fill_costs_e4(instrument, side, qty, price_e4)
+        account.costs_e4 += self.fill_costs_e4(instrument, side, qty, price_e4, day_trade_qty=day_trade_qty,
+                                               costs=self.costs_of(strategy_id))
 
-    def fill_costs_e4(self, instrument: InstrumentRef, side: Side, qty: int, price_e4: int) -> int:
-        """Commission and tax of one fill, in whole TWD ×10⁴."""
+    def fill_costs_e4(self, instrument: InstrumentRef, side: Side, qty: int, price_e4: int, *,
+                      day_trade_qty: int = 0, costs: CostConfig | None = None) -> int:
+        """Commission and tax of one fill, in whole TWD ×10⁴: `day_trade_qty` of a sell's lots close lots bought
+        the same trading day; `costs` default to the desk's."""
         notional_twd = Fraction(notional_e4(instrument, price_e4, qty), PRICE_SCALE)
-        costs = self.costs
+        costs = costs or self.costs
         if instrument.kind is InstrumentKind.FUTURE:
             commission_e4 = _floor_twd_e4(Fraction(costs.futures_commission_twd) * qty)
             tax_e4 = _floor_twd_e4(notional_twd * _pct(costs.futures_tax_pct))
@@ -109,8 +138,14 @@ class PnlBook:
         commission_e4 = _floor_twd_e4(
             notional_twd * _pct(costs.stock_commission_pct) * Fraction(costs.commission_discount))
         commission_e4 = max(commission_e4, _floor_twd_e4(Fraction(costs.min_stock_commission_twd)))
-        tax_e4 = _floor_twd_e4(notional_twd * _pct(sell_tax_pct(costs, instrument.kind))) if side is Side.SELL else 0
-        return commission_e4 + tax_e4
+        if side is Side.BUY:
+            return commission_e4
+        tax_twd = notional_twd * _pct(sell_tax_pct(costs, instrument.kind))
+        day_pct = day_trade_tax_pct(costs, instrument, self.trading_day) if day_trade_qty else None
+        if day_pct is not None:
+            day_notional_twd = Fraction(notional_e4(instrument, price_e4, day_trade_qty), PRICE_SCALE)
+            tax_twd += day_notional_twd * (_pct(day_pct) - _pct(sell_tax_pct(costs, instrument.kind)))
+        return commission_e4 + _floor_twd_e4(tax_twd)
 
     def position(self, strategy_id: str, symbol: str) -> int:
         account = self._accounts.get(strategy_id)
@@ -166,11 +201,12 @@ class PnlBook:
     def start_day(self, mark: Mark) -> None:
         """A new trading day: realized PnL and costs start from 0, and every open position is valued from its
         mark now (the close of the day before), so the day's PnL counts only the day's moves. A position with
-        no mark keeps its cost basis."""
+        no mark keeps its cost basis. Nothing is bought today yet, so no sell can be a day trade until a buy."""
         for account in self._accounts.values():
             account.gross_realized_e4 = 0
             account.costs_e4 = 0
             for symbol, position in account.positions.items():
+                position.day_bought = 0
                 mark_e4 = mark(symbol)
                 if position.qty and mark_e4 is not None:
                     position.basis_e4 = position.qty * mark_e4 * self.instruments[symbol].unit
@@ -180,8 +216,10 @@ class PnlBook:
         return [
             SavedAccount(strategy_id=strategy_id, gross_realized_e4=account.gross_realized_e4,
                          costs_e4=account.costs_e4,
-                         holdings=[SavedHolding(symbol=symbol, qty=position.qty, basis_e4=position.basis_e4)
-                                   for symbol, position in account.positions.items() if position.qty])
+                         holdings=[SavedHolding(symbol=symbol, qty=position.qty, basis_e4=position.basis_e4,
+                                                day_bought=position.day_bought)
+                                   for symbol, position in account.positions.items()
+                                   if position.qty or position.day_bought])
             for strategy_id, account in self._accounts.items()
         ]
 
@@ -193,7 +231,8 @@ class PnlBook:
         """Take the accounts back from risk's state file (on an empty book)."""
         for saved in accounts:
             self._accounts[saved.strategy_id] = _Account(
-                positions={holding.symbol: _Position(holding.qty, holding.basis_e4) for holding in saved.holdings},
+                positions={holding.symbol: _Position(holding.qty, holding.basis_e4, holding.day_bought)
+                           for holding in saved.holdings},
                 gross_realized_e4=saved.gross_realized_e4, costs_e4=saved.costs_e4)
 
 

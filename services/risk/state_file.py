@@ -44,11 +44,13 @@ class SavedOrder(msgspec.Struct, kw_only=True):
 
 
 class SavedHolding(msgspec.Struct, kw_only=True):
-    """One open position of a strategy's PnL account and its cost basis (TWD ×10⁴, signed)."""
+    """One open position of a strategy's PnL account and its cost basis (TWD ×10⁴, signed), and the lots of it
+    bought this trading day not yet sold (a sell of them is a day trade; absent in files written before)."""
 
     symbol: str
     qty: int
     basis_e4: int
+    day_bought: int = 0
 
 
 class SavedAccount(msgspec.Struct, kw_only=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +71,12 @@ class CostConfig(Strict):
     commission_discount: Decimal = Field(Decimal("1.0"), gt=0, le=1, description="multiplier, e.g. 0.28")
     min_stock_commission_twd: Decimal = Field(Decimal("20"), ge=0, description="per order fill")
     stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0, description="shares, on sells")
+    day_trade_sell_tax_pct: Decimal = Field(Decimal("0.15"), ge=0, description="shares, on a sell that closes lots "
+                                                                               "bought the same trading day")
+    day_trade_tax_until: date = Field(date(2027, 12, 31), description="last trading day the day-trade rate is in "
+                                                                      "force (the law's end date); later, the normal")
+    day_trade_when_unknown: bool = Field(False, description="the day-trade rate for a stock whose reference data "
+                                                            "does not say whether it may be day traded")
     fund_sell_tax_pct: Decimal = Field(Decimal("0.1"), ge=0, description="ETFs and other beneficiary certificates, "
                                                                          "ETNs, TDRs and warrants, on sells")
     futures_commission_twd: Decimal = Field(Decimal("50"), ge=0, description="per contract, each side")
@@ -101,6 +108,8 @@ class StrategyEntry(Strict):
     limits: OrderLimits = OrderLimits()
     capital_twd: Decimal = Field(Decimal(10_000_000), gt=0, description="allocated capital, for drawdown")
     stormguard: StormGuardOverrides | None = None
+    commission_discount: Decimal | None = Field(None, gt=0, le=1, description="the broker's discount for this "
+                                                "strategy's account; unset takes costs.commission_discount")
     publish_approvals: bool = Field(False, description="risk also publishes a RiskDecision for every approved "
                                                        "intent of this strategy (rejects always are)")
 
@@ -153,6 +162,13 @@ class StrategyLimitsConfig(Strict):
             return self.stormguard
         overrides = entry.stormguard.model_dump(exclude_none=True)
         return StormGuardConfig.model_validate({**self.stormguard.model_dump(), **overrides})
+
+    def costs_for(self, strategy_id: str) -> CostConfig:
+        """The desk's costs with the strategy's own commission discount, if it has one."""
+        entry = next((e for e in self.strategies if e.id == strategy_id), None)
+        if entry is None or entry.commission_discount is None:
+            return self.costs
+        return self.costs.model_copy(update={"commission_discount": entry.commission_discount})
 
     def by_id(self) -> dict[str, StrategyEntry]:
         return {entry.id: entry for entry in self.strategies}

@@ -2,14 +2,10 @@
 
 Streams (md, exec, risk, control) are PUB/SUB with a large HWM: a slow subscriber loses
 messages rather than stalling the publisher, and sequence numbers show the loss. Order sockets
-(intents, orders) are PUSH/PULL with IMMEDIATE=1: measured here, without it a sender whose
-receiver was down for 0.5 s queued ~440 orders and delivered them up to 600 ms stale when the
-receiver came back; with it nothing queues toward a peer that is not connected. The send HWM
-then only bounds what queues toward a live but busy peer, and every order carries a deadline the
-receiver enforces, so it is sized for bursts (1000): at 16, risk approving a drained backlog of
-512 intents outran its own IO thread and refused half of them as queue_backpressure while the
-adapter was healthy (bench/risk_service.py). Receivers of PUSH/PULL and all publishers bind; the
-rest connect.
+(intents, orders) are PUSH/PULL with IMMEDIATE=1, so nothing queues toward a peer that is not
+connected, and a send HWM (`sockets.order_send_hwm`) sized for bursts toward a live but busy
+peer; every order carries a deadline the receiver enforces. Why these values: docs/performance.md,
+"Socket options, measured". Receivers of PUSH/PULL and all publishers bind; the rest connect.
 
 CURVE (stack.yaml `curve:`, keys from services/runtime/curve.py): with `ops`, control's ops ROUTER is a
 CURVE server and every DEALER to it a client; with `data`, every other socket is, servers where it

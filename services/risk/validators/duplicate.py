@@ -5,12 +5,9 @@ intent's deadline has passed, and no longer: every intent this check sees (NEW a
 approves CANCELs without the chain) is checked for staleness right after it on the same clock
 (engine.py, `before_gate`), so a copy arriving after the deadline is refused as stale, remembered
 or not. Memory is then the intents of one TTL (intent_ttl_ms, 500 ms by default), not of the
-session: the soak bench at ~100 intents/s grew risk by ~1.3 MB a minute while it remembered the
-newest 100,000. `capacity` still caps it, the oldest forgotten first, against deadlines far ahead.
-
-A deque beside a set rather than a dict used as an ordered set: measured here at capacity 100,000,
-dropping a plain dict's oldest key (`del d[next(iter(d))]`) cost ≈ 63 µs per intent, because
-iteration walks the deleted slots at the front until the next resize; the deque and set cost ≈ 0.3 µs.
+session; `capacity` still caps it, the oldest forgotten first, against deadlines far ahead. The ids
+are kept in a deque beside a set, oldest first (why not a dict: docs/performance.md, "Risk's
+duplicate memory").
 """
 
 from __future__ import annotations

@@ -107,6 +107,11 @@ def test_an_external_strategy_trades_and_is_watched(stack: LocalStack) -> None:
 
         book = outsider.next_on("md", lambda m: m["t"] == "md" and m["ask_prices_e4"])
         ask = book["ask_prices_e4"][0]
+        # This client connected to the feed the moment it bound; risk's SUB, connected long before, finds
+        # the feed at its next reconnect attempt (ZeroMQ retries every 100 ms): until then risk has no book
+        # and rightly refuses the intent as stale_market_data. Wait until risk says it hears the market.
+        wait_until("risk receiving md", lambda: (outsider.heartbeat(), (
+            stack.status()["services"]["risk"].get("streams", {}).get("md", {}).get("received_seq") or 0) > 0)[1])
 
         outsider.intent(1, ask, created_ts_ns=float(time.time_ns()))  # what a JavaScript number encodes to
         refused = outsider.next_on("risk", lambda m: m["intent_id"] == "ext1.t.1")
@@ -115,7 +120,8 @@ def test_an_external_strategy_trades_and_is_watched(stack: LocalStack) -> None:
 
         outsider.intent(2, ask)
         approved = outsider.next_on("risk", lambda m: m["intent_id"] == "ext1.t.2")
-        assert approved["approved"] is True and approved["approved_qty"] == 1, approved
+        assert approved["approved"] is True and approved["approved_qty"] == 1, \
+            (approved["reason"], approved.get("detail"))
         report = outsider.next_on("exec", lambda m: m["intent_id"] == "ext1.t.2" and m["exec_type"] in (
             "fill", "expired", "reject"))
         assert report["strategy_id"] == "ext1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.local_config import REPO, write_stack_config
 
-__all__ = ["QUOTER", "REPO", "RESTER", "never_drawn_down", "write_stack_config"]
+__all__ = ["EXTERNAL", "QUOTER", "REPO", "RESTER", "never_drawn_down", "write_stack_config"]
 
 QUOTER = {
     "id": "mm1",
@@ -18,6 +18,15 @@ RESTER = {
     "id": "rest1",
     "class": "tests.e2e.resting_strategy:Rester",
     "symbols": ["2330", "2317", "2454"],
+    "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
+}
+
+# An external strategy: no class, so no runner hosts it; the test speaks for it (docs/wire.md).
+EXTERNAL = {
+    "id": "ext1",
+    "symbols": ["2330"],
+    "publish_approvals": True,
+    "capital_twd": 10_000_000_000,
     "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
 }
 

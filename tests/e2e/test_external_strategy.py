@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -19,17 +17,9 @@ import zmq.auth
 
 from services.launcher import LocalStack
 from tests.e2e.control_helpers import wait_until
-from tests.e2e.stack_config import write_stack_config
 
 pytestmark = pytest.mark.e2e
 
-EXTERNAL = {
-    "id": "ext1",
-    "symbols": ["2330"],
-    "publish_approvals": True,
-    "capital_twd": 10_000_000_000,
-    "limits": {"max_order_qty": 5, "max_order_notional_twd": 10_000_000},
-}
 
 
 class Outsider:
@@ -87,16 +77,8 @@ class Outsider:
         self.context.destroy(linger=0)
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    local = LocalStack(write_stack_config(tmp_path, strategies=[EXTERNAL]))
-    try:
-        yield local
-    finally:
-        local.stop()
-
-
-def test_an_external_strategy_trades_and_is_watched(stack: LocalStack) -> None:
+def test_an_external_strategy_trades_and_is_watched(external_stack: LocalStack) -> None:
+    stack = external_stack
     stack.start()
     outsider = Outsider(stack)
     try:

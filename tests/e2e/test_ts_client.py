@@ -12,15 +12,12 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from services.launcher import LocalStack
 from tests.e2e.control_helpers import wait_until
-from tests.e2e.stack_config import REPO, write_stack_config
-from tests.e2e.test_external_strategy import EXTERNAL
+from tests.e2e.stack_config import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +30,8 @@ if shutil.which("node") is None or not BUILT.exists() or not (CLIENT / "node_mod
                 allow_module_level=True)
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    local = LocalStack(write_stack_config(tmp_path, strategies=[EXTERNAL]))
-    try:
-        yield local
-    finally:
-        local.stop()
-
-
-def test_the_typescript_client_trades_as_an_external_strategy(stack: LocalStack) -> None:
+def test_the_typescript_client_trades_as_an_external_strategy(external_stack: LocalStack) -> None:
+    stack = external_stack
     stack.start()
     endpoints = stack.config.endpoints
     env = {**os.environ, "ORDERPATH_KEYS_DIR": str(stack.config.curve.keys_dir),

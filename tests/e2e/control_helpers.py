@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from typer.testing import CliRunner, Result
 
 from services.cli import app
+from services.launcher import LocalStack
 
 DEADLINE_S = 20.0
 POLL_S = 0.05
@@ -38,6 +39,14 @@ def wait_until(what: str, condition: Callable[[], T | None], deadline_s: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {deadline_s}s: {what} (last: {value!r})")
         time.sleep(POLL_S)
+
+
+def risk_hears_market(stack: LocalStack) -> bool:
+    """Whether risk has received market data. Its SUB finds a feed that bound after it connected only at its
+    next reconnect attempt (ZeroMQ retries every 100 ms); until then risk has no book and rightly refuses any
+    intent as stale_market_data, so a test that trades right after start waits for this first."""
+    streams = stack.status()["services"]["risk"].get("streams", {})
+    return (streams.get("md", {}).get("received_seq") or 0) > 0
 
 
 def log_lines(log_path: Path, event: str, *, since_start: int = 1, **fields: Any) -> list[dict[str, Any]]:

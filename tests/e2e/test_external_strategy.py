@@ -16,7 +16,7 @@ import zmq
 import zmq.auth
 
 from services.launcher import LocalStack
-from tests.e2e.control_helpers import wait_until
+from tests.e2e.control_helpers import risk_hears_market, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,11 +89,7 @@ def test_an_external_strategy_trades_and_is_watched(external_stack: LocalStack) 
 
         book = outsider.next_on("md", lambda m: m["t"] == "md" and m["ask_prices_e4"])
         ask = book["ask_prices_e4"][0]
-        # This client connected to the feed the moment it bound; risk's SUB, connected long before, finds
-        # the feed at its next reconnect attempt (ZeroMQ retries every 100 ms): until then risk has no book
-        # and rightly refuses the intent as stale_market_data. Wait until risk says it hears the market.
-        wait_until("risk receiving md", lambda: (outsider.heartbeat(), (
-            stack.status()["services"]["risk"].get("streams", {}).get("md", {}).get("received_seq") or 0) > 0)[1])
+        wait_until("risk receiving md", lambda: (outsider.heartbeat(), risk_hears_market(stack))[1])
 
         outsider.intent(1, ask, created_ts_ns=float(time.time_ns()))  # what a JavaScript number encodes to
         refused = outsider.next_on("risk", lambda m: m["intent_id"] == "ext1.t.1")

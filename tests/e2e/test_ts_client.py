@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from services.launcher import LocalStack
-from tests.e2e.control_helpers import wait_until
+from tests.e2e.control_helpers import risk_hears_market, wait_until
 from tests.e2e.stack_config import REPO
 
 pytestmark = pytest.mark.e2e
@@ -33,6 +33,7 @@ if shutil.which("node") is None or not BUILT.exists() or not (CLIENT / "node_mod
 def test_the_typescript_client_trades_as_an_external_strategy(external_stack: LocalStack) -> None:
     stack = external_stack
     stack.start()
+    wait_until("risk receiving md", lambda: risk_hears_market(stack))
     endpoints = stack.config.endpoints
     env = {**os.environ, "ORDERPATH_KEYS_DIR": str(stack.config.curve.keys_dir),
            **{f"ORDERPATH_{name.upper()}_ENDPOINT": getattr(endpoints, name) for name in SOCKETS}}

@@ -1,4 +1,5 @@
-"""The adapter's Prometheus metrics: every decision it takes on an order is counted here."""
+"""The adapter's Prometheus metrics: every decision it takes on an order is counted here, and its live orders,
+broker budget and circuit breaker are sampled here."""
 
 from __future__ import annotations
 
@@ -45,6 +46,15 @@ class AdapterMetrics:
         self.cancel_all = Counter("cancel_all", "Kill-switch cancel-alls", registry=registry)
         self.gate_closed = Gauge("order_gate_closed", "1 while new orders are refused (HALT, hold fire, operator)",
                                  registry=registry)
+        # Sampled from the order manager right before each heartbeat (AdapterService).
+        self.live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
+        self.broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
+        self.broker_calls_waiting = Gauge("broker_calls_waiting", "Broker calls waiting for the order budget",
+                                          registry=registry)
+        self.breaker_state = Gauge("breaker_state", "Circuit breaker: 0 closed, 1 half open, 2 open",
+                                   registry=registry)
+        self.broker_usage_peak = Gauge("broker_usage_peak", "Most broker calls seen in the limiter's window, "
+                                                            "sampled each heartbeat", registry=registry)
         self.tick_to_trade = Histogram(
             "tick_to_trade_latency_seconds", "Market event ingest at the feed to the broker call",
             buckets=LATENCY_BUCKETS_S, registry=registry,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 
 import zmq
-from prometheus_client import Gauge
 
 from contracts.enums import Reason, ServiceName
 from contracts.messages import AdapterUsage, InstrumentRef, MarketEvent, OrderCommand
-from services.adapter.brokers.factory import chosen_broker, make_broker
+from services.adapter.brokers.factory import BrokerSetup, chosen_broker, make_broker
 from services.adapter.circuit_breaker import BreakerState
 from services.adapter.control_watch import follow_control_state
 from services.adapter.journal import Journal
@@ -68,80 +68,90 @@ def answer_at_stop(rt: ServiceRuntime, manager: OrderManager, orders: zmq.Socket
                 unread_refused=answers.unread_refused, at_broker=answers.at_broker, reason=Reason.SHUTTING_DOWN)
 
 
-def main(stack: StackConfig) -> int:
-    rt = ServiceRuntime(ServiceName.ADAPTER, stack)
-    config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
-    setup = make_broker(config, stack, rt)
-    broker = setup.broker
-    journal = Journal(journal_path(stack, config), rt.clock, single_writer=True)
-    pruned = journal.prune_reports(config.journal.keep_reports)
-    journal.commit()
-    exec_socket = rt.sockets.publisher(stack.endpoints.exec)
-    reports = ReportWriter(journal, exec_socket.send_multipart)
-    usage_out = Publisher(exec_socket)
-    rt.advertise("exec", lambda: {**usage_out.heads(), EXEC_TOPIC: reports.published_seq})
-    metrics = AdapterMetrics(rt.metrics.registry)
+class AdapterService:
+    """The adapter's wiring: the journal, the order manager and the broker, fed by the orders socket and the
+    market stream, answering on the exec stream. Built, it has recovered from the journal; `run` trades."""
 
-    def publish_usage() -> None:
-        usage_out.send(AdapterUsage(
+    def __init__(self, rt: ServiceRuntime, stack: StackConfig) -> None:
+        self.rt = rt
+        self.stack = stack
+        self.config: OrderAdapterConfig = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
+        self.setup: BrokerSetup = make_broker(self.config, stack, rt)
+        self.journal = Journal(journal_path(stack, self.config), rt.clock, single_writer=True)
+        pruned = self.journal.prune_reports(self.config.journal.keep_reports)
+        self.journal.commit()
+        self.exec_socket: zmq.Socket = rt.sockets.publisher(stack.endpoints.exec)
+        self.reports = ReportWriter(self.journal, self.exec_socket.send_multipart)
+        self.usage_out = Publisher(self.exec_socket)
+        self.metrics = AdapterMetrics(rt.metrics.registry)
+        self.manager = OrderManager(rt.clock, rt.loop, self.setup.broker, self.journal, self.reports, self.config,
+                                    self.metrics, rt.log, on_usage_change=self.publish_usage)
+        self.broker_usage_peak = 0
+        """Most broker calls seen in the limiter's window, at the heartbeats so far."""
+        summary = recover(self.manager)
+        rt.log.info("journal_open", path=str(journal_path(stack, self.config)), run_id=self.journal.run_id,
+                    last_report_seq=self.reports.last_seq, pruned_reports=pruned, from_journal=summary.from_journal)
+        sockets, endpoints = rt.sockets, stack.endpoints
+        self.md: zmq.Socket | None = None if self.setup.on_market is None else sockets.subscriber(endpoints.md)
+        # Bound once recovered from the journal: until then risk's orders sender (IMMEDIATE=1) has no peer.
+        self.orders: zmq.Socket = sockets.order_receiver(endpoints.orders)
+        self.exec_replay: zmq.Socket = sockets.router(endpoints.exec_replay)
+        self._register()
+
+    def _register(self) -> None:
+        rt, manager = self.rt, self.manager
+        rt.advertise("exec", self._exec_heads)
+        rt.before_heartbeat(self._refresh_gauges)
+        rt.loop.every(self.stack.heartbeat_interval_ms * 1_000_000, self.publish_usage)
+        rt.loop.every(SWEEP_INTERVAL_NS, manager.sweep)
+        if self.md is not None:
+            # md first: the simulator must see a book before an order that was priced off it.
+            rt.read(self.md, "md", (MarketEvent, InstrumentRef), self._on_md)
+        rt.read_batch(self.orders, "orders", (OrderCommand,), manager.on_commands)
+        rt.on_stop(partial(answer_at_stop, rt, manager, self.orders, self.exec_socket))
+        follow_control_state(rt, manager)
+        serve_replays(rt, self.exec_replay, ReplayServer(self.journal, rt.log, metrics=rt.metrics, clock=rt.clock))
+        broker_name = chosen_broker(self.config, os.environ)  # the file's, or the run's override (`up --broker`)
+        # The fake runs on paper without the section.
+        on_paper = self.config.shioaji is None or self.config.shioaji.simulation
+        rt.log.info("adapter_ready", broker=broker_name,
+                    shioaji_server=None if broker_name == "sim" else ("simulation" if on_paper else "production"),
+                    soft_cap=self.config.soft_cap, reserve=self.config.reserve)
+
+    def _exec_heads(self) -> dict[bytes, int]:
+        return {**self.usage_out.heads(), EXEC_TOPIC: self.reports.published_seq}
+
+    def publish_usage(self) -> None:
+        manager = self.manager
+        self.usage_out.send(AdapterUsage(
             seq=0, actions_in_window=manager.limiter.in_window(), window_ns=manager.limiter.window_ns,
-            soft_cap=config.soft_cap, breaker_open=manager.breaker.state is not BreakerState.CLOSED,
-            exec_seq=reports.last_seq, ts_ns=rt.clock.wall_ns(),
+            soft_cap=self.config.soft_cap, breaker_open=manager.breaker.state is not BreakerState.CLOSED,
+            exec_seq=self.reports.last_seq, ts_ns=self.rt.clock.wall_ns(),
         ))
 
-    manager = OrderManager(rt.clock, rt.loop, broker, journal, reports, config, metrics, rt.log,
-                           on_usage_change=publish_usage)
-    summary = recover(manager)
-    rt.log.info("journal_open", path=str(journal_path(stack, config)), run_id=journal.run_id,
-                last_report_seq=reports.last_seq, pruned_reports=pruned, from_journal=summary.from_journal)
+    def _on_md(self, message: MarketEvent | InstrumentRef) -> None:
+        """md also carries the quote bridge's InstrumentRefs, for risk; the simulator matches on books only."""
+        if isinstance(message, MarketEvent) and self.setup.on_market is not None:
+            self.setup.on_market(message)
 
-    registry = rt.metrics.registry
-    live_orders = Gauge("live_orders", "Orders in the live map", registry=registry)
-    broker_usage = Gauge("broker_usage", "Broker calls in the limiter's window", registry=registry)
-    queued_calls = Gauge("broker_calls_waiting", "Broker calls waiting for the order budget", registry=registry)
-    breaker_state = Gauge("breaker_state", "Circuit breaker: 0 closed, 1 half open, 2 open", registry=registry)
-    usage_peak = Gauge("broker_usage_peak", "Most broker calls seen in the limiter's window, sampled each heartbeat",
-                       registry=registry)
-
-    peak = [0]
-
-    def refresh_gauges() -> None:
-        live_orders.set(len(manager.orders.live))
+    def _refresh_gauges(self) -> None:
+        manager, metrics = self.manager, self.metrics
+        metrics.live_orders.set(len(manager.orders.live))
         in_window = manager.limiter.in_window()
-        broker_usage.set(in_window)
-        peak[0] = max(peak[0], in_window)
-        usage_peak.set(peak[0])
-        queued_calls.set(manager.calls.waiting)
-        breaker_state.set(BREAKER_STATES[manager.breaker.state])
+        metrics.broker_usage.set(in_window)
+        self.broker_usage_peak = max(self.broker_usage_peak, in_window)
+        metrics.broker_usage_peak.set(self.broker_usage_peak)
+        metrics.broker_calls_waiting.set(manager.calls.waiting)
+        metrics.breaker_state.set(BREAKER_STATES[manager.breaker.state])
 
-    rt.before_heartbeat(refresh_gauges)
-    rt.loop.every(stack.heartbeat_interval_ms * 1_000_000, publish_usage)
-    rt.loop.every(SWEEP_INTERVAL_NS, manager.sweep)
+    def run(self) -> int:
+        """The loop until a stop; the journal and the broker closed whatever ends it."""
+        try:
+            return self.rt.run()
+        finally:
+            self.journal.close()
+            self.setup.close()
 
-    sockets, endpoints = rt.sockets, stack.endpoints
-    if setup.on_market is not None:
-        # md first: the simulator must see a book before an order that was priced off it.
-        # md also carries the quote bridge's InstrumentRefs, for risk; the simulator matches on books only.
-        on_market = setup.on_market
 
-        def on_md(message: MarketEvent | InstrumentRef) -> None:
-            if isinstance(message, MarketEvent):
-                on_market(message)
-
-        rt.read(sockets.subscriber(endpoints.md), "md", (MarketEvent, InstrumentRef), on_md)
-    orders = sockets.order_receiver(endpoints.orders)
-    rt.read_batch(orders, "orders", (OrderCommand,), manager.on_commands)
-    rt.on_stop(lambda: answer_at_stop(rt, manager, orders, exec_socket))
-    follow_control_state(rt, manager)
-    serve_replays(rt, sockets.router(endpoints.exec_replay), ReplayServer(journal, rt.log, metrics=rt.metrics,
-                                                                          clock=rt.clock))
-    broker_name = chosen_broker(config, os.environ)  # the file's, or the run's override (`up --broker`)
-    on_paper = config.shioaji is None or config.shioaji.simulation  # the fake runs on paper without the section
-    rt.log.info("adapter_ready", broker=broker_name,
-                shioaji_server=None if broker_name == "sim" else ("simulation" if on_paper else "production"),
-                soft_cap=config.soft_cap, reserve=config.reserve)
-    try:
-        return rt.run()
-    finally:
-        journal.close()
-        setup.close()
+def main(stack: StackConfig) -> int:
+    return AdapterService(ServiceRuntime(ServiceName.ADAPTER, stack), stack).run()

@@ -22,7 +22,7 @@ from contracts.messages import (
 from services.runtime.config.stack import StackConfig
 from services.runtime.config.strategy_limits import StrategyEntry, StrategyLimitsConfig
 from services.runtime.control_link import follow_control
-from services.runtime.exec_stream import read_exec_stream
+from services.runtime.exec_stream import ExecStream, read_exec_stream
 from services.runtime.hot_config import STRATEGY_LIMITS, read_versioned
 from services.runtime.service import ServiceRuntime
 from services.runtime.sockets import send_topic
@@ -57,82 +57,97 @@ def hosted_entries(limits: StrategyLimitsConfig, environ: Mapping[str, str]) -> 
     return [known[sid] for sid in wanted]
 
 
-def main(stack: StackConfig) -> int:
-    rt = ServiceRuntime(ServiceName.STRATEGY, stack)
-    limits_read = read_versioned(stack.strategy_limits_file, StrategyLimitsConfig)
-    limits = limits_read.model
-    try:
-        entries = hosted_entries(limits, os.environ)
-    except UnknownStrategies as error:
-        rt.log.error("strategy_ids_refused", reason=str(error))
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    runner = StrategyRunner(rt.clock, RunnerMetrics(rt.metrics.registry), rt.log,
-                            epoch=format(rt.clock.wall_ns() // 1_000_000, "x"))
-    for entry in entries:
-        runner.add(load_strategy(entry), budget_us=entry.budget_us, intent_ttl_ms=entry.intent_ttl_ms,
-                   enabled=entry.enabled, disable_on_budget=entry.disable_on_budget_violations)
+class StrategyService:
+    """The strategy runner's wiring: market data and execution reports in to the hosted strategies, their intents
+    out to risk, risk's rejects and control's state back in, reloads of strategy_limits.yaml applied. Raises
+    UnknownStrategies if ORDERPATH_STRATEGY_IDS names a strategy it cannot host."""
 
-    intents_out = rt.sockets.order_sender(stack.endpoints.intents)
-    rt.watch_peer(intents_out, "intents")
+    def __init__(self, rt: ServiceRuntime, stack: StackConfig) -> None:
+        self.rt = rt
+        limits_read = read_versioned(stack.strategy_limits_file, StrategyLimitsConfig)
+        entries = hosted_entries(limits_read.model, os.environ)
+        self.runner = StrategyRunner(rt.clock, RunnerMetrics(rt.metrics.registry), rt.log,
+                                     epoch=format(rt.clock.wall_ns() // 1_000_000, "x"))
+        for entry in entries:
+            self.runner.add(load_strategy(entry), budget_us=entry.budget_us, intent_ttl_ms=entry.intent_ttl_ms,
+                            enabled=entry.enabled, disable_on_budget=entry.disable_on_budget_violations)
+        self.in_force: dict[str, StrategyEntry] = {entry.id: entry for entry in entries}
+        """Each hosted strategy's entry as applied: a reload takes only part of a new one (reload.py)."""
+        self.operator_enabled: dict[str, bool] = {}
+        """The operator's switch of each strategy, as last applied from control's state."""
+        self.intents_out: zmq.Socket = rt.sockets.order_sender(stack.endpoints.intents)
+        rt.watch_peer(self.intents_out, "intents")
 
-    def send(intents: list[OrderIntent]) -> None:
+        sockets, endpoints = rt.sockets, stack.endpoints
+        rt.read(sockets.subscriber(endpoints.md, [s.encode() for s in self.runner.symbols]), "md", (MarketEvent,),
+                self._on_market)
+        # Open orders and positions come from every report, in seq order, once (gaps re-asked of the adapter);
+        # at start the history is replayed from the adapter's journal, so a restarted runner has them back.
+        self.stream: ExecStream = read_exec_stream(rt, self._on_execution, self.runner.on_usage, catch_up_from=1)
+        rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), self._on_decision)
+        follow_control(rt, self._on_state, self._on_command).hot.follow(
+            STRATEGY_LIMITS, stack.strategy_limits_file, StrategyLimitsConfig, limits_read, self._apply_limits)
+        rt.log.info("strategies_loaded", strategies=sorted(self.runner.hosted), symbols=self.runner.symbols)
+
+    def _send(self, intents: list[OrderIntent]) -> None:
         """Send without blocking; a dropped intent is a reject the strategy hears of, and whatever it
         answers with joins the queue (a loop, not recursion: a full socket may refuse those too)."""
+        runner = self.runner
         pending = deque(intents)
         while pending:
             intent = pending.popleft()
             try:
-                send_topic(intents_out, INTENT_TOPIC, encode(intent))
+                send_topic(self.intents_out, INTENT_TOPIC, encode(intent))
                 runner.sent(intent)
             except zmq.Again:
                 decision = runner.dropped(intent, Reason.QUEUE_BACKPRESSURE)
-                rt.log.warning("intent_dropped", intent_id=intent.intent_id, strategy_id=intent.strategy_id,
-                               reason=Reason.QUEUE_BACKPRESSURE, stormguard_state=runner.global_level)
+                self.rt.log.warning("intent_dropped", intent_id=intent.intent_id, strategy_id=intent.strategy_id,
+                                    reason=Reason.QUEUE_BACKPRESSURE, stormguard_state=runner.global_level)
                 pending.extend(runner.on_reject(decision))
 
-    def on_decision(decision: RiskDecision) -> None:
+    def _on_market(self, event: MarketEvent) -> None:
+        self._send(self.runner.on_market(event))
+
+    def _on_execution(self, report: ExecutionReport) -> None:
+        self._send(self.runner.on_execution(report, history=self.stream.catching_up))
+
+    def _on_decision(self, decision: RiskDecision) -> None:
         if not decision.approved:
-            send(runner.on_reject(decision))
+            self._send(self.runner.on_reject(decision))
 
-    operator_enabled: dict[str, bool] = {}
-
-    def on_state(state: StormGuardState, source: str) -> None:
+    def _on_state(self, state: StormGuardState, source: str) -> None:
         """Control's state: levels, and the operator's switches that changed since the last state applied
         (applied once: a strategy the runner disabled for raising stays disabled on a re-broadcast)."""
-        runner.on_stormguard(state)
+        self.runner.on_stormguard(state)
         for strategy_id, enabled in state.strategy_enabled.items():
-            if operator_enabled.get(strategy_id) is enabled or strategy_id not in runner.hosted:
+            if self.operator_enabled.get(strategy_id) is enabled or strategy_id not in self.runner.hosted:
                 continue
-            operator_enabled[strategy_id] = enabled
-            runner.set_enabled(strategy_id, enabled)
-            rt.log.info("strategy_toggled", strategy_id=strategy_id,
-                        verb="enable_strategy" if enabled else "disable_strategy", source=source)
+            self.operator_enabled[strategy_id] = enabled
+            self.runner.set_enabled(strategy_id, enabled)
+            self.rt.log.info("strategy_toggled", strategy_id=strategy_id,
+                             verb="enable_strategy" if enabled else "disable_strategy", source=source)
 
-    def on_command(message: ControlCommand) -> None:
+    def _on_command(self, message: ControlCommand) -> None:
         """Nothing the runner does is a one-off command today: what it obeys is in the state."""
 
-    def on_execution(report: ExecutionReport) -> None:
-        send(runner.on_execution(report, history=stream.catching_up))
-
-    sockets, endpoints = rt.sockets, stack.endpoints
-    rt.read(sockets.subscriber(endpoints.md, [s.encode() for s in runner.symbols]), "md", (MarketEvent,),
-            lambda event: send(runner.on_market(event)))
-    # Open orders and positions come from every report, in seq order, once (gaps re-asked of the adapter);
-    # at start the history is replayed from the adapter's journal, so a restarted runner has them back.
-    stream = read_exec_stream(rt, on_execution, runner.on_usage, catch_up_from=1)
-    rt.read(sockets.subscriber(endpoints.risk, [b"decision"]), "risk", (RiskDecision,), on_decision)
-    in_force = {entry.id: entry for entry in entries}
-
-    def apply_limits(new_limits: StrategyLimitsConfig) -> list[str]:
+    def _apply_limits(self, new_limits: StrategyLimitsConfig) -> list[str]:
         """A reloaded strategy_limits.yaml (validated by control, fetched and validated again here)."""
         try:
             new_entries = hosted_entries(new_limits, os.environ)
         except UnknownStrategies as error:
             return [f"not applied: {error}"]
-        return apply_entries(runner, in_force, new_entries, operator_enabled)
+        return apply_entries(self.runner, self.in_force, new_entries, self.operator_enabled)
 
-    follow_control(rt, on_state, on_command).hot.follow(STRATEGY_LIMITS, stack.strategy_limits_file,
-                                                        StrategyLimitsConfig, limits_read, apply_limits)
-    rt.log.info("strategies_loaded", strategies=sorted(runner.hosted), symbols=runner.symbols)
-    return rt.run()
+    def run(self) -> int:
+        return self.rt.run()
+
+
+def main(stack: StackConfig) -> int:
+    rt = ServiceRuntime(ServiceName.STRATEGY, stack)
+    try:
+        service = StrategyService(rt, stack)
+    except UnknownStrategies as error:
+        rt.log.error("strategy_ids_refused", reason=str(error))
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return service.run()

@@ -73,7 +73,8 @@ def main(stack: StackConfig) -> int:
     config = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
     setup = make_broker(config, stack, rt)
     broker = setup.broker
-    journal = Journal(journal_path(stack, config), rt.clock, single_writer=True)
+    journal = Journal(journal_path(stack, config), rt.clock, single_writer=True, durability=config.journal.durability,
+                      when_idle=rt.loop.when_idle)
     pruned = journal.prune_reports(config.journal.keep_reports)
     journal.commit()
     exec_socket = rt.sockets.publisher(stack.endpoints.exec)

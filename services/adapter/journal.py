@@ -14,11 +14,17 @@ and send): start-up reconciliation asks the broker, never the journal, what is l
 `commit()` raises JournalError, nothing since the previous commit was journaled and the batch
 must not be sent.
 
-Durability: WAL mode with synchronous=NORMAL. A commit appends to the -wal file with write() and
-no fsync, so it survives the process being killed (kill -9 included) at any moment, which is the
-failure we design for; an OS crash or power loss may lose the newest commits (fsync happens only
-at checkpoints). synchronous=FULL would fsync every commit, at hundreds of microseconds to
-milliseconds each on the hot path, for a failure the broker reconciliation already covers.
+Durability is a choice (`durability`, docs/adapter.md has what each loses in which failure):
+"process" (the default) writes each commit to the -wal file with write() and never fsyncs, so a
+commit survives the adapter being killed at any moment (kill -9 included) but an OS crash or power
+loss may lose the newest commits or leave a file SQLite refuses (the adapter then says so and the
+broker's reconciliation rebuilds what is live); "power" fsyncs every commit, which survives those
+too at milliseconds per commit.
+
+Checkpoints (copying the -wal into the main file) are not run inside a commit, where SQLite would
+run one every ~1000 pages on an order's path: after CHECKPOINT_AFTER_COMMITS commits the journal
+asks for one through `when_idle` (the adapter's loop runs it when no message waits), and runs one
+itself only if CHECKPOINT_FORCED_AFTER commits pass without an idle moment.
 
 One process writes a journal: the adapter. Others may read it while it runs (WAL readers do not
 block the writer), with a read-only SQLite connection. The -wal file next to the journal is part
@@ -37,11 +43,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from contracts.enums import BrokerAction
 from services.runtime.clock import Clock
+from services.runtime.config.order_adapter import JournalDurability
 
 APPLICATION_ID = 0x4F504A4E  # "OPJN": tells an adapter journal from any other SQLite file
 SCHEMA_VERSION = 1
@@ -74,6 +82,16 @@ _INSERT_REPORT = "INSERT INTO reports (seq, run_id, wall_ns, payload) VALUES (?,
 # Keep the -wal file from staying at its largest size after a checkpoint (e.g. after a big prune).
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
+CHECKPOINT_AFTER_COMMITS = 32
+"""Commits after which a checkpoint is asked for at the next idle moment. Measured (bench/journal.py):
+a checkpoint of ~32 commits' pages costs tens of microseconds at "process", and a small -wal keeps
+each commit's write cheap; at "power" it costs an fsync of the main file, which is why it waits for idle."""
+CHECKPOINT_FORCED_AFTER = 4096
+"""Commits after which the journal checkpoints inside commit() because no idle moment came: the -wal
+must not grow without bound under a flood."""
+
+_SYNCHRONOUS: dict[JournalDurability, str] = {"process": "OFF", "power": "FULL"}
+
 
 def _lock(path: Path) -> IO[bytes]:
     """Hold `<path>.lock` exclusively (released when the file closes, or when the process dies)."""
@@ -102,12 +120,20 @@ class Journal:
     adapter's loop thread is the only user.
     """
 
-    def __init__(self, path: Path, clock: Clock, *, single_writer: bool = False) -> None:
+    def __init__(self, path: Path, clock: Clock, *, single_writer: bool = False,
+                 durability: JournalDurability = "process",
+                 when_idle: Callable[[Callable[[], None]], None] | None = None) -> None:
         """`single_writer=True` holds an exclusive lock on `<path>.lock` for the life of the handle: a
-        second adapter started on the same journal is refused."""
+        second adapter started on the same journal is refused. `when_idle(callback)` runs the callback
+        once the caller has nothing more urgent to do (the loop's idle moment); without it, checkpoints
+        run inside commit() when due."""
         self.path = path
         self.clock = clock
+        self.durability = durability
+        self._when_idle = when_idle
         self._pending = False
+        self._commits_since_checkpoint = 0
+        self._checkpoint_asked = False
         self._lock_file: IO[bytes] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +184,8 @@ class Journal:
         if mode != "wal":
             raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); put the journal on a local "
                                "filesystem")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self.durability]}")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
 
     def _failure(self, exc: sqlite3.Error) -> JournalError:
@@ -263,6 +290,26 @@ class Journal:
             raise self._abandon(exc) from exc
         self._pending = False
         self._committed_report_seq = self._last_report_seq
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint < CHECKPOINT_AFTER_COMMITS:
+            return
+        if self._when_idle is None or self._commits_since_checkpoint >= CHECKPOINT_FORCED_AFTER:
+            self.checkpoint()
+        elif not self._checkpoint_asked:
+            self._checkpoint_asked = True
+            self._when_idle(self.checkpoint)
+
+    def checkpoint(self) -> None:
+        """Copy the -wal's committed pages into the main file (PASSIVE: it never waits for a reader), so the
+        next commit starts the -wal over. What is recorded and not yet committed stays pending."""
+        self._checkpoint_asked = False
+        if self._pending or not self._commits_since_checkpoint:
+            return
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # all rows: the statement must end
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        self._commits_since_checkpoint = 0
 
     def close(self) -> None:
         """Commit what is pending, then release the file (the last connection to close checkpoints the -wal)."""

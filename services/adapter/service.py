@@ -77,7 +77,8 @@ class AdapterService:
         self.stack = stack
         self.config: OrderAdapterConfig = load_yaml_model(stack.order_adapter_file, OrderAdapterConfig)
         self.setup: BrokerSetup = make_broker(self.config, stack, rt)
-        self.journal = Journal(journal_path(stack, self.config), rt.clock, single_writer=True)
+        self.journal = Journal(journal_path(stack, self.config), rt.clock, single_writer=True,
+                               durability=self.config.journal.durability, when_idle=rt.loop.when_idle)
         pruned = self.journal.prune_reports(self.config.journal.keep_reports)
         self.journal.commit()
         self.exec_socket: zmq.Socket = rt.sockets.publisher(stack.endpoints.exec)

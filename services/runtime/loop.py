@@ -36,6 +36,7 @@ class ServiceLoop:
         self._handlers: dict[zmq.Socket, FrameHandler] = {}
         self._batch_handlers: dict[zmq.Socket, BatchHandler] = {}
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
+        self._idle: list[Callable[[], None]] = []
         self._order = itertools.count()
         self._stop_requested = False
         self._previous_handlers: dict[int, Any] = {}
@@ -71,6 +72,11 @@ class ServiceLoop:
 
     def _call_at(self, due_ns: int, callback: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (due_ns, next(self._order), callback))
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once, at the first turn that finds no socket ready: work that may wait for a quiet
+        moment but should not delay a message (the adapter journal's checkpoint)."""
+        self._idle.append(callback)
 
     def every(self, interval_ns: int, callback: Callable[[], None]) -> None:
         """Run `callback` every `interval_ns`, first after one interval.
@@ -136,7 +142,12 @@ class ServiceLoop:
     def run(self) -> None:
         handlers = self._handlers
         while not self._stop_requested:
-            for sock, _ in self._poller.poll(self._timeout_ms()):
+            ready = self._poller.poll(0 if self._idle else self._timeout_ms())
+            if not ready and self._idle:
+                idle, self._idle = self._idle, []
+                for callback in idle:
+                    callback()
+            for sock, _ in ready:
                 if isinstance(sock, int):
                     self._drain_fd(sock)
                     continue

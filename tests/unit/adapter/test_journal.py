@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from services.adapter.journal import Journal, JournalError
+import services.adapter.journal as journal_module
+from services.adapter.journal import CHECKPOINT_AFTER_COMMITS, Journal, JournalError
 from services.runtime.clock import FakeClock
+from services.runtime.config.order_adapter import JournalDurability
 
 CHILD_TIMEOUT_S = 60  # only bounds a broken child; a healthy one answers in well under a second
 
@@ -335,3 +338,71 @@ def test_a_second_single_writer_on_the_same_journal_is_refused_until_the_first_c
         Journal(path, FakeClock(), single_writer=True)
     first.close()
     Journal(path, FakeClock(), single_writer=True).close()
+
+
+def _commit_orders(journal: Journal, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        journal.record_command(f"mm1.c.{n}", "place", bytes(200))
+        journal.save_order(f"mm1.c.{n}", bytes(200))
+        journal.commit()
+
+
+def wal_frames(path: Path) -> int:
+    """Frames in the -wal since it last started over, as another connection sees them (a commit here is a
+    few frames; without checkpoints they pile up by hundreds)."""
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        return other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0][1]
+
+
+def test_a_checkpoint_is_asked_for_at_idle_and_the_wal_starts_over_after_it(path: Path) -> None:
+    asked: list[Callable[[], None]] = []
+    journal = Journal(path, FakeClock(), when_idle=asked.append)
+    _commit_orders(journal, 0, CHECKPOINT_AFTER_COMMITS - 1)
+    assert asked == []
+    _commit_orders(journal, CHECKPOINT_AFTER_COMMITS - 1, 1)
+    assert len(asked) == 1
+    _commit_orders(journal, CHECKPOINT_AFTER_COMMITS, 5)
+    assert len(asked) == 1, "asked once until it runs"
+    for cycle in range(1, 6):
+        asked.pop()()
+        _commit_orders(journal, cycle * 1000, CHECKPOINT_AFTER_COMMITS)
+    asked.pop()()
+    _commit_orders(journal, 9000, 5)
+    assert wal_frames(path) < CHECKPOINT_AFTER_COMMITS, "the commits after a checkpoint write the -wal from its start"
+    assert reopen(journal).open_orders()[:1] == [bytes(200)]
+
+
+def test_without_idle_moments_commit_checkpoints_at_the_cap(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal_module, "CHECKPOINT_FORCED_AFTER", 3 * CHECKPOINT_AFTER_COMMITS)
+    asked: list[Callable[[], None]] = []
+    journal = Journal(path, FakeClock(), when_idle=asked.append)
+    _commit_orders(journal, 0, 3 * CHECKPOINT_AFTER_COMMITS)  # the cap: checkpointed inside the last commit
+    _commit_orders(journal, 1000, 5)
+    assert wal_frames(path) < CHECKPOINT_AFTER_COMMITS
+    assert len(asked) == 1  # asked once, never run by the caller
+    journal.close()
+
+
+def test_a_journal_without_idle_moments_checkpoints_in_commit(path: Path, opened: Callable[[], Journal]) -> None:
+    journal = opened()
+    _commit_orders(journal, 0, 5 * CHECKPOINT_AFTER_COMMITS)
+    _commit_orders(journal, 1000, 5)
+    assert wal_frames(path) < CHECKPOINT_AFTER_COMMITS
+
+
+def test_a_checkpoint_leaves_an_open_batch_pending(path: Path, opened: Callable[[], Journal]) -> None:
+    journal = opened()
+    _commit_orders(journal, 0, 2)
+    journal.record_command("mm1.c.9", "place", b"new 9")
+    journal.checkpoint()
+    journal.commit()
+    assert reopen(journal).commands_for("mm1.c.9") == [("place", b"new 9")]
+
+
+@pytest.mark.parametrize(("durability", "synchronous"), [("process", 0), ("power", 2)])
+def test_durability_chooses_whether_a_commit_waits_for_the_disk(
+        path: Path, durability: JournalDurability, synchronous: int) -> None:
+    journal = Journal(path, FakeClock(), durability=durability)
+    # SQLite's own setting is the observable: 0 (OFF) never fsyncs a commit, 2 (FULL) fsyncs each one.
+    assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == synchronous
+    journal.close()

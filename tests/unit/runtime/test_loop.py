@@ -297,3 +297,19 @@ def test_close_gives_the_signals_their_previous_handlers_back() -> None:
         assert signal.getsignal(signal.SIGHUP) is before
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_idle_work_waits_until_no_message_is_ready(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loop_module, "MAX_DRAIN_PER_TURN", 1)  # one message a turn: three turns find one ready
+    rig.send(b"m0", b"m1", b"m2")
+    rig.loop.add_reader(rig.pull, rig.record_frames)
+    rig.loop.when_idle(lambda: (rig.events.append("idle"), rig.loop.stop()))
+    rig.run()
+    assert rig.events == ["m0", "m1", "m2", "idle"]
+
+
+def test_idle_work_runs_once(rig: Rig) -> None:
+    rig.loop.when_idle(lambda: rig.events.append("idle"))
+    rig.loop.call_later(0, lambda: rig.loop.call_later(0, rig.loop.stop))
+    rig.run()
+    assert rig.events == ["idle"]

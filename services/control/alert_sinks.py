@@ -3,8 +3,8 @@
 A program to run and a webhook to call may each take seconds, or hang; control's loop must not (it
 carries heartbeats, state broadcasts and the operator's commands), so the sinks run on one worker
 thread fed by a bounded queue. The thread touches nothing but the alert it was handed, the logger
-(whose writes are locked) and two counters. A full queue drops the alert (counted, logged): the log
-sink, which control writes on its own loop, has every alert anyway.
+(whose writes are locked) and the sinks' counters in ControlMetrics. A full queue drops the alert
+(counted, logged): the log sink, which control writes on its own loop, has every alert anyway.
 
 - command: argv (no shell), the alert as one JSON object on stdin, ORDERPATH_ALERT_RULE, _SEVERITY,
   _SUBJECT and _SUMMARY in its environment; killed after command_timeout_ms; a non-zero exit is a failure.
@@ -26,10 +26,10 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter
 
 from contracts.enums import AlertSeverity
 from services.control.alerts import RaisedAlert
+from services.control.metrics import ControlMetrics
 from services.runtime.config.control import AlertsConfig
 
 _SEVERITY_RANK = {AlertSeverity.WARNING: 0, AlertSeverity.PAGE: 1}
@@ -37,13 +37,10 @@ _STOP = object()
 
 
 class AlertSinks:
-    def __init__(self, config: AlertsConfig, log: structlog.stdlib.BoundLogger, registry: CollectorRegistry) -> None:
+    def __init__(self, config: AlertsConfig, log: structlog.stdlib.BoundLogger, metrics: ControlMetrics) -> None:
         self.config = config
         self.log = log
-        self.failures = Counter("alert_sink_failures", "Alerts a sink could not deliver", ["sink"], registry=registry)
-        self.dropped = Counter("alert_sink_dropped", "Alerts dropped because the sinks' queue was full",
-                               registry=registry)
-        self.delivered = Counter("alert_sink_delivered", "Alerts a sink delivered", ["sink"], registry=registry)
+        self.metrics = metrics
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.queue)
         self._thread: threading.Thread | None = None
         if config.command or config.webhook_url:
@@ -63,7 +60,7 @@ class AlertSinks:
         try:
             self._queue.put_nowait(alert)
         except queue.Full:
-            self.dropped.inc()
+            self.metrics.alert_sink_dropped.inc()
             self.log.error("alert_sink_dropped", rule=alert.rule, subject=alert.subject, reason="queue full")
             return False
         return True
@@ -108,10 +105,10 @@ class AlertSinks:
         try:
             deliver()
         except Exception as exc:  # a sink must never take the thread down with it
-            self.failures.labels(sink).inc()
+            self.metrics.alert_sink_failures.labels(sink).inc()
             self.log.error("alert_sink_failed", sink=sink, rule=alert.rule, subject=alert.subject, error=str(exc))
         else:
-            self.delivered.labels(sink).inc()
+            self.metrics.alert_sink_delivered.labels(sink).inc()
 
     def _run_command(self, alert: RaisedAlert, payload: bytes) -> None:
         env = {**os.environ, "ORDERPATH_ALERT_RULE": alert.rule, "ORDERPATH_ALERT_SEVERITY": alert.severity,

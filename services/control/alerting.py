@@ -14,12 +14,12 @@ from collections import deque
 from collections.abc import Callable
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter
 
 from contracts.enums import AlertSeverity
 from contracts.messages import Alert, ControlReply, ControlRequest
 from services.control.alert_sinks import AlertSinks
-from services.control.alerts import AlertRule, AlertRules, RaisedAlert
+from services.control.alerts import AlertRules, RaisedAlert
+from services.control.metrics import ControlMetrics
 from services.runtime.clock import Clock
 from services.runtime.config.control import AlertsConfig
 from services.runtime.config.strategy_limits import StormGuardConfig
@@ -27,21 +27,19 @@ from services.runtime.config.strategy_limits import StormGuardConfig
 
 class AlertCenter:
     def __init__(self, clock: Clock, config: AlertsConfig, stormguard: StormGuardConfig,
-                 log: structlog.stdlib.BoundLogger, registry: CollectorRegistry,
+                 log: structlog.stdlib.BoundLogger, metrics: ControlMetrics,
                  publish: Callable[[Alert], None]) -> None:
         self.log = log
         self.publish = publish
-        self.alerts_total = Counter("alerts", "Alerts raised by control", ["rule"], registry=registry)
-        for rule in AlertRule:
-            self.alerts_total.labels(rule)
+        self.metrics = metrics
         self.recent: deque[RaisedAlert] = deque(maxlen=config.kept)
         self.totals: Tally[str] = Tally()
-        self.sinks = AlertSinks(config, log, registry)
+        self.sinks = AlertSinks(config, log, metrics)
         self.rules = AlertRules(clock, stormguard, self.emit,
                                 budget_violations_per_min=config.budget_violations_per_min)
 
     def emit(self, alert: RaisedAlert) -> None:
-        self.alerts_total.labels(alert.rule).inc()
+        self.metrics.alerts.labels(alert.rule).inc()
         self.totals[alert.rule] += 1
         self.recent.append(alert)
         log = self.log.error if alert.severity is AlertSeverity.PAGE else self.log.warning

@@ -21,8 +21,8 @@ import structlog
 
 from services.feed.recorder import RecordWriter
 from services.feed.replay import Record
-from services.feed.service import shioaji_login
 from services.feed.shioaji_quotes import QuoteBridge
+from services.feed.shioaji_source import shioaji_login
 from services.runtime.clock import SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.loop import ServiceLoop

@@ -25,7 +25,7 @@ never builds a book from one), so no strategy, risk check or simulated fill sees
 line, since board-lot orders never trade against it.
 
 RecordReader turns a file into records, ReplayBooks turns records into MarketEvents, and
-ReplayPacer says when each is due; feed.service drives the three from the loop's timers.
+ReplayPacer says when each is due; feed.replay_source drives the three from the loop's timers.
 """
 
 from __future__ import annotations

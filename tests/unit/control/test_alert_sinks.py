@@ -20,6 +20,7 @@ from structlog.testing import LogCapture
 from contracts.enums import AlertSeverity
 from services.control.alert_sinks import AlertSinks
 from services.control.alerts import AlertRule, RaisedAlert
+from services.control.metrics import ControlMetrics
 from services.runtime.config.control import AlertsConfig
 
 WAIT_S = 30.0
@@ -34,7 +35,7 @@ class Sinks:
         log = structlog.wrap_logger(structlog.ReturnLogger(), processors=[self.capture],
                                     wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
         self.registry = CollectorRegistry()
-        self.sinks = AlertSinks(AlertsConfig(**config), log, self.registry)
+        self.sinks = AlertSinks(AlertsConfig(**config), log, ControlMetrics(self.registry))
 
     def count(self, name: str, sink: str) -> float:
         return self.registry.get_sample_value(name, {"sink": sink}) or 0.0

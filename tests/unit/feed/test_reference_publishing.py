@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
 import zmq
 from prometheus_client import CollectorRegistry
 
 from contracts.codec import Decoder
 from contracts.messages import InstrumentRef
-from services.feed.service import MdPublisher
+from services.feed.md_publisher import MdPublisher
+from services.feed.metrics import FeedMetrics
 from services.runtime.config.instruments import load_instruments
 from services.runtime.sockets import Publisher
 from tests.unit.shioaji.broker_harness import REPO
@@ -21,8 +19,7 @@ WAIT_MS = 10_000
 def test_a_reference_sent_again_is_numbered_again_under_its_symbols_topic(
         pair: tuple[zmq.Socket, zmq.Socket]) -> None:
     push, pull = pair
-    rt: Any = SimpleNamespace(metrics=SimpleNamespace(registry=CollectorRegistry()))
-    md = MdPublisher(rt, Publisher(push))
+    md = MdPublisher(Publisher(push), FeedMetrics(CollectorRegistry(), "synthetic"))
     ref = load_instruments(REPO / "config" / "instruments.yaml")["2330"]
     for _ in range(3):
         md.send_reference(ref)

@@ -14,7 +14,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -43,6 +43,9 @@ SERVICE_MODULES = {name: f"services.{name}.service" for name in ServiceName}
 SUPERVISE_POLL_S = 0.1
 """How often `up` looks for a service that exited: a restart's backoff starts at 0.5 s."""
 PROGRESS_EVERY_S = 1.0
+START_UP_S = 3.0
+"""Trading seconds the summary's tick-to-trade leaves out: the strategies' first orders come in bursts
+that queue behind each other, which is start-up, not the path's latency (the whole run is shown apart)."""
 
 FreshOption = Annotated[bool, typer.Option(
     "--fresh", help="start from a clean slate: move the last session (the adapter's journal, the simulated "
@@ -219,6 +222,7 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
                    "force StormGuard; remove `ops: false` to authenticate operators", err=True)
     typer.echo(f"starting the stack; service logs in {stack.log_dir}", err=True)
     failure: str | None = None
+    warmed: dict[str, Any] | None = None  # control's status once start-up is over (START_UP_S)
     started = time.monotonic()  # re-read once every service is up: --duration is trading time
     if not fresh:
         typer.echo(f"continuing the desk in {stack.config.var_dir} (--fresh starts from a clean slate)", err=True)
@@ -237,10 +241,13 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
                 continue
             next_progress += PROGRESS_EVERY_S
             try:
-                summary = summarize(stack.status())
+                status = stack.status()
             except ControlUnreachable:
                 typer.echo("control not answering (restarting?)", err=True)
                 continue
+            if warmed is None and time.monotonic() - started >= START_UP_S:
+                warmed = status
+            summary = summarize(status, warmed)
             typer.echo(progress_line(summary, time.monotonic() - started), err=True)
             if replayed:
                 break  # one more second after the last event, for what it caused to settle
@@ -254,7 +261,7 @@ def _run_stack(config: Path | None, env: dict[str, str], duration: float | None,
     if failure is None:
         failure = next((f"{name} exited with code {code}; see {stack.log_dir / f'{name}.log'}"
                         for name, code in codes.items() if code not in (0, None)), None)
-    summary = summarize(stack.final_status or {})
+    summary = summarize(stack.final_status or {}, warmed)
     summary["duration_s"] = round(time.monotonic() - started, 1)
     if failure is None and until_replayed and summary["ticks"] == 0:
         failure = (f"the replay published no market event: {summary['bad_lines']} bad lines and "

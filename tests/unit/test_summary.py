@@ -26,6 +26,7 @@ def test_two_runners_counters_add_up_and_each_instance_is_listed() -> None:
                             ["bad_messages_total", {"socket": "md"}, 2.0],
                             ["process_resident_memory_bytes", {}, 40e6]),
         "adapter": entry("adapter", ["bad_messages_total", {"socket": "orders"}, 1.0],
+                         ["tick_to_trade_latency_seconds_bucket", {"le": "+Inf"}, 5.0],
                          ["tick_to_trade_latency_seconds_count", {}, 5.0]),
     }}
     summary = summarize(status)
@@ -70,10 +71,37 @@ def test_tick_to_trade_in_us_from_the_adapters_histogram() -> None:
         [f"{t2t}_bucket", {"le": "0.001"}, 100.0], [f"{t2t}_bucket", {"le": "+Inf"}, 100.0],
         [f"{t2t}_count", {}, 100.0], [f"{t2t}_sum", {}, 0.02])}}
     t2t_us = summarize(status)["tick_to_trade_us"]
-    assert t2t_us == {"p50": pytest.approx(162.5), "p99": pytest.approx(960.0), "n": 100}
+    assert t2t_us == {"p50": pytest.approx(162.5), "p99": pytest.approx(960.0), "n": 100, "after_start_up": False}
     assert "p50   162.5µs p99   960.0µs" in progress_line(summarize(status), 1.0)
-    assert "p50 162.5 µs  p99 960.0 µs  over 100 orders" in report(summarize(status))
+    assert "p50 162.5 µs  p99 960.0 µs  over 100 orders (whole run, start-up included)" in report(summarize(status))
+
+
+def adapter_t2t(*counts: float) -> dict[str, Any]:
+    """A status whose adapter timed orders into buckets of 100 µs, 200 µs, 1 ms and +Inf (cumulative counts)."""
+    t2t = "tick_to_trade_latency_seconds"
+    bounds = ("0.0001", "0.0002", "0.001", "+Inf")
+    return {"services": {"adapter": entry("adapter", *([f"{t2t}_bucket", {"le": bound}, count]
+                                                       for bound, count in zip(bounds, counts, strict=True)))}}
+
+
+def test_tick_to_trade_after_start_up_leaves_out_the_orders_timed_before_it() -> None:
+    warmed = adapter_t2t(0.0, 0.0, 10.0, 10.0)  # start-up: ten slow orders, all between 200 µs and 1 ms
+    final = adapter_t2t(50.0, 100.0, 110.0, 110.0)  # then a hundred fast ones
+    summary = summarize(final, warmed)
+    assert summary["tick_to_trade_us"] == {"p50": pytest.approx(100.0), "p99": pytest.approx(198.0), "n": 100,
+                                           "after_start_up": True}
+    assert summary["tick_to_trade_whole_run_us"]["n"] == 110
+    text = report(summary)
+    assert "over 100 orders after start-up" in text and "over 110 orders (start-up bursts included)" in text
+
+
+def test_an_adapter_restarted_since_start_up_gives_the_whole_run() -> None:
+    """Its histogram started over: what came after start-up cannot be told from the buckets."""
+    summary = summarize(adapter_t2t(1.0, 2.0, 3.0, 3.0), adapter_t2t(0.0, 0.0, 10.0, 10.0))
+    assert summary["tick_to_trade_us"]["after_start_up"] is False
+    assert summary["tick_to_trade_us"]["n"] == 3
 
 
 def test_no_order_timed_yet_reads_zero_not_nan() -> None:
-    assert summarize({"services": {}})["tick_to_trade_us"] == {"p50": 0.0, "p99": 0.0, "n": 0}
+    assert summarize({"services": {}})["tick_to_trade_us"] == {"p50": 0.0, "p99": 0.0, "n": 0,
+                                                               "after_start_up": False}

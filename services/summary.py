@@ -93,6 +93,8 @@ def summarize(status: dict[str, Any], warmed: dict[str, Any] | None = None) -> d
     adapter = _samples(status, "adapter")
     t2t = histogram_buckets(adapter, TICK_TO_TRADE)
     steady = _since(t2t, histogram_buckets(_samples(warmed, "adapter"), TICK_TO_TRADE)) if warmed else None
+    if steady and not steady[-1][1]:
+        steady = None  # nothing timed after start-up (a short run): the whole run is all there is
     return {
         "ticks": _total(status, "feed", "md_events_total"),
         "intents": _total(status, "strategy", "intents_total"),

@@ -102,6 +102,12 @@ def test_an_adapter_restarted_since_start_up_gives_the_whole_run() -> None:
     assert summary["tick_to_trade_us"]["n"] == 3
 
 
+def test_a_run_with_no_order_timed_after_start_up_gives_the_whole_run() -> None:
+    summary = summarize(adapter_t2t(0.0, 0.0, 10.0, 10.0), adapter_t2t(0.0, 0.0, 10.0, 10.0))
+    assert summary["tick_to_trade_us"]["after_start_up"] is False
+    assert summary["tick_to_trade_us"]["n"] == 10
+
+
 def test_no_order_timed_yet_reads_zero_not_nan() -> None:
     assert summarize({"services": {}})["tick_to_trade_us"] == {"p50": 0.0, "p99": 0.0, "n": 0,
                                                                "after_start_up": False}

@@ -6,7 +6,8 @@
 First the floor: four processes passing frames through md PUB/SUB → intents PUSH/PULL → orders
 PUSH/PULL with no logic. Then the stack: feed, strategy (bench.strategies:EveryTick, one intent
 per market event it can answer), risk, adapter (SimBroker) and control, from the feed's ingest
-stamp to the adapter's broker call. Both are paced at the same rate on tcp loopback. The raw
+stamp to the adapter's broker call. Both are paced at the same rate on the same transport (tcp
+loopback, or Unix domain sockets with --transport ipc). The raw
 chain's percentiles are exact; the stack's are read off the adapter's histograms
 (tick_to_trade_latency_seconds, adapter_latency_seconds) as Prometheus's histogram_quantile reads
 them, linear within a bucket, so only as fine as its bounds (services/adapter/metrics.py). Prints
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +39,7 @@ from services.runtime.config.order_adapter import OrderAdapterConfig
 from services.summary import TICK_TO_TRADE, histogram_buckets, histogram_quantile, summarize
 
 SYMBOLS = ["2330", "2317", "2454"]
+TRANSPORTS = {"tcp": "tcp loopback", "ipc": "ipc (Unix domain sockets)"}
 WARMUP_S = 1.0
 PERCENTILES = ("p50", "p99", "p999")
 UNBOUNDED_TWD = 10**15
@@ -74,11 +77,15 @@ SAMPLE_EVENT = MarketEvent(
 )
 
 
-def raw_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
-    md, intents, orders = (f"tcp://127.0.0.1:{port}" for port in free_ports(3))
+def raw_figures(rate_hz: float, duration_s: float, transport: str) -> dict[str, Any]:
     count = int(rate_hz * duration_s)
-    result = run_raw_chain(ChainEndpoints(md, intents, orders), encode(SAMPLE_EVENT), rate_hz, count,
-                           warmup=int(rate_hz * WARMUP_S))
+    with tempfile.TemporaryDirectory(prefix="orderpath-raw-") as folder:
+        if transport == "ipc":
+            md, intents, orders = (f"ipc://{folder}/{name}" for name in ("md", "intents", "orders"))
+        else:
+            md, intents, orders = (f"tcp://127.0.0.1:{port}" for port in free_ports(3))
+        result = run_raw_chain(ChainEndpoints(md, intents, orders), encode(SAMPLE_EVENT), rate_hz, count,
+                               warmup=int(rate_hz * WARMUP_S))
     lat_us = result.latencies_ns / 1000
     p50, p99, p999 = np.percentile(lat_us, [50, 99, 99.9])
     return {"n": int(lat_us.size), "p50": float(p50), "p99": float(p99), "p999": float(p999),
@@ -86,12 +93,12 @@ def raw_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
             "cpu_us_per_event": result.cpu_us_per_event}
 
 
-def stack_figures(rate_hz: float, duration_s: float) -> dict[str, Any]:
+def stack_figures(rate_hz: float, duration_s: float, transport: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="orderpath-bench-") as folder:
         config = write_stack_config(
             Path(folder), strategies=[EVERY_TICK], heartbeat_interval_ms=1000, risk=UNGATED,
             order_adapter=UNCAPPED_ADAPTER,
-            feed={"source": "synthetic", "rate_hz": rate_hz, "symbols": SYMBOLS, "seed": 11},
+            feed={"source": "synthetic", "rate_hz": rate_hz, "symbols": SYMBOLS, "seed": 11}, transport=transport,
         )
         stack = LocalStack(config)
         stack.start()
@@ -138,21 +145,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rate", type=float, default=1000.0, help="market events per second (default 1000)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="raw/stack pairs, alternated (default 3)")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="tcp",
+                        help="tcp loopback (default) or ipc (Unix domain sockets), the same for raw and stack")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
-    return run(args.rate, args.duration, args.rounds, as_json=args.json)
+    return run(args.rate, args.duration, args.rounds, as_json=args.json, transport=args.transport)
 
 
-def run(rate_hz: float, duration_s: float, rounds: int = 3, *, as_json: bool = False) -> dict[str, Any]:
+def run(rate_hz: float, duration_s: float, rounds: int = 3, *, as_json: bool = False,
+        transport: str = "tcp") -> dict[str, Any]:
     """Alternate raw and stack runs (this machine's noise between runs is larger than the gap
     being measured), print each pair and the median ratios."""
     print(f"tick-to-trade at {rate_hz:g} events/s, {rounds} rounds of {duration_s:g} s each, "
-          "tcp loopback, 3 hops")
+          f"{TRANSPORTS[transport]}, 3 hops, {os.cpu_count()} cores")
     print(f"{'':<24}{'n':>8}{'p50 µs':>10}{'p99 µs':>10}{'p99.9 µs':>10}")
     pairs = []
     for round_no in range(1, rounds + 1):
-        raw = raw_figures(rate_hz, duration_s)
-        stack = stack_figures(rate_hz, duration_s)
+        raw = raw_figures(rate_hz, duration_s, transport)
+        stack = stack_figures(rate_hz, duration_s, transport)
         ratio = {key: stack[key] / raw[key] if raw[key] else float("nan") for key in PERCENTILES}
         pairs.append({"raw": raw, "stack": stack, "ratio": ratio})
         for name, fig in ((f"#{round_no} raw forwarders", raw), (f"#{round_no} orderpath", stack)):
@@ -178,7 +188,8 @@ def run(rate_hz: float, duration_s: float, rounds: int = 3, *, as_json: bool = F
     last = pairs[-1]["stack"]
     print(f"last stack run: {last['ticks']} ticks, {last['intents']} intents, rejected {last['rejected']}, "
           f"resident MB {last['rss_mb']}")
-    figures = {"rate_hz": rate_hz, "duration_s": duration_s, "rounds": pairs, "median_ratio": median}
+    figures = {"rate_hz": rate_hz, "duration_s": duration_s, "transport": transport, "cores": os.cpu_count(),
+               "rounds": pairs, "median_ratio": median}
     if as_json:
         print(json.dumps(figures))
     return figures

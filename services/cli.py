@@ -280,12 +280,17 @@ def bench_tick_to_trade(
     rate: Annotated[float, typer.Option(help="market events per second")] = 1000.0,
     duration: Annotated[float, typer.Option(help="seconds per run")] = 10.0,
     rounds: Annotated[int, typer.Option(help="raw/stack pairs, alternated")] = 3,
+    transport: Annotated[str, typer.Option(help="tcp (loopback) or ipc (Unix domain sockets), raw and stack alike")
+                         ] = "tcp",
     as_json: Annotated[bool, typer.Option("--json", help="also print the figures as one JSON line")] = False,
 ) -> None:
     """The stack's tick-to-trade against raw pyzmq forwarders over the same hops, in one run."""
+    from bench.tick_to_trade import TRANSPORTS
     from bench.tick_to_trade import run as run_tick_to_trade
 
-    run_tick_to_trade(rate, duration, rounds, as_json=as_json)
+    if transport not in TRANSPORTS:
+        raise _fail(f"--transport {transport}: one of {', '.join(TRANSPORTS)}")
+    run_tick_to_trade(rate, duration, rounds, as_json=as_json, transport=transport)
 
 
 if __name__ == "__main__":

@@ -49,13 +49,19 @@ def write_stack_config(
     risk: dict[str, Any] | None = None,
     curve_ops: bool = True,
     supervision: dict[str, Any] | None = None,
+    transport: str = "tcp",
 ) -> Path:
     """stack.yaml and its companions in `folder`; returns the stack.yaml path. `risk` adds sections
     (global, stormguard, costs, book) to strategy_limits.yaml beside the strategies. The operator plane
     is CURVE-authenticated as shipped (keys in `folder`/keys, made on first start) unless `curve_ops`
-    is False. `supervision` is stack.yaml's section of that name (how `orderpath up` restarts a service)."""
+    is False. `supervision` is stack.yaml's section of that name (how `orderpath up` restarts a service).
+    `transport` "ipc" puts every socket on a Unix domain socket under `folder`/ipc instead of tcp loopback."""
     ports = free_ports(len(SOCKET_NAMES) + len(ServiceName))
-    endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
+    if transport == "ipc":
+        (folder / "ipc").mkdir(parents=True, exist_ok=True)
+        endpoints = {name: f"ipc://{folder / 'ipc' / name}" for name in SOCKET_NAMES}
+    else:
+        endpoints = {name: f"tcp://127.0.0.1:{port}" for name, port in zip(SOCKET_NAMES, ports, strict=False)}
     metrics_ports = {
         str(service): (port if metrics else 0)
         for service, port in zip(ServiceName, ports[len(SOCKET_NAMES):], strict=True)

@@ -35,9 +35,11 @@ THIN_ASKS_1000 = levels(("1000", 1), ("1005", 3), ("1010", 5), ("1015", 5), ("10
 ASKS_1005 = levels(("1005", 5), ("1010", 5), ("1015", 5), ("1020", 5), ("1025", 5))
 
 
-@pytest.fixture
-def scripted_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, MarketHarness]]:
-    stack = LocalStack(write_stack_config(tmp_path, strategies=[SCRIPTED]), env={"PYTHONPATH": str(REPO)})
+@pytest.fixture(params=["tcp", "ipc"])
+def scripted_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[LocalStack, MarketHarness]]:
+    """The stack on tcp loopback as shipped, and on Unix domain sockets (ipc://, a same-host option)."""
+    stack = LocalStack(write_stack_config(tmp_path, strategies=[SCRIPTED], transport=request.param),
+                       env={"PYTHONPATH": str(REPO)})
     harness = MarketHarness(stack.config)
     try:
         stack.start(with_feed=False)

@@ -61,16 +61,18 @@ _SCHEMA = (
     "CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started_wall_ns INTEGER NOT NULL)",
     "CREATE TABLE commands (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wall_ns INTEGER NOT NULL, "
     "client_order_id TEXT NOT NULL, action TEXT NOT NULL, payload BLOB NOT NULL)",
-    "CREATE INDEX commands_by_order ON commands (client_order_id)",
     "CREATE TABLE events (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wall_ns INTEGER NOT NULL, "
     "client_order_id TEXT NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)",
-    "CREATE INDEX events_by_order ON events (client_order_id)",
     "CREATE TABLE orders (client_order_id TEXT PRIMARY KEY, wall_ns INTEGER NOT NULL, payload BLOB NOT NULL) "
     "WITHOUT ROWID",
     "CREATE TABLE reports (seq INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wall_ns INTEGER NOT NULL, "
     "payload BLOB NOT NULL)",
 )
 # AUTOINCREMENT: a run id is never reused, even if the newest run rows were ever deleted.
+# No index on commands or events by client_order_id: each is one more page written by every commit on an
+# order's path (about 5 µs of a NEW's ~20, bench/journal.py), for lookups only a person investigating
+# an order makes (commands_for, events_for: a scan). Journals made with them lose them at open.
+_DROPPED_INDEXES = ("commands_by_order", "events_by_order")
 
 _INSERT_COMMAND = "INSERT INTO commands (run_id, wall_ns, client_order_id, action, payload) VALUES (?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT INTO events (run_id, wall_ns, client_order_id, kind, payload) VALUES (?, ?, ?, ?, ?)"
@@ -159,8 +161,8 @@ class Journal:
 
     def _prepare(self) -> None:
         """Refuse any SQLite file that is not an adapter journal of this schema version, before changing
-        anything in it; create the schema in a new file; then WAL and synchronous=NORMAL (see the
-        module docstring)."""
+        anything in it; create the schema in a new file; then WAL, the durability's synchronous setting
+        and no autocheckpoint (see the module docstring)."""
         conn = self._conn
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -187,6 +189,8 @@ class Journal:
         conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self.durability]}")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
+        for index in _DROPPED_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
 
     def _failure(self, exc: sqlite3.Error) -> JournalError:
         """The JournalError for what SQLite raised: a damaged file says so and what to do."""
@@ -359,17 +363,16 @@ class Journal:
         return times
 
     def client_order_id_used(self, client_order_id: str) -> bool:
-        """Whether any command was ever journaled for this id, in any run: a reused id must be refused,
-        or the broker's answers about the old order would be taken for the new one."""
+        """Whether any command was ever journaled for this id, in any run (tests, ops: a scan of commands)."""
         return bool(self._rows("SELECT 1 FROM commands WHERE client_order_id = ? LIMIT 1", (client_order_id,)))
 
     def commands_for(self, client_order_id: str) -> list[tuple[str, bytes]]:
-        """(action, payload) of every command journaled for this id, in any run, oldest first (tests, ops)."""
+        """(action, payload) of every command journaled for this id, in any run, oldest first (tests, ops: a scan)."""
         return self._rows("SELECT action, payload FROM commands WHERE client_order_id = ? ORDER BY id",
                           (client_order_id,))
 
     def events_for(self, client_order_id: str) -> list[tuple[str, bytes]]:
-        """(kind, payload) of every broker answer journaled for this id, in any run, oldest first (tests, ops)."""
+        """(kind, payload) of every broker answer journaled for this id, in any run, oldest first (a scan)."""
         return self._rows("SELECT kind, payload FROM events WHERE client_order_id = ? ORDER BY id",
                           (client_order_id,))
 

@@ -406,3 +406,19 @@ def test_durability_chooses_whether_a_commit_waits_for_the_disk(
     # SQLite's own setting is the observable: 0 (OFF) never fsyncs a commit, 2 (FULL) fsyncs each one.
     assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == synchronous
     journal.close()
+
+
+def test_a_journal_made_with_the_by_order_indexes_loses_them_at_open(path: Path, opened: Callable[[], Journal]) -> None:
+    """They cost a page per commit on an order's path; the lookups that used them scan instead."""
+    journal = opened()
+    journal.record_command("mm1.c.1", "place", b"new 1")
+    journal.close()
+    with contextlib.closing(sqlite3.connect(path)) as older:
+        older.execute("CREATE INDEX commands_by_order ON commands (client_order_id)")
+        older.execute("CREATE INDEX events_by_order ON events (client_order_id)")
+        older.commit()
+    reopened = opened()
+    with contextlib.closing(sqlite3.connect(path)) as reader:
+        assert reader.execute("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE '%_by_order'"
+                              ).fetchall() == []
+    assert reopened.commands_for("mm1.c.1") == [("place", b"new 1")]

@@ -167,6 +167,7 @@ class Reason(StrEnum):
     TRADING_SUSPENDED = "trading_suspended"
     DISPOSITION_ORDER_LOTS = "disposition_order_lots"
     DISPOSITION_TOTAL_LOTS = "disposition_total_lots"
+    DISPOSITION_CHURN = "disposition_churn"
     SHUTTING_DOWN = "shutting_down"
     """The adapter stopped before it could send the command: nothing reached the broker."""
 

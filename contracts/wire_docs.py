@@ -152,6 +152,7 @@ ENUM_VALUES: dict[type[StrEnum], dict[str, str]] = {
         Reason.TRADING_SUSPENDED: "the contract's trading is suspended (the broker's contract data)",
         Reason.DISPOSITION_ORDER_LOTS: "a disposition stock's lots-per-order cap",
         Reason.DISPOSITION_TOTAL_LOTS: "a disposition stock's cap on its lots in all orders of the day",
+        Reason.DISPOSITION_CHURN: "a disposition stock's quote changed again within its match interval",
     },
 }
 """The meaning of every value of every enum on the wire (a test checks none is missing)."""

@@ -115,7 +115,7 @@ class RiskEngine:
                                      {entry.id: limits.stormguard_for(entry.id) for entry in limits.strategies})
         self.gate = StormGuardGate(self.positions)
         self.duplicates = DuplicateValidator(limits.global_limits.duplicate_memory, clock)
-        self.disposition = DispositionValidator(instruments, clock)
+        self.disposition = DispositionValidator(instruments, clock, self.positions)
         self.control_levels: dict[str, StormGuardLevel] = {}
         self._operator_enabled: dict[str, bool] = {}
         self._levels: dict[str, StormGuardLevel] = {}
@@ -217,7 +217,7 @@ class RiskEngine:
         command = self._command(intent, level)
         if command.action is IntentAction.NEW:
             self.positions.on_approved(command)
-            self.disposition.on_approved(command)
+        self.disposition.on_approved(command)
         return command
 
     def _gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:

@@ -43,14 +43,27 @@ class SavedOrder(msgspec.Struct, kw_only=True):
     leaves_qty: int
 
 
+class SavedShortFirstSell(msgspec.Struct, kw_only=True):
+    """A sell fill of this trading day that went short, at the normal tax, until buys cover it as a sell-first
+    day trade: its price and lots, those of its lots charged the day-trade rate so far, and those still short."""
+
+    price_e4: int
+    qty: int
+    day_trade_qty: int
+    open_qty: int
+
+
 class SavedHolding(msgspec.Struct, kw_only=True):
-    """One open position of a strategy's PnL account and its cost basis (TWD ×10⁴, signed), and the lots of it
-    bought this trading day not yet sold (a sell of them is a day trade; absent in files written before)."""
+    """One open position of a strategy's PnL account and its cost basis (TWD ×10⁴, signed), the lots of it
+    bought this trading day not yet sold (a sell of them is a day trade), and the day's sells that went short
+    not yet bought back (a buy of them makes a sell-first day trade). The last two are absent in files written
+    before them."""
 
     symbol: str
     qty: int
     basis_e4: int
     day_bought: int = 0
+    short_first: list[SavedShortFirstSell] = msgspec.field(default_factory=list)
 
 
 class SavedAccount(msgspec.Struct, kw_only=True):

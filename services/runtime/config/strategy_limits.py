@@ -72,7 +72,8 @@ class CostConfig(Strict):
     min_stock_commission_twd: Decimal = Field(Decimal("20"), ge=0, description="per order fill")
     stock_sell_tax_pct: Decimal = Field(Decimal("0.3"), ge=0, description="shares, on sells")
     day_trade_sell_tax_pct: Decimal = Field(Decimal("0.15"), ge=0, description="shares, on a sell that closes lots "
-                                                                               "bought the same trading day")
+                                                                               "bought the same trading day, or "
+                                                                               "sold short and bought back that day")
     day_trade_tax_until: date = Field(date(2027, 12, 31), description="last trading day the day-trade rate is in "
                                                                       "force (the law's end date); later, the normal")
     day_trade_when_unknown: bool = Field(False, description="the day-trade rate for a stock whose reference data "

@@ -37,6 +37,7 @@ class ServiceLoop:
         self._batch_handlers: dict[zmq.Socket, BatchHandler] = {}
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._idle: list[Callable[[], None]] = []
+        self._after_turn: Callable[[], None] | None = None
         self._order = itertools.count()
         self._stop_requested = False
         self._previous_handlers: dict[int, Any] = {}
@@ -72,6 +73,10 @@ class ServiceLoop:
 
     def _call_at(self, due_ns: int, callback: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (due_ns, next(self._order), callback))
+
+    def after_each_turn(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every turn (one at most: it runs on every message batch, so it must be cheap)."""
+        self._after_turn = callback
 
     def when_idle(self, callback: Callable[[], None]) -> None:
         """Run `callback` once, at the first turn that finds no socket ready: work that may wait for a quiet
@@ -158,6 +163,8 @@ class ServiceLoop:
                 for frames in drain(sock):
                     handler(frames)
             self._run_due_timers()
+            if self._after_turn is not None:
+                self._after_turn()
         self._stop_requested = False
 
     def _drain_fd(self, fd: int) -> None:

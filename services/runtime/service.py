@@ -10,6 +10,7 @@ with `advertise` has its per-topic seqs in each heartbeat, which is what the wat
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -26,7 +27,7 @@ from services.runtime.affinity import pin_to_cpus
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.config.stack import StackConfig
 from services.runtime.curve import CurveSettings
-from services.runtime.heap import settle_heap
+from services.runtime.heap import IdleCollector, settle_heap
 from services.runtime.inbox import Inbox
 from services.runtime.instance import instance_name
 from services.runtime.latest import LatestByTopic
@@ -210,11 +211,14 @@ class ServiceRuntime:
         self.log.info("service_started", pid=os.getpid(), metrics_port=port, instance=self.instance)
         self.send_heartbeat()
         settle_heap()
+        gc.disable()  # collections run at the loop's idle moments instead (heap.py)
+        self.loop.after_each_turn(IdleCollector(self.loop.when_idle).after_turn)
         try:
             self.loop.run()
             for callback in self._on_stop:
                 callback()
         finally:
+            gc.enable()
             self.send_heartbeat(final=True)
             self.log.info("service_stopped")
             self.sockets.close_all()

@@ -313,3 +313,13 @@ def test_idle_work_runs_once(rig: Rig) -> None:
     rig.loop.call_later(0, lambda: rig.loop.call_later(0, rig.loop.stop))
     rig.run()
     assert rig.events == ["idle"]
+
+
+def test_the_after_turn_hook_runs_after_every_turn(rig: Rig) -> None:
+    turns: list[int] = []
+    rig.loop.after_each_turn(lambda: turns.append(len(rig.events)))
+    rig.send(b"m0")
+    rig.loop.add_reader(rig.pull, rig.record_frames)
+    rig.loop.call_later(0, lambda: rig.loop.call_later(0, rig.loop.stop))
+    rig.run()
+    assert turns[:2] == [1, 1] and len(turns) >= 2

@@ -1,21 +1,20 @@
 """Batch limit checks with numpy: the stateless per-order part of PriceBand and SizeNotional for many intents.
 
-Plain Python for the single intent; numpy above BATCH_CROSSOVER (32) intents when the service drains
-a backlog. Measured on this machine (`python -m bench.risk_checks`: 2 cores, Python 3.11, numpy 2.4;
-p50 over intents that all pass, scalar and numpy alternating over the same intents; µs from the
-quietest run, ratios ranging over five runs):
+Plain Python for the single intent; numpy above BATCH_CROSSOVER (40) intents when the service drains
+a backlog. Measured on this machine (`python -m bench.risk_checks`, three runs, 2026-12-07: 2 cores,
+Python 3.11, numpy 2.4; p50 over intents that all pass, scalar and numpy alternating over the same
+intents):
 
-    batch size                1      8     16     32          40          64          128         1000
-    numpy µs per intent    36.8    6.1    3.4    1.9         –           1.2         0.91        0.41
-    numpy / scalar          9.8    2.7    1.6    0.96–1.10   0.78–0.97   0.56–0.62   0.37–0.42   0.20–0.21
+    batch size           1          8          16         32         40         64         128        1000
+    numpy / scalar   12.8–14.1  3.27–3.31  1.91–1.93  1.10–1.14  0.95–0.96  0.69–0.70  0.47–0.48  0.28–0.30
 
-against 1.86–1.88 µs for the scalar chain (`check_price` + `check_order`) on one intent. A batch
-costs ≈ 35 µs whatever its size (≈ 25 numpy operations at 0.5–1 µs each on tiny arrays, the book
-read once per symbol) plus ≈ 0.4 µs an intent, most of it copying fields out of the msgspec structs
-into the arrays. Break-even at about 32, numpy clearly ahead from 40. The issue's figures (≈ 0.13 µs
-scalar, ≈ 5 µs numpy for four checks on one order) are for bare inline checks on ready arrays (the
-bare inline checks cost 0.53 µs here); these checks do more on both sides (the book, the band, the
-reject details), and land at the same crossover, about 30.
+against 0.81–0.83 µs for the scalar chain (`check_price` + `check_order`) on one intent. A batch
+costs ≈ 17 µs whatever its size (≈ 25 numpy operations on tiny arrays, the book read once per
+symbol) plus ≈ 0.25 µs an intent, most of it copying fields out of the msgspec structs into the
+arrays. Break-even between 32 and 40 since the scalar chain halved (issue 19; it was about 32 at
+1.86 µs scalar). The issue's figures (≈ 0.13 µs scalar, ≈ 5 µs numpy for four checks on one
+order) are for bare inline checks on ready arrays (the bare inline checks cost 0.30 µs here);
+these checks do more on both sides (the book, the band, the reject details).
 
 What it checks, in the scalar chain's order, stopping at the first failure of each intent: known
 instrument, limit price within limit down..limit up, on the tick ladder, a fresh book, within the
@@ -52,7 +51,7 @@ from services.risk.validators.price_band import (
 from services.risk.validators.size_notional import notional_over, order_price_e4, size_outside
 from services.runtime.config.strategy_limits import BookChecks, OrderLimits
 
-BATCH_CROSSOVER = 32  # numpy for batches larger than this: measured, see the module docstring
+BATCH_CROSSOVER = 40  # numpy for batches larger than this: measured, see the module docstring
 
 # Inputs beyond ±2⁶² are clamped: every comparison against a real limit keeps its answer, and nothing overflows.
 _CLAMP = 1 << 62

@@ -46,6 +46,7 @@ from contracts.messages import (
 )
 from services.risk.batch import BATCH_CROSSOVER, BatchChecker
 from services.risk.book_cache import BookCache
+from services.risk.members import CANCEL, HALT, LMT, NEW, NORMAL
 from services.risk.pnl import PnlBook
 from services.risk.positions import PositionBook
 from services.risk.reference_data import RefOutcome, apply_reference
@@ -84,9 +85,9 @@ class Chain:
         """The rest of the chain for an intent whose per-order limits the numpy batch already checked."""
         if precheck is not None:
             return precheck
-        if intent.price_type is PriceType.LMT:
+        if intent.price_type is LMT:
             precheck = self.price_band.check_through(intent)
-        if precheck is None and intent.action is IntentAction.NEW:
+        if precheck is None and intent.action is NEW:
             precheck = self.size.check_exposure(intent)
         return precheck or self.rate.check(intent)
 
@@ -193,41 +194,51 @@ class RiskEngine:
         """An approved, sanitized command for the adapter, or a reject for the strategy. `precheck` is
         the batch's verdict on the per-order limits, when a batch checked them."""
         level = self.level_for(intent.strategy_id)
-        if intent.action is IntentAction.CANCEL:
+        action = intent.action
+        if action is CANCEL:
             return self._command(intent, level)
         chain = self.chain
-        rejection = _first_rejection(chain.before_gate, intent)
-        if rejection is None and intent.action is IntentAction.NEW and intent.client_order_id in self.positions.working:
+        rejection = None
+        for validator in chain.before_gate:
+            rejection = validator.check(intent)
+            if rejection is not None:
+                break
+        if rejection is None and action is NEW and intent.client_order_id in self.positions.working:
             rejection = Rejection(Reason.DUPLICATE_INTENT, f"order {intent.client_order_id} is already working")
         if rejection is None:
-            rejection = self._gate(chain, intent, level)
-        if rejection is None and intent.action is IntentAction.NEW and level is not StormGuardLevel.NORMAL:
-            scaled = self.gate.scaled_qty(intent.qty, self.stormguard.size_multiplier(intent.strategy_id))
-            if scaled != intent.qty:
-                intent = msgspec.structs.replace(intent, qty=scaled)
-                precheck = _UNCHECKED
+            rejection = self._operator_gate(chain, intent, level)
+        # NORMAL passes everything the StormGuard gate checks: the common case skips it.
+        if rejection is None and level is not NORMAL:
+            rejection = self.gate.check(intent, level)
+            if rejection is None and action is NEW:
+                scaled = self.gate.scaled_qty(intent.qty, self.stormguard.size_multiplier(intent.strategy_id))
+                if scaled != intent.qty:
+                    intent = msgspec.structs.replace(intent, qty=scaled)
+                    precheck = _UNCHECKED
         if rejection is None:
             rejection = chain.after_gate(intent) if precheck is _UNCHECKED else chain.after_batch(intent, precheck)
         if rejection is not None:
             return RiskDecision(
                 seq=0, intent_id=intent.intent_id, strategy_id=intent.strategy_id,
-                client_order_id=intent.client_order_id, action=intent.action, approved=False,
+                client_order_id=intent.client_order_id, action=action, approved=False,
                 reason=rejection.reason, detail=rejection.detail, stormguard_state=level, ts_ns=self.clock.wall_ns(),
             )
         command = self._command(intent, level)
-        if command.action is IntentAction.NEW:
+        if action is NEW:
             self.positions.on_approved(command)
         self.disposition.on_approved(command)
         return command
 
-    def _gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
+    def _operator_gate(self, chain: Chain, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
+        """The operator's say: a strategy disabled, or hold fire (under HALT it leaves the refusal to the
+        StormGuard gate, whose reason says more)."""
         strategy_id = intent.strategy_id
         # An operator's enable/disable wins over the config for a strategy the config knows.
         if strategy_id not in chain.enabled or not self._operator_enabled.get(strategy_id, chain.enabled[strategy_id]):
             return Rejection(Reason.STRATEGY_DISABLED, f"{intent.strategy_id} is not enabled in risk")
-        if self.hold_fire and level is not StormGuardLevel.HALT:
+        if self.hold_fire and level is not HALT:
             return Rejection(Reason.HOLD_FIRE, "operator hold fire")
-        return self.gate.check(intent, level)
+        return None
 
     def _command(self, intent: OrderIntent, level: StormGuardLevel) -> OrderCommand:
         return OrderCommand(
@@ -398,14 +409,6 @@ class RiskEngine:
             )
             for client_order_id, order in orders.items()
         ]
-
-
-def _first_rejection(validators: tuple[Validator, ...], intent: OrderIntent) -> Rejection | None:
-    for validator in validators:
-        rejection = validator.check(intent)
-        if rejection is not None:
-            return rejection
-    return None
 
 
 def _capital(limits: StrategyLimitsConfig) -> dict[str, Decimal]:

@@ -3,8 +3,8 @@
 Positions move on fills. Outstanding quantity counts an order from the moment risk approves it
 (so two quick NEWs cannot both pass a position limit before either is acknowledged) until an
 execution report says it is finished; in between, every report sets its leaves. Aggregates
-(outstanding per side, exposure per symbol) are kept incrementally, so a check costs a few dict
-lookups however many orders are working.
+(outstanding per side, exposure per strategy and symbol, the desk's exposure per symbol) are kept
+incrementally, so a check costs a few dict lookups however many orders are working.
 """
 
 from __future__ import annotations
@@ -30,25 +30,36 @@ class PositionBook:
         self._outstanding: dict[tuple[str, str, Side], int] = {}
         self.exposure: dict[str, dict[str, int]] = {}
         """strategy -> symbol -> |position| + outstanding on both sides: what its gross notional counts."""
+        self.desk_exposure: dict[str, int] = {}
+        """symbol -> the sum of every strategy's exposure in it: what the desk's gross notional counts."""
 
     def _set_working(self, client_order_id: str, order: WorkingOrder | None) -> None:
         previous = self.working.pop(client_order_id, None)
         if previous is not None:
-            key = (previous.strategy_id, previous.symbol, previous.side)
-            self._outstanding[key] -= previous.leaves_qty
-            self._refresh_exposure(previous.strategy_id, previous.symbol)
+            self._add_outstanding(previous, -previous.leaves_qty)
         if order is not None and order.leaves_qty > 0:
             self.working[client_order_id] = order
-            key = (order.strategy_id, order.symbol, order.side)
-            self._outstanding[key] = self._outstanding.get(key, 0) + order.leaves_qty
-            self._refresh_exposure(order.strategy_id, order.symbol)
+            self._add_outstanding(order, order.leaves_qty)
+
+    def _add_outstanding(self, order: WorkingOrder, qty: int) -> None:
+        # Exposure moves by exactly what outstanding moves: adding it beats recomputing |position| plus
+        # both sides, and four calls fewer on every approval.
+        key = (order.strategy_id, order.symbol, order.side)
+        self._outstanding[key] = self._outstanding.get(key, 0) + qty
+        self._add_exposure(order.strategy_id, order.symbol, qty)
+
+    def _add_exposure(self, strategy_id: str, symbol: str, qty: int) -> None:
+        symbols = self.exposure.get(strategy_id)
+        if symbols is None:
+            symbols = self.exposure[strategy_id] = {}
+        symbols[symbol] = symbols.get(symbol, 0) + qty
+        self.desk_exposure[symbol] = self.desk_exposure.get(symbol, 0) + qty
 
     def _refresh_exposure(self, strategy_id: str, symbol: str) -> None:
-        self.exposure.setdefault(strategy_id, {})[symbol] = (
-            abs(self.position(strategy_id, symbol))
-            + self.outstanding(strategy_id, symbol, Side.BUY)
-            + self.outstanding(strategy_id, symbol, Side.SELL)
-        )
+        """Exposure after a position moved: |position| + outstanding on both sides."""
+        exposure = (abs(self.position(strategy_id, symbol)) + self.outstanding(strategy_id, symbol, Side.BUY)
+                    + self.outstanding(strategy_id, symbol, Side.SELL))
+        self._add_exposure(strategy_id, symbol, exposure - self.exposure.get(strategy_id, {}).get(symbol, 0))
 
     def on_approved(self, command: OrderCommand) -> None:
         """A NEW just sent to the adapter counts as outstanding at once."""
@@ -99,6 +110,7 @@ class PositionBook:
         self.working.clear()
         self._outstanding.clear()
         self.exposure.clear()
+        self.desk_exposure.clear()
 
     def restore(self, positions: list[SavedPosition], working: list[SavedOrder]) -> None:
         """Take positions and working orders back from risk's state file (on an empty book)."""

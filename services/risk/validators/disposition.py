@@ -29,9 +29,10 @@ enforces its caps, so an order over them comes back as a broker reject).
 
 from __future__ import annotations
 
-from contracts.enums import IntentAction, Reason, Side
+from contracts.enums import Reason, Side
 from contracts.market_rules import TAIPEI
 from contracts.messages import InstrumentRef, OrderCommand, OrderIntent
+from services.risk.members import CANCEL, NEW
 from services.risk.positions import PositionBook
 from services.risk.validators.base import Rejection
 from services.runtime.clock import Clock
@@ -58,12 +59,12 @@ class DispositionValidator:
         whenever the same side is checked, so it holds little more than the orders that can still refuse."""
 
     def check(self, intent: OrderIntent) -> Rejection | None:
-        if intent.action is IntentAction.CANCEL:
+        if intent.action is CANCEL:
             return None
         ref = self.instruments.get(intent.symbol)
         if ref is None:
             return None
-        if intent.action is IntentAction.NEW:
+        if intent.action is NEW:
             rejection = self._check_lots(intent, ref)
             if rejection is not None:
                 return rejection
@@ -109,7 +110,7 @@ class DispositionValidator:
     def on_approved(self, command: OrderCommand) -> None:
         """Take an approved NEW or AMEND (never a cancel: it is no change of the quote) into the counts: a
         NEW's lots against its symbol's day, and the time of the change if its symbol has a match interval."""
-        if command.action is IntentAction.NEW:
+        if command.action is NEW:
             lots = self._lots_today()
             lots[command.symbol] = lots.get(command.symbol, 0) + command.qty
         ref = self.instruments.get(command.symbol)

@@ -46,13 +46,14 @@ class SlidingWindow:
             allowed = self._allowed[multiplier] = allowed_count(self.limit, multiplier)
         return allowed
 
-    def count(self, now_ns: int) -> int:
-        """Events in the window (now − window_ns, now]; older ones are forgotten."""
+    def has_room(self, now_ns: int, multiplier: Decimal) -> bool:
+        """Whether one more event fits in (now − window_ns, now] under the multiplier; older events are forgotten."""
         times = self.times_ns
         horizon = now_ns - self.window_ns
         while times and times[0] <= horizon:
             times.popleft()
-        return len(times)
+        allowed = self._allowed.get(multiplier)
+        return len(times) < (self.allowed(multiplier) if allowed is None else allowed)
 
 
 class OrderRateValidator:
@@ -85,27 +86,30 @@ class OrderRateValidator:
             window.times_ns.clear()
 
     def check(self, intent: OrderIntent) -> Rejection | None:
-        window = self.windows.get(intent.strategy_id)
+        """Refuse an intent that would overfill its strategy's window or the desk's; count one that passes in both."""
+        strategy_id = intent.strategy_id
+        window = self.windows.get(strategy_id)
         if window is None:
-            return Rejection(Reason.ORDER_RATE, f"no order rate allowance for {intent.strategy_id}")
+            return Rejection(Reason.ORDER_RATE, f"no order rate allowance for {strategy_id}")
         now = self.clock.mono_ns()
-        rejection = self._full(intent.strategy_id, window, now, self.multiplier(intent.strategy_id))
-        if rejection is None:
-            rejection = self._full("desk", self.desk, now, self.multiplier(GLOBAL_SCOPE))
-        if rejection is not None:
-            return rejection
+        multiplier = self.multiplier(strategy_id)
+        if not window.has_room(now, multiplier):
+            return self._full(strategy_id, window, multiplier)
+        desk = self.desk
+        multiplier = self.multiplier(GLOBAL_SCOPE)
+        if not desk.has_room(now, multiplier):
+            return self._full("desk", desk, multiplier)
         window.times_ns.append(now)
-        self.desk.times_ns.append(now)
+        desk.times_ns.append(now)
         return None
 
     @staticmethod
-    def _full(scope: str, window: SlidingWindow, now_ns: int, multiplier: Decimal) -> Rejection | None:
+    def _full(scope: str, window: SlidingWindow, multiplier: Decimal) -> Rejection:
+        """Why the window has no room, right after `has_room` said so."""
         allowed = window.allowed(multiplier)
-        sent = window.count(now_ns)
-        if sent < allowed:
-            return None
         scaled = "" if allowed == window.limit else f" (limit {window.limit} × {multiplier})"
         return Rejection(
             Reason.ORDER_RATE,
-            f"{scope}: {sent} orders in the last {window.window_ns // 1_000_000} ms, allowed {allowed}{scaled}",
+            f"{scope}: {len(window.times_ns)} orders in the last {window.window_ns // 1_000_000} ms, "
+            f"allowed {allowed}{scaled}",
         )

@@ -12,11 +12,12 @@ services/risk/batch.py repeats; `check` is the whole of it.
 
 from __future__ import annotations
 
-from contracts.enums import PriceType, Reason, Side
+from contracts.enums import Reason
 from contracts.market_rules import is_on_tick, tick_e4, ticks_away
 from contracts.messages import InstrumentRef, OrderIntent
 from contracts.prices import format_price
-from services.risk.book_cache import BookCache
+from services.risk.book_cache import BookCache, Quote
+from services.risk.members import BUY, LMT
 from services.risk.validators.base import Rejection
 from services.runtime.clock import Clock
 from services.runtime.config.strategy_limits import BookChecks
@@ -78,17 +79,23 @@ class PriceBandValidator:
         self.instruments = instruments
         self.book = book
         self.checks = checks
-        # The book's age is read through the book's own clock; this one is the same clock, kept so the
-        # validator is built like every other engine component.
+        # The same clock as the book's, which stamps when each book arrived.
         self.clock = clock
         self.max_book_age_ns = checks.max_book_age_ms * 1_000_000
         self.band_pct_ratio = checks.band_pct.as_integer_ratio()
-        self._reference_e4 = book.mid_e4 if checks.band_reference == "mid" else book.last_e4
+        self._band_on_mid = checks.band_reference == "mid"
 
     def check(self, intent: OrderIntent) -> Rejection | None:
-        rejection = self.check_price(intent)
-        if rejection is None and intent.price_type is PriceType.LMT:
-            return self.check_through(intent)
+        """`check_price`, then for a limit order `check_through`."""
+        # One lookup of the instrument and one of the quote serve both halves: the chain's hot path.
+        symbol = intent.symbol
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            return unknown_instrument(symbol)
+        quote = self.book.quotes.get(symbol)
+        rejection = self._check_price(intent, instrument, quote)
+        if rejection is None and quote is not None and intent.price_type is LMT:
+            return self._check_through(intent, instrument, quote)
         return rejection
 
     def check_price(self, intent: OrderIntent) -> Rejection | None:
@@ -97,21 +104,35 @@ class PriceBandValidator:
         instrument = self.instruments.get(symbol)
         if instrument is None:
             return unknown_instrument(symbol)
+        return self._check_price(intent, instrument, self.book.quotes.get(symbol))
+
+    def check_through(self, intent: OrderIntent) -> Rejection | None:
+        """A marketable limit order may take at most max_ticks_through ticks beyond the opposite touch.
+
+        Assumes `check_price` passed (known symbol, legal price).
+        """
+        quote = self.book.quotes.get(intent.symbol)
+        if quote is None:
+            return None
+        return self._check_through(intent, self.instruments[intent.symbol], quote)
+
+    def _check_price(self, intent: OrderIntent, instrument: InstrumentRef, quote: Quote | None) -> Rejection | None:
+        symbol = intent.symbol
         price = intent.price_e4
-        limit_order = intent.price_type is PriceType.LMT
+        limit_order = intent.price_type is LMT
         if limit_order:
             if not instrument.limit_down_e4 <= price <= instrument.limit_up_e4:
                 return outside_limits(instrument, price)
             if not is_on_tick(instrument, price):
                 return off_tick(instrument, price)
-        age_ns = self.book.age_ns(symbol)
-        if age_ns is None:
+        if quote is None:
             return no_book(symbol)
+        age_ns = self.clock.mono_ns() - quote.received_ns
         if age_ns > self.max_book_age_ns:
             return old_book(symbol, age_ns, self.checks.max_book_age_ms)
         if not limit_order:
             return None
-        reference = self._reference_e4(symbol)
+        reference = quote.mid_e4 if self._band_on_mid else quote.last_e4
         if reference is None:
             return no_reference(symbol, self.checks.band_reference)
         half_width = band_half_width_e4(reference, self.band_pct_ratio)
@@ -119,23 +140,18 @@ class PriceBandValidator:
             return outside_band(price, reference, half_width, self.checks)
         return None
 
-    def check_through(self, intent: OrderIntent) -> Rejection | None:
-        """A marketable limit order may take at most max_ticks_through ticks beyond the opposite touch.
-
-        Assumes `check_price` passed (known symbol, legal price).
-        """
-        instrument = self.instruments[intent.symbol]
+    def _check_through(self, intent: OrderIntent, instrument: InstrumentRef, quote: Quote) -> Rejection | None:
         price = intent.price_e4
         max_ticks = self.checks.max_ticks_through
-        if intent.side is Side.BUY:
-            touch = self.book.best_ask_e4(intent.symbol)
+        if intent.side is BUY:
+            touch = quote.best_ask_e4
             if touch is None or price <= touch:
                 return None
             farthest = ticks_away(instrument, touch, max_ticks)
             if price > farthest:
                 return self._through(intent, touch, farthest, "ask")
         else:
-            touch = self.book.best_bid_e4(intent.symbol)
+            touch = quote.best_bid_e4
             if touch is None or price >= touch:
                 return None
             farthest = ticks_away(instrument, touch, -max_ticks)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from contracts.enums import IntentAction, Reason, Side, StormGuardLevel
+from contracts.enums import Reason, StormGuardLevel
 from contracts.messages import OrderIntent
+from services.risk.members import AMEND, BUY, HALT, STORM
 from services.risk.positions import PositionBook
 from services.risk.validators.base import Rejection
 
@@ -21,9 +22,9 @@ class StormGuardGate:
         self.positions = positions
 
     def check(self, intent: OrderIntent, level: StormGuardLevel) -> Rejection | None:
-        if level is StormGuardLevel.HALT:
+        if level is HALT:
             return Rejection(Reason.STORMGUARD_HALT, "HALT passes nothing but cancels")
-        if level is StormGuardLevel.STORM and not self._reduces(intent):
+        if level is STORM and not self._reduces(intent):
             position = self.positions.position(intent.strategy_id, intent.symbol)
             return Rejection(
                 Reason.STORMGUARD_CLOSE_ONLY,
@@ -35,8 +36,8 @@ class StormGuardGate:
         """A NEW must fit in what is left to close after same-side outstanding orders; an AMEND (price
         only) must be on the side that closes."""
         position = self.positions.position(intent.strategy_id, intent.symbol)
-        to_close = -position if intent.side is Side.BUY else position
-        if intent.action is IntentAction.AMEND:
+        to_close = -position if intent.side is BUY else position
+        if intent.action is AMEND:
             return to_close > 0
         outstanding = self.positions.outstanding(intent.strategy_id, intent.symbol, intent.side)
         return 0 < intent.qty <= to_close - outstanding

@@ -338,6 +338,21 @@ def test_replacing_limits_takes_effect_at_once_and_keeps_positions() -> None:
     assert engine.positions.rows()[0].outstanding_sell == outstanding_before[0].outstanding_sell + 2
 
 
+def test_replacing_limits_moves_every_cap_the_size_check_holds_per_strategy() -> None:
+    """The size check reads a strategy's four caps from one record built with the chain: a reload rebuilds it."""
+    engine, _ = make_engine()
+    assert isinstance(engine.evaluate(intent(qty=3)), OrderCommand)  # 3 sold short, 3,000,000 TWD gross
+    engine.replace_limits(limits(limits={"max_order_qty": 5, "max_order_notional_twd": 10_000_000,
+                                         "max_position_qty": 4}))
+    assert rejected(engine.evaluate(intent(qty=2))) is Reason.POSITION_LIMIT
+    engine.replace_limits(limits(limits={"max_order_qty": 5, "max_order_notional_twd": 10_000_000,
+                                         "max_gross_notional_twd": 4_000_000}))
+    assert rejected(engine.evaluate(intent(qty=2))) is Reason.NOTIONAL_LIMIT
+    assert isinstance(engine.evaluate(intent(qty=1)), OrderCommand)
+    engine.replace_limits(limits(limits={"max_order_qty": 5, "max_order_notional_twd": 1_000_000}))
+    assert rejected(engine.evaluate(intent(qty=2))) is Reason.NOTIONAL_LIMIT
+
+
 @pytest.mark.parametrize("level", list(StormGuardLevel))
 def test_cancels_pass_in_every_state(level: StormGuardLevel) -> None:
     engine, _ = make_engine()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contracts.enums import ExecType, OrderStatus, Side
-from contracts.messages import ExecutionReport, PositionRow
+from contracts.enums import ExecType, IntentAction, OrderStatus, Side
+from contracts.messages import ExecutionReport, OrderCommand, PositionRow
 from services.risk.positions import PositionBook
 
 
@@ -124,3 +124,47 @@ def test_rows_cover_positions_and_outstanding_sorted() -> None:
         PositionRow(strategy_id="mm1", symbol="2330", position=3, outstanding_buy=0, outstanding_sell=0),
         PositionRow(strategy_id="mm2", symbol="2330", position=0, outstanding_buy=0, outstanding_sell=2),
     ]
+
+
+def test_exposures_kept_incrementally_match_a_recount() -> None:
+    """Exposure per strategy and symbol (|position| + outstanding on both sides) and the desk's per symbol are
+    kept by adding what each report or approval moves; after any sequence they equal a count from scratch."""
+    book = PositionBook()
+    book.on_approved(OrderCommand(intent_id="a", strategy_id="mm1", action=IntentAction.NEW, client_order_id="a",
+                                  symbol="2330", side=Side.BUY, qty=4, price_e4=10_000_000, ingest_ts_ns=0,
+                                  approved_mono_ns=0, deadline_ns=0))
+    book.on_execution(report(ExecType.ACK, OrderStatus.WORKING, client_order_id="a", qty=4, leaves_qty=4))
+    book.on_execution(report(ExecType.FILL, OrderStatus.PARTIALLY_FILLED, client_order_id="a", qty=4, cum_qty=1,
+                             leaves_qty=3, last_qty=1))
+    book.on_execution(report(ExecType.ACK, OrderStatus.WORKING, client_order_id="b", side=Side.SELL, qty=5,
+                             leaves_qty=5))
+    book.on_execution(report(ExecType.FILL, OrderStatus.FILLED, client_order_id="c", strategy_id="mm2",
+                             side=Side.SELL, qty=2, cum_qty=2, leaves_qty=0, last_qty=2))
+    book.on_execution(report(ExecType.ACK, OrderStatus.WORKING, client_order_id="d", strategy_id="mm2",
+                             symbol="2317", qty=6, leaves_qty=6))
+    book.on_not_sent("a")
+    book.on_execution(report(ExecType.CANCELLED, OrderStatus.CANCELLED, client_order_id="b", leaves_qty=0))
+
+    def recount() -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        keys = set(book.positions) | {(o.strategy_id, o.symbol) for o in book.working.values()}
+        exposure: dict[str, dict[str, int]] = {}
+        desk: dict[str, int] = {}
+        for sid, sym in keys:
+            qty = (abs(book.position(sid, sym)) + book.outstanding(sid, sym, Side.BUY)
+                   + book.outstanding(sid, sym, Side.SELL))
+            exposure.setdefault(sid, {})[sym] = qty
+            desk[sym] = desk.get(sym, 0) + qty
+        return exposure, desk
+
+    def nonzero(exposure: dict[str, int]) -> dict[str, int]:
+        return {symbol: qty for symbol, qty in exposure.items() if qty}
+
+    exposure, desk = recount()
+    assert {sid: nonzero(symbols) for sid, symbols in book.exposure.items()} == exposure
+    assert nonzero(book.desk_exposure) == desk == {"2330": 3, "2317": 6}
+    saved_positions, saved_working = book.saved()
+    restored = PositionBook()
+    restored.restore(saved_positions, saved_working)
+    assert nonzero(restored.desk_exposure) == desk
+    book.clear()
+    assert book.exposure == {} and book.desk_exposure == {}

@@ -98,6 +98,7 @@ class SocketFactory:
         symbol must not take in the whole md stream)."""
         sock = self._make(zmq.SUB, role=(_DATA, "client"))
         sock.setsockopt(zmq.RCVHWM, self.tuning.stream_hwm)
+        sock.setsockopt(zmq.RECONNECT_IVL, self.tuning.data_reconnect_ivl_ms)
         for topic in [b""] if topics is None else topics:
             sock.setsockopt(zmq.SUBSCRIBE, topic)
         sock.connect(endpoint)
@@ -124,6 +125,7 @@ class SocketFactory:
         sock = self._make(zmq.PUSH, linger_ms=0, role=(_DATA, "client"))
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.SNDHWM, self.tuning.order_send_hwm)
+        sock.setsockopt(zmq.RECONNECT_IVL, self.tuning.data_reconnect_ivl_ms)  # a replaced peer is found sooner
         self.watch(sock, zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
         sock.connect(endpoint)
         return sock

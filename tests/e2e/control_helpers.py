@@ -43,7 +43,7 @@ def wait_until(what: str, condition: Callable[[], T | None], deadline_s: float =
 
 def risk_hears_market(stack: LocalStack) -> bool:
     """Whether risk has received market data. Its SUB finds a feed that bound after it connected only at its
-    next reconnect attempt (ZeroMQ retries every 100 ms); until then risk has no book and rightly refuses any
+    next reconnect attempt (`sockets.data_reconnect_ivl_ms`); until then risk has no book and rightly refuses any
     intent as stale_market_data, so a test that trades right after start waits for this first."""
     streams = stack.status()["services"]["risk"].get("streams", {})
     return (streams.get("md", {}).get("received_seq") or 0) > 0

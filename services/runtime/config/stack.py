@@ -56,6 +56,11 @@ class SocketTuning(Strict):
     order_send_hwm: int = Field(1000, gt=0)
     order_recv_hwm: int = Field(1000, gt=0)
     linger_ms: int = Field(0, ge=0)
+    data_reconnect_ivl_ms: int = Field(
+        10, gt=0, description="how often a market-data SUB or an order sender retries a peer that is not there: a "
+                              "subscriber connected before its publisher binds (every subscriber of the feed, which "
+                              "starts last) misses everything published until its next retry; ZeroMQ's default is "
+                              "100 ms")
 
 
 class FeedConfig(Strict):

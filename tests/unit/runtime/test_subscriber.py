@@ -78,3 +78,18 @@ def test_a_subscriber_made_again_subscribes_to_the_same_topics_and_the_old_one_i
 def test_everything_is_what_a_subscriber_to_the_whole_stream_takes(xpub: tuple[SocketFactory, zmq.Socket]) -> None:
     sockets, _ = xpub
     assert sockets.topics_of(sockets.subscriber("inproc://stream")) == [b""]
+
+
+def test_data_sockets_retry_a_missing_peer_at_the_configured_interval() -> None:
+    """A subscriber connected before its publisher binds hears nothing until its next retry: the feed starts
+    last, so every md subscriber is in that case at each start."""
+    context = zmq.Context()
+    sockets = SocketFactory(context, SocketTuning(data_reconnect_ivl_ms=7))
+    try:
+        sub = sockets.subscriber("tcp://127.0.0.1:1", None)
+        sender = sockets.order_sender("tcp://127.0.0.1:1")
+        assert sub.getsockopt(zmq.RECONNECT_IVL) == sender.getsockopt(zmq.RECONNECT_IVL) == 7
+        assert SocketTuning().data_reconnect_ivl_ms < 100, "faster than ZeroMQ's default"
+    finally:
+        sockets.close_all()
+        context.term()

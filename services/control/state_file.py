@@ -8,9 +8,10 @@ The file is JSON, small, and changes only when the state does (a few times a day
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from services.runtime.state_files import read_if_present, replace_atomically
 
 
 class StateFileError(ValueError):
@@ -20,14 +21,14 @@ class StateFileError(ValueError):
 def load_state(path: Path) -> dict[str, Any] | None:
     """The saved state, None if there is no file; StateFileError if it is unreadable or malformed."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+        data = read_if_present(path)
     except OSError as exc:
         raise StateFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    if data is None:
+        return None
     try:
-        saved = json.loads(text)
-    except json.JSONDecodeError as exc:
+        saved = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StateFileError(f"{path}: not JSON: {exc}") from exc
     missing = {"epoch", "seq", "risk_levels", "forced", "hold_fire", "cancel_all", "strategy_enabled"} - set(saved)
     if missing:
@@ -37,10 +38,4 @@ def load_state(path: Path) -> dict[str, Any] | None:
 
 def save_state(path: Path, saved: dict[str, Any]) -> None:
     """Replace the file atomically: a crash leaves the old state or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(saved, handle, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    replace_atomically(path, json.dumps(saved, sort_keys=True).encode())

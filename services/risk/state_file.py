@@ -13,12 +13,12 @@ symbol. Not a wire contract: only risk reads it, and a file it cannot read is lo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import msgspec
 
 from contracts.enums import Side, StormGuardLevel
+from services.runtime.state_files import read_if_present, replace_atomically
 
 STATE_VERSION = 1
 
@@ -109,11 +109,11 @@ def load_state(path: Path) -> RiskState | None:
     """The saved state, None if there is no file; StateFileError if it is unreadable, malformed or of
     another version."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
+        data = read_if_present(path)
     except OSError as exc:
         raise StateFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    if data is None:
+        return None
     try:
         state = _decoder.decode(data)
     except msgspec.DecodeError as exc:
@@ -126,11 +126,4 @@ def load_state(path: Path) -> RiskState | None:
 def save_state(path: Path, state: RiskState, *, durable: bool = True) -> None:
     """Replace the file atomically. `durable` also fsyncs it, so it outlives the host, not only the process:
     measured here on a 28 kB state, 2.5 ms a write with it against 0.9 ms without, on risk's loop."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
-        handle.write(msgspec.json.encode(state))
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    replace_atomically(path, msgspec.json.encode(state), durable=durable)
